@@ -1,0 +1,37 @@
+"""The lab's apps: thin ipywidgets views over the method objects.
+
+Every app can be shown in a notebook (just leave it as the last expression of a cell) and driven
+from Python (``app.run()``, ``app.select(...)``), which is how the tests check them.
+Apps are imported lazily so that ``import halign_widgets.widgets`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    # foundation
+    "DatasetBrowser": "dataset_browser",
+    "TrainingDashboard": "training_dashboard",
+    # explainability
+    "AttributionExplorer": "attribution_explorer",
+    "ActivationMaximizationStudio": "actmax_studio",
+    "SunyExplorer": "suny_explorer",
+    # causality
+    "CausalityMapExplorer": "causality_explorer",
+    "ScaffoldMap": "scaffold_map",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
