@@ -1,0 +1,66 @@
+"""Validation of the Trainer's hyper-parameters and the optimiser factory (private helpers)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, unknown_name
+
+__all__ = ["check_positive_int", "check_lr", "make_optimizer", "OPTIMIZERS"]
+
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+OPTIMIZERS: dict[str, OptimizerFactory] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": lambda params, lr, weight_decay: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay),
+}
+
+
+def check_positive_int(name: str, value: Any, low: int = 1) -> int:
+    """Return ``value`` as an int if it is an integer ≥ ``low``; else raise :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}.")
+    return int(value)
+
+
+def check_lr(lr: Any, weight_decay: Any) -> tuple[float, float]:
+    """Validate the learning rate (> 0, finite) and weight decay (≥ 0)."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ConfigError(f"lr (learning rate) must be a positive number such as 1e-3, got {lr!r}.")
+    if (isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float))
+            or not math.isfinite(weight_decay) or weight_decay < 0):
+        raise ConfigError(f"weight_decay must be a number ≥ 0, got {weight_decay!r}.")
+    return float(lr), float(weight_decay)
+
+
+def check_optimizer(optimizer: str | OptimizerFactory) -> str | OptimizerFactory:
+    """Accept an optimiser name (``"adam"``, ``"adamw"``, ``"sgd"``) or a factory callable."""
+    if callable(optimizer):
+        return optimizer
+    if optimizer not in OPTIMIZERS:
+        raise unknown_name("optimizer", str(optimizer), OPTIMIZERS)
+    return optimizer
+
+
+def make_optimizer(optimizer: str | OptimizerFactory, params: Iterable[nn.Parameter], lr: float,
+                   weight_decay: float) -> torch.optim.Optimizer:
+    """Build the optimiser over ``params``.
+
+    A factory is called as ``factory(params, lr=lr, weight_decay=weight_decay)``, so a torch
+    optimiser class or ``functools.partial(torch.optim.SGD, momentum=0.9)`` work directly.
+    ``"sgd"`` uses momentum 0.9 [ours].
+    """
+    trainable = [p for p in params if p.requires_grad]
+    if not trainable:
+        raise ConfigError("no trainable parameters: every parameter has requires_grad=False; "
+                          "choose some with trainer.set_trainable(modules_or_parameters).")
+    factory = OPTIMIZERS[optimizer] if isinstance(optimizer, str) else optimizer
+    result = factory(trainable, lr=lr, weight_decay=weight_decay)
+    if not isinstance(result, torch.optim.Optimizer):
+        raise ConfigError(f"the optimizer factory returned {type(result).__name__}, not a torch.optim.Optimizer.")
+    return result

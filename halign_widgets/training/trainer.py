@@ -1,0 +1,368 @@
+"""The Trainer: one small, seeded, resumable training loop for every model of the lab.
+
+Hand-written rather than taken from a framework (Lightning, Ignite) to keep the dependency list
+short and the loop readable in class: the whole epoch is :meth:`Trainer._train_epoch`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..data.dataset import check_images
+from ..errors import ConfigError, LabelMismatchError
+from . import _data
+from ._control import RunControl
+from ._options import check_lr, check_optimizer, check_positive_int, make_optimizer
+from .callbacks import Callback, CallbackList, ProgressBar
+from .checkpoint import load_checkpoint, save_checkpoint
+from .device import resolve_device
+from .history import History, monitor_mode
+from .metrics import default_criterion, probabilities, resolve_metric
+from .seeding import derive_seed, epoch_generator, seeded
+
+__all__ = ["Trainer", "StepFn"]
+
+StepFn = Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor, dict[str, Any]]]
+
+
+class Trainer(RunControl):
+    """Train a classifier: seeded, resumable, stoppable, with callbacks and atomic checkpoints.
+
+    Parameters
+    ----------
+    model:
+        Any ``nn.Module`` returning logits; moved to ``device``.
+    train_data, val_data:
+        An :class:`~halign_widgets.data.ImageDataset`, any torch ``Dataset`` of ``(x, y)``, or an
+        ``(images, labels)`` tuple of tensors.  ``y`` is a class index, or a float 0/1 row for
+        multi-label data (then the default loss is ``BCEWithLogitsLoss``).
+    epochs, batch_size, lr, weight_decay:
+        Hyper-parameters (``ConfigError`` when ``epochs < 1``, ``batch_size < 1`` or ``lr <= 0``).
+    optimizer:
+        ``"adam"``, ``"adamw"``, ``"sgd"`` (momentum 0.9) or a factory called as
+        ``factory(params, lr=lr, weight_decay=weight_decay)``.
+    criterion:
+        ``criterion(logits, y) -> loss``; default cross-entropy / BCE-with-logits.
+    step_fn:
+        ``step_fn(model, x, y) -> (loss, logits, terms)`` replaces forward + criterion, for
+        multi-term losses (prototype networks, causality losses); the floats in ``terms`` are
+        averaged per epoch into the history as ``train_<name>`` / ``val_<name>``.  It may read
+        ``trainer.epoch`` through a closure (e.g. to switch a loss term on after epoch 1).
+    metrics:
+        ``"auto"`` (accuracy; mean per-label accuracy for multi-label), or see
+        :func:`~halign_widgets.training.metrics.resolve_metric`.
+    device:
+        ``"auto"`` picks CUDA, then MPS, then the CPU.
+    seed:
+        Each epoch derives its shuffling order and its dropout randomness from ``(seed, epoch)``,
+        so two runs on the CPU give identical weights and histories (except ``seconds``), and a
+        resumed run equals an uninterrupted one.  Torch's global generator is forked, not reset.
+    callbacks:
+        :class:`~halign_widgets.training.Callback` objects.
+    early_stopping:
+        Patience in epochs: stop when ``monitor`` has not improved for that many epochs.
+    monitor, mode:
+        History key watched by early stopping and its direction (``"auto"``: min for losses).
+    checkpoint_dir:
+        If given, ``<checkpoint_dir>/last.pt`` is written atomically after every epoch.
+    progress:
+        Show a text ``tqdm`` progress bar.
+
+    Examples
+    --------
+    >>> trainer = Trainer(model, dataset.train, dataset.val, epochs=3)  # doctest: +SKIP
+    >>> history = trainer.fit()                                          # doctest: +SKIP
+    >>> trainer.evaluate(dataset.test)["accuracy"]                       # doctest: +SKIP
+    """
+
+    def __init__(self, model: nn.Module, train_data: Any, val_data: Any = None, *, epochs: int = 5,
+                 batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
+                 optimizer: str | Callable[..., torch.optim.Optimizer] = "adam",
+                 criterion: Callable[[Tensor, Tensor], Tensor] | None = None, step_fn: StepFn | None = None,
+                 metrics: str | Callable[[Tensor, Tensor], Tensor] = "auto", device: str | torch.device = "auto",
+                 seed: int = 0, callbacks: Iterable[Callback] = (), early_stopping: int | None = None,
+                 monitor: str = "val_loss", mode: str = "auto", checkpoint_dir: str | os.PathLike[str] | None = None,
+                 progress: bool = True) -> None:
+        self._init_control()
+        self.epochs = check_positive_int("epochs", epochs)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.lr, self.weight_decay = check_lr(lr, weight_decay)
+        self.seed = check_positive_int("seed", seed, 0)
+        self.optimizer_factory = check_optimizer(optimizer)
+        if early_stopping is not None:
+            early_stopping = check_positive_int("early_stopping (patience)", early_stopping)
+        if mode not in ("auto", "min", "max"):
+            raise ConfigError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
+        if early_stopping is not None and monitor.startswith("val_") and val_data is None:
+            raise ConfigError(f"early stopping watches {monitor!r} but no val_data was given; pass val_data "
+                              f"or monitor='train_{monitor[4:]}'.")
+        self.early_stopping, self.monitor, self.mode = early_stopping, monitor, monitor_mode(monitor, mode)
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.train_data = _data.as_dataset(train_data)
+        self.val_data = None if val_data is None else _data.as_dataset(val_data)
+        self.multilabel = _data.check_dataset(self.train_data, self.model, self.device, "training data")
+        if self.val_data is not None and _data.check_dataset(
+                self.val_data, self.model, self.device, "validation data") != self.multilabel:
+            raise LabelMismatchError("training and validation labels differ in kind (one multi-label, one not).")
+        self.criterion = criterion if criterion is not None else default_criterion(self.multilabel)
+        self.step_fn = step_fn
+        self.metric = resolve_metric(metrics, self.multilabel)
+        self.callbacks: list[Callback] = list(callbacks)
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        self.progress = bool(progress)
+        self.optimizer = make_optimizer(self.optimizer_factory, self.model.parameters(), self.lr, self.weight_decay)
+        self.history = History()
+        self.global_step = 0
+        self.epoch = 0
+        self.stopped_early = False
+        self.planned_batches = 0
+        self.first_planned_epoch = self.last_planned_epoch = 0
+
+    # -- configuration between stages ------------------------------------------------------------
+    @property
+    def batches_per_epoch(self) -> int:
+        """Optimiser steps per epoch."""
+        return _data.num_batches(self.train_data, self.batch_size)
+
+    @property
+    def completed_epochs(self) -> int:
+        """Epochs recorded in the history so far."""
+        return int(self.history[-1]["epoch"]) if self.history else 0
+
+    def set_trainable(self, *items: nn.Module | nn.Parameter | str | Sequence[Any], lr: float | None = None) -> None:
+        """Train only ``items`` from now on (modules, parameters or their dotted names); freeze the rest.
+
+        Builds a fresh optimiser (``optimizer`` option) over the trainable parameters, optionally
+        with a new ``lr``; with no items every parameter becomes trainable.  This is how staged
+        schedules (e.g. ProtoPNet warm-up → joint → last layer) run as consecutive ``fit`` calls.
+        Frozen modules still update batch-norm running statistics in training mode.
+        """
+        if self.is_running:
+            raise ConfigError("cannot change trainable parameters while training; stop the run first.")
+        chosen: set[int] = set()
+        named = dict(self.model.named_modules())
+        named_params = dict(self.model.named_parameters())
+        stack = list(items)
+        while stack:
+            item = stack.pop()
+            if isinstance(item, str):
+                if item in named_params:
+                    item = named_params[item]
+                elif item in named and item:
+                    item = named[item]
+                else:
+                    from ..errors import unknown_name
+                    raise unknown_name("module or parameter", item, [n for n in named if n])
+            if isinstance(item, nn.Parameter):
+                chosen.add(id(item))
+            elif isinstance(item, nn.Module):
+                chosen.update(id(p) for p in item.parameters())
+            elif isinstance(item, (list, tuple, set)) or hasattr(item, "__iter__"):
+                stack.extend(item)
+            else:
+                raise ConfigError(f"set_trainable takes modules, parameters or names, got {type(item).__name__}.")
+        for p in self.model.parameters():
+            p.requires_grad_(not items or id(p) in chosen)
+        if lr is not None:
+            self.lr, _ = check_lr(lr, self.weight_decay)
+        self.optimizer = make_optimizer(self.optimizer_factory, self.model.parameters(), self.lr, self.weight_decay)
+
+    # -- running -----------------------------------------------------------------------------------
+    def fit(self, epochs: int | None = None, *, resume_from: str | os.PathLike[str] | None = None) -> History:
+        """Train and return the history.
+
+        Parameters
+        ----------
+        epochs:
+            Epochs to run in this call (numbering continues the history).  Default: ``self.epochs``,
+            or, when resuming, the epochs still missing to reach ``self.epochs``.
+        resume_from:
+            A checkpoint to restore first (model, optimiser, history, seed); the run then
+            continues exactly as the uninterrupted one would have.
+
+        Raises
+        ------
+        TrainingBusyError
+            Another run of this trainer is in progress.
+        """
+        self._begin(epochs=epochs, resume_from=resume_from)
+        self._run(reraise=True)
+        return self.history
+
+    def _begin(self, epochs: int | None, resume_from: Any) -> None:
+        self._claim()
+        try:
+            if epochs is not None:
+                epochs = check_positive_int("epochs", epochs)
+            if resume_from is not None:
+                self.load(resume_from)
+                epochs = epochs if epochs is not None else max(0, self.epochs - self.completed_epochs)
+            n = self.epochs if epochs is None else epochs
+            self.first_planned_epoch = self.completed_epochs + 1
+            self.last_planned_epoch = self.completed_epochs + n
+            self.planned_batches = n * self.batches_per_epoch
+            self.stopped_early = False
+        except BaseException:
+            self._finish("idle")
+            raise
+
+    def _run(self, reraise: bool) -> None:
+        cbs = CallbackList(([ProgressBar()] if self.progress else []) + self.callbacks)
+        final = "finished"
+        try:
+            cbs.on_fit_start(self)
+            for epoch in range(self.first_planned_epoch, self.last_planned_epoch + 1):
+                if self.stop_requested:
+                    break
+                self.epoch = epoch
+                cbs.on_epoch_start(self, epoch)
+                start = time.perf_counter()
+                with seeded(derive_seed(self.seed, epoch, "model"), self.device):
+                    entry = self._train_epoch(epoch, cbs)
+                if entry is None:
+                    break
+                if self.val_data is not None:
+                    scores = self._evaluate(self.val_data)
+                    entry.update({f"val_{'acc' if k == 'accuracy' else k}": v for k, v in scores.items()})
+                else:
+                    entry.update(val_loss=None, val_acc=None)
+                entry["seconds"] = time.perf_counter() - start
+                entry["lr"] = float(self.optimizer.param_groups[0]["lr"])
+                self.history.append(entry)
+                if self.checkpoint_dir is not None:
+                    self.save(self.checkpoint_dir / "last.pt")
+                cbs.on_epoch_end(self, epoch, entry)
+                if self._early_stop_due():
+                    self.stopped_early = True
+                    break
+            final = "stopped" if self.stop_requested else "finished"
+        except BaseException as exc:  # noqa: BLE001 - stored, reported, re-raised in the foreground
+            final = "failed"
+            self.error = exc
+            cbs.on_exception(self, exc)
+        finally:
+            self._finish(final)
+            cbs.on_fit_end(self)
+        if reraise and self.error is not None:
+            raise self.error
+
+    def _step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, dict[str, Any]]:
+        if self.step_fn is None:
+            logits = self.model(x)
+            return self.criterion(logits, y), logits, {}
+        out = self.step_fn(self.model, x, y)
+        if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], dict)):
+            raise ConfigError("step_fn must return (loss, logits, terms_dict), e.g. (loss, logits, {'ce': ce}).")
+        return out
+
+    def _train_epoch(self, epoch: int, cbs: Callback) -> dict[str, Any] | None:
+        """One pass over the training data; ``None`` if a stop request interrupted it."""
+        self.model.train()
+        generator = epoch_generator(self.seed, epoch)
+        totals: dict[str, float] = {"loss": 0.0, "acc": 0.0}
+        seen = 0
+        batches = _data.iterate_batches(self.train_data, self.batch_size, shuffle=True, generator=generator)
+        for batch, (x, y) in enumerate(batches, 1):
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            loss, logits, terms = self._step(x, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_value = float(loss.detach())
+            if loss_value != loss_value or abs(loss_value) == float("inf"):
+                raise ConfigError(f"training diverged: the loss is {loss_value} at epoch {epoch}, batch {batch}; "
+                                  f"lower the learning rate (now {self.lr:g}) or check the data.")
+            with torch.no_grad():
+                acc_value = float(self.metric(logits.detach(), y))
+            n = int(x.shape[0])
+            seen += n
+            logs = {"epoch": epoch, "batch": batch, "loss": loss_value, "acc": acc_value}
+            logs.update({k: float(v) for k, v in terms.items()})
+            for key in logs.keys() - {"epoch", "batch"}:
+                totals[key] = totals.get(key, 0.0) + logs[key] * n
+            self.global_step += 1
+            cbs.on_batch_end(self, self.global_step, logs)
+            if self.stop_requested:
+                return None
+        return {"epoch": epoch, **{f"train_{k}": v / seen for k, v in totals.items()}}
+
+    def _early_stop_due(self) -> bool:
+        if self.early_stopping is None:
+            return False
+        if self.history[-1].get(self.monitor) is None:
+            raise ConfigError(f"early stopping watches {self.monitor!r}, which is not in the history; use one of "
+                              f"{sorted(k for k, v in self.history[-1].items() if isinstance(v, float))}.")
+        return self.history.epochs_since_best(self.monitor, self.mode) >= self.early_stopping
+
+    # -- evaluation and prediction ------------------------------------------------------------------
+    def evaluate(self, dataset: Any) -> dict[str, float]:
+        """Loss and accuracy (plus any ``step_fn`` terms) of the model on ``dataset``, in eval mode."""
+        dataset = _data.as_dataset(dataset)
+        _data.first_example(dataset, "evaluation data")
+        return self._evaluate(dataset)
+
+    @torch.no_grad()
+    def _evaluate(self, dataset: Any) -> dict[str, float]:
+        was_training = self.model.training
+        self.model.eval()
+        totals: dict[str, float] = {"loss": 0.0, "accuracy": 0.0}
+        seen = 0
+        try:
+            for x, y in _data.iterate_batches(dataset, self.batch_size, shuffle=False):
+                x, y = x.to(self.device), y.to(self.device)
+                loss, logits, terms = self._step(x, y)
+                n = int(x.shape[0])
+                seen += n
+                values = {"loss": float(loss), "accuracy": float(self.metric(logits, y))}
+                values.update({k: float(v) for k, v in terms.items()})
+                for key, value in values.items():
+                    totals[key] = totals.get(key, 0.0) + value * n
+        finally:
+            self.model.train(was_training)
+        return {k: v / seen for k, v in totals.items()}
+
+    @torch.no_grad()
+    def predict(self, data: Any) -> Tensor:
+        """Class probabilities (softmax; sigmoid per label for multi-label) for images or a dataset, on the CPU."""
+        if isinstance(data, Tensor):
+            channels = getattr(self.model, "in_channels", None)
+            check_images(data, channels=channels if isinstance(channels, int) else None)
+            chunks = [data[i:i + self.batch_size] for i in range(0, data.shape[0], self.batch_size)]
+        else:
+            dataset = _data.as_dataset(data)
+            _data.first_example(dataset, "data to predict")
+            chunks = [x for x, _ in _data.iterate_batches(dataset, self.batch_size, shuffle=False)]
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            out = [probabilities(self.model(x.to(self.device)), self.multilabel).cpu() for x in chunks]
+        finally:
+            self.model.train(was_training)
+        return torch.cat(out) if out else torch.empty(0)
+
+    # -- checkpoints --------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write an atomic checkpoint of the model, optimiser, history and seed."""
+        return save_checkpoint(path, self.model, self.optimizer, epoch=self.completed_epochs,
+                               history=list(self.history), seed=self.seed,
+                               extra={"global_step": self.global_step})
+
+    def load(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Restore model, optimiser, history, seed and step count from a checkpoint (``weights_only``)."""
+        data = load_checkpoint(path, self.model, self.optimizer)
+        self.history = History(data.get("history") or [])
+        saved_seed = data.get("seed")
+        if saved_seed is not None and saved_seed != self.seed:
+            warnings.warn(f"the checkpoint was trained with seed {saved_seed}, not {self.seed}; using "
+                          f"{saved_seed} so the resumed run matches the original.", stacklevel=3)
+            self.seed = int(saved_seed)
+        self.global_step = int(data.get("extra", {}).get("global_step", 0))
+        return data
