@@ -1,0 +1,49 @@
+# halign_widgets — the lab's commands. Every target sets itself up first (tools/setup.sh is
+# idempotent and takes about a second once the .venv exists).
+#
+#   make lab      JupyterLab on the start chapter
+#   make test     the whole test suite: unit + widget + notebooks (papermill, nbval) + browser
+#   make course   execute every chapter with default parameters and export HTML handouts to build/
+#   make bench    time / memory benchmarks (prints tables, never fails on time)
+#   make clean    remove build outputs and caches (keeps .venv; `make distclean` removes it too)
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# 2 cores: keep torch from oversubscribing them while a kernel and the test process both run.
+export OMP_NUM_THREADS ?= 1
+export MPLBACKEND ?= Agg
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-browser lab test test-fast course bench clean distclean
+
+setup:
+	bash tools/setup.sh
+
+setup-browser:
+	bash tools/setup.sh --browser
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+
+# The README's test command (CI: .ci/run calls it). One pytest run, all four tiers.
+test: setup-browser
+	$(PY) -m pytest -q --timeout=900 $(PYTEST_ARGS)
+
+# Everything but the notebook and browser tiers (quick feedback while coding).
+test-fast: setup
+	$(PY) -m pytest -q --timeout=300 -m "not browser and not notebook" $(PYTEST_ARGS)
+
+course: setup
+	$(PY) tools/nb_tool.py course --out build
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf build .pytest_cache .jupyter_test checkpoints
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,278 @@
+"""Keep the chapter notebooks clean, run them, and render the course handouts.
+
+Usage (from the repository root, with the venv's python)::
+
+    python tools/nb_tool.py strip [NOTEBOOK ...] [--check]   # clear outputs except nbval cells
+    python tools/nb_tool.py fill  [NOTEBOOK ...]             # run with HALIGN_SMOKE=1, store
+                                                             # outputs of nbval cells only
+    python tools/nb_tool.py run NOTEBOOK OUT [--smoke]       # papermill, venv kernel
+    python tools/nb_tool.py course [--out build]             # every chapter, defaults, + HTML
+
+Without a notebook argument, ``strip`` and ``fill`` act on every ``notebooks/*.ipynb``.
+
+Conventions (the team brief, "Notebook conventions"): notebooks are committed without outputs
+and with ``execution_count`` null, except code cells tagged ``nbval-check-output``, whose stored
+output is what ``pytest --nbval-lax`` compares against. The first cell is tagged ``parameters``.
+
+The kernel is always the interpreter running this tool (:func:`venv_kernel` writes a temporary
+kernelspec for ``sys.executable``), so a stray user-level ``python3`` kernelspec cannot make a
+run use another environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+CHECK_TAG = "nbval-check-output"
+PARAMS_TAG = "parameters"
+KERNEL_NAME = "halign-venv"
+WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+# cell metadata written by papermill / nbclient / JupyterLab that must not be committed
+VOLATILE_CELL_META = ("execution", "papermill", "collapsed", "scrolled", "jupyter")
+VOLATILE_NB_META = ("papermill", "widgets")
+
+
+def all_notebooks() -> list[Path]:
+    """Every chapter notebook, sorted by name."""
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def tags(cell: Any) -> list[str]:
+    """The tags of a cell (empty list when none)."""
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+# -- kernel and environment ----------------------------------------------------------------------
+@contextlib.contextmanager
+def venv_kernel(python: str | None = None) -> Iterator[str]:
+    """Provide a kernelspec named :data:`KERNEL_NAME` that runs ``python`` (default: this one).
+
+    The spec lives in a temporary ``JUPYTER_PATH`` entry, which takes precedence over user and
+    system kernelspecs. Yields the kernel name to pass to papermill / nbclient.
+    """
+    with tempfile.TemporaryDirectory(prefix="halign-kernel-") as tmp:
+        spec_dir = Path(tmp) / "kernels" / KERNEL_NAME
+        spec_dir.mkdir(parents=True)
+        spec = {"argv": [python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python (halign_widgets venv)", "language": "python"}
+        (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+        old = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = tmp + (os.pathsep + old if old else "")
+        try:
+            yield KERNEL_NAME
+        finally:
+            if old is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = old
+
+
+@contextlib.contextmanager
+def patched_env(**values: str | None) -> Iterator[None]:
+    """Set (or, with ``None``, unset) environment variables for the duration of the block."""
+    old = {k: os.environ.get(k) for k in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_notebook(src: Path, out: Path, *, smoke: bool, cwd: Path | None = None,
+                 timeout: int = 900, parameters: dict[str, Any] | None = None) -> float:
+    """Execute ``src`` with papermill into ``out`` on the venv kernel; return the wall time (s).
+
+    ``smoke`` injects ``SMOKE=True`` and sets ``HALIGN_SMOKE=1``; otherwise ``HALIGN_SMOKE`` is
+    removed from the environment so the chapter runs with its default parameters.
+    Raises ``papermill.PapermillExecutionError`` when a cell fails.
+    """
+    import papermill as pm
+
+    params = dict(parameters or {})
+    if smoke:
+        params.setdefault("SMOKE", True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with venv_kernel() as kernel, patched_env(HALIGN_SMOKE="1" if smoke else None, MPLBACKEND="Agg"):
+        pm.execute_notebook(str(src), str(out), parameters=params, kernel_name=kernel,
+                            cwd=str(cwd or out.parent), progress_bar=False,
+                            execution_timeout=timeout, log_output=False)
+    return time.perf_counter() - t0
+
+
+# -- cleaning ----------------------------------------------------------------------------------------
+def clean_copy(nb: Any, outputs_from: Any | None = None) -> Any:
+    """Return a cleaned copy of ``nb``: outputs only in ``nbval-check-output`` cells.
+
+    With ``outputs_from`` (an executed version of the same notebook, same cell order), the kept
+    outputs are taken from it instead of from ``nb``.
+    """
+    new = copy.deepcopy(nb)
+    for key in VOLATILE_NB_META:
+        new.metadata.pop(key, None)
+    for i, cell in enumerate(new.cells):
+        for key in VOLATILE_CELL_META:
+            cell.metadata.pop(key, None)
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        if CHECK_TAG in tags(cell):
+            source_cell = outputs_from.cells[i] if outputs_from is not None else cell
+            kept = copy.deepcopy(source_cell.get("outputs", []))
+            for out in kept:
+                if "execution_count" in out:
+                    out["execution_count"] = None
+                if isinstance(out.get("metadata"), dict):
+                    out["metadata"] = {}
+            cell.outputs = kept
+        else:
+            cell.outputs = []
+    return new
+
+
+def is_clean(nb: Any) -> list[str]:
+    """List the problems that make ``nb`` not clean (empty list when clean)."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.get("execution_count") is not None:
+            problems.append(f"cell {i}: execution_count {cell.execution_count} (should be null)")
+        if cell.get("outputs") and CHECK_TAG not in tags(cell):
+            problems.append(f"cell {i}: has stored outputs but is not tagged {CHECK_TAG!r}")
+        if CHECK_TAG in tags(cell) and not cell.get("outputs"):
+            problems.append(f"cell {i}: tagged {CHECK_TAG!r} but has no stored output (run `fill`)")
+    for key in VOLATILE_NB_META:
+        if key in nb.metadata:
+            problems.append(f"notebook metadata {key!r} should not be committed")
+    return problems
+
+
+def strip(paths: list[Path], check: bool = False) -> int:
+    """Strip ``paths`` in place (or with ``check`` only report); return the number not clean."""
+    dirty = 0
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        cleaned = clean_copy(nb)
+        if nbformat.writes(cleaned) != nbformat.writes(nb):
+            dirty += 1
+            if check:
+                print(f"{path}: not clean")
+            else:
+                nbformat.write(cleaned, path)
+                print(f"{path}: stripped")
+    return dirty
+
+
+def fill(paths: list[Path]) -> None:
+    """Execute each notebook with ``HALIGN_SMOKE=1`` and store outputs of tagged cells only."""
+    from nbclient import NotebookClient
+
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        executed = copy.deepcopy(nb)
+        with tempfile.TemporaryDirectory(prefix="halign-fill-") as tmp, venv_kernel() as kernel, \
+                patched_env(HALIGN_SMOKE="1", MPLBACKEND="Agg"):
+            t0 = time.perf_counter()
+            NotebookClient(executed, kernel_name=kernel, timeout=900,
+                           resources={"metadata": {"path": tmp}}).execute()
+        nbformat.write(clean_copy(nb, outputs_from=executed), path)
+        print(f"{path}: filled in {time.perf_counter() - t0:.1f} s")
+
+
+# -- course handouts -----------------------------------------------------------------------------------
+def has_widget_views(nb: Any) -> bool:
+    """True when some output of ``nb`` displays a widget."""
+    return any(WIDGET_VIEW_MIME in out.get("data", {})
+               for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
+
+
+def course(out_dir: Path, notebooks: list[Path] | None = None) -> int:
+    """Execute every chapter with default parameters into ``out_dir`` and export HTML.
+
+    The HTML embeds the widget state (papermill/nbclient store it in the notebook metadata), so
+    the apps' last rendering is visible offline. Returns the number of failures.
+    """
+    from nbconvert import HTMLExporter
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    rows = []
+    for src in notebooks or all_notebooks():
+        executed = out_dir / src.name
+        try:
+            seconds = run_notebook(src, executed, smoke=False, cwd=out_dir)
+        except Exception as exc:  # noqa: BLE001 - report every chapter, then fail
+            print(f"FAILED {src.name}: {type(exc).__name__}: {str(exc)[:2000]}")
+            failures += 1
+            continue
+        nb = nbformat.read(executed, as_version=4)
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        html_path = executed.with_suffix(".html")
+        html_path.write_text(body, encoding="utf-8")
+        state_ok = WIDGET_STATE_MIME in body
+        if has_widget_views(nb) and not state_ok:
+            print(f"FAILED {src.name}: widgets displayed but no {WIDGET_STATE_MIME} in {html_path}")
+            failures += 1
+        rows.append((src.name, seconds, "yes" if state_ok else "no widgets"))
+    print(f"\n{'notebook':40s} {'seconds':>8s}  widget state")
+    for name, seconds, state in rows:
+        print(f"{name:40s} {seconds:8.1f}  {state}")
+    print(f"\nHTML handouts in {out_dir}/")
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_strip = sub.add_parser("strip", help="clear outputs except cells tagged nbval-check-output")
+    p_strip.add_argument("notebooks", nargs="*", type=Path)
+    p_strip.add_argument("--check", action="store_true", help="only report; exit 1 if not clean")
+    p_fill = sub.add_parser("fill", help="run with HALIGN_SMOKE=1 and store tagged outputs")
+    p_fill.add_argument("notebooks", nargs="*", type=Path)
+    p_run = sub.add_parser("run", help="execute one notebook with papermill on the venv kernel")
+    p_run.add_argument("notebook", type=Path)
+    p_run.add_argument("out", type=Path)
+    p_run.add_argument("--smoke", action="store_true")
+    p_course = sub.add_parser("course", help="execute every chapter (defaults) and export HTML")
+    p_course.add_argument("--out", type=Path, default=ROOT / "build")
+    p_course.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+
+    if args.cmd == "strip":
+        dirty = strip(args.notebooks or all_notebooks(), check=args.check)
+        return 1 if (args.check and dirty) else 0
+    if args.cmd == "fill":
+        fill(args.notebooks or all_notebooks())
+        return 0
+    if args.cmd == "run":
+        seconds = run_notebook(args.notebook, args.out, smoke=args.smoke)
+        print(f"{args.notebook} -> {args.out} in {seconds:.1f} s")
+        return 0
+    return 1 if course(args.out, args.notebooks or None) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# One setup path for a fresh machine (called by the Makefile targets).
+#
+#   bash tools/setup.sh            # .venv with torch (CPU) + the package in editable mode + test extras
+#   bash tools/setup.sh --browser  # ... and Debian's chromium for the browser tests
+#
+# Idempotent: a second run checks a stamp (hash of pyproject.toml) and returns in about a second.
+# It NEVER downloads a browser of its own (no `playwright install`) and never asks pip for an
+# unpinned torch first (that would pull a multi-GB CUDA build).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+VENV="${HALIGN_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+TORCH_PIN="2.13.0"
+WANT_BROWSER=0
+for arg in "$@"; do
+    case "$arg" in
+        --browser) WANT_BROWSER=1 ;;
+        *) echo "setup.sh: unknown option $arg (use --browser)" >&2; exit 2 ;;
+    esac
+done
+
+say() { printf '[setup] %s\n' "$*"; }
+
+# 1. the virtual environment ------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV with $($PYTHON --version 2>&1)"
+    "$PYTHON" -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+PIP=("$VPY" -m pip --disable-pip-version-check)
+
+# 2. torch, CPU build, pinned before anything can ask for it unpinned --------------------------
+if ! "$VPY" -c "import torch" >/dev/null 2>&1; then
+    say "installing torch==$TORCH_PIN (CPU)"
+    if ! "${PIP[@]}" install "torch==$TORCH_PIN"; then
+        say "torch==$TORCH_PIN not available here; trying the CPU wheel index"
+        if ! "${PIP[@]}" install 'torch>=2.2,<3' --index-url https://download.pytorch.org/whl/cpu; then
+            say "CPU index unreachable; falling back to PyPI's torch"
+            "${PIP[@]}" install 'torch>=2.2,<3'
+        fi
+    fi
+fi
+
+# 3. the package (editable) + test extras; skipped when pyproject.toml did not change ----------
+STAMP="$VENV/.halign_setup_stamp"
+WANT_STAMP="$(cat pyproject.toml tools/setup.sh | "$VPY" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT_STAMP" ] \
+   || ! "$VPY" -c "import halign_widgets, papermill, nbval, playwright, pytest" >/dev/null 2>&1; then
+    say "installing the package in editable mode with its test extras"
+    "${PIP[@]}" install -e ".[test]"
+    echo "$WANT_STAMP" > "$STAMP"
+fi
+
+# 4. JupyterLab settings for this venv: no news toast, notebook windowing 'defer' (widgets stay
+#    rendered when scrolled out of view). Written once; a user's own file is never overwritten.
+SETTINGS_DIR="$VENV/share/jupyter/lab/settings"
+if [ ! -f "$SETTINGS_DIR/overrides.json" ]; then
+    "$VPY" "$ROOT/tools/lab_overrides.py" "$SETTINGS_DIR"
+fi
+
+# 5. Debian chromium for the browser tests ------------------------------------------------------
+if [ "$WANT_BROWSER" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    say "installing Debian's chromium (apt-get)"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
+fi
+
+say "ready: $VPY ($("$VPY" -c 'import torch; print("torch", torch.__version__)'))"
