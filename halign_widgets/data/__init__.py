@@ -1,0 +1,13 @@
+"""Ground-truth worlds and real-data loaders, all returning one :class:`ImageDataset` type.
+
+- :func:`make_world` generates a procedural world with the true cause of every label as a mask
+  (``list_worlds()``, ``world_knobs(name)``);
+- :func:`load_folder`, :func:`load_npz`, :func:`load_digits` read real data (no masks).
+"""
+
+from __future__ import annotations
+
+from .dataset import ImageDataset, check_images
+from .registry import describe_world, list_worlds, make_world, world_knobs
+
+__all__ = ["ImageDataset", "check_images", "make_world", "list_worlds", "world_knobs", "describe_world"]
