@@ -1,0 +1,115 @@
+"""Private helpers shared by the explanation metrics: validation, targets, batched probabilities."""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from torch import Tensor, nn
+
+from ...data.dataset import check_images
+from ...errors import ConfigError, InputShapeError, TargetOutOfRangeError
+
+__all__ = ["as_maps", "as_masks", "eval_mode", "model_device", "predict_probs", "resolve_target",
+           "warn_undefined"]
+
+TargetLike = int | Tensor | list[int] | None
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (CPU for a parameter-free model)."""
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for the block and restore its training flag afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def as_maps(maps: Tensor, size: tuple[int, int] | None = None, *, batch: int | None = None,
+            name: str = "maps") -> Tensor:
+    """Return ``maps`` as a float ``B×H×W`` tensor (``B×1×H×W`` is squeezed) after checking its shape."""
+    maps = torch.as_tensor(maps)
+    if maps.dim() == 4 and maps.shape[1] == 1:
+        maps = maps[:, 0]
+    if maps.dim() == 2:
+        raise InputShapeError(f"{name} must be B×H×W, got shape {tuple(maps.shape)}; add a batch "
+                              "dimension with maps[None].")
+    if maps.dim() != 3:
+        raise InputShapeError(f"{name} must be B×H×W (or B×1×H×W), got shape {tuple(maps.shape)}.")
+    if batch is not None and maps.shape[0] != batch:
+        raise InputShapeError(f"{name} hold {maps.shape[0]} map(s) for {batch} image(s); give one map per image.")
+    if size is not None and tuple(maps.shape[-2:]) != tuple(size):
+        raise InputShapeError(f"{name} are {maps.shape[-2]}×{maps.shape[-1]} but the images are "
+                              f"{size[0]}×{size[1]}; upsample them to the input resolution "
+                              "(torch.nn.functional.interpolate) first.")
+    maps = maps.float()
+    if not bool(torch.isfinite(maps).all()):
+        raise InputShapeError(f"{name} contain NaN or infinite values; replace them (torch.nan_to_num).")
+    return maps
+
+
+def as_masks(masks: Tensor, maps: Tensor, name: str = "masks") -> Tensor:
+    """Return ``masks`` as a bool ``B×H×W`` tensor matching ``maps`` (non-zero = inside)."""
+    masks = torch.as_tensor(masks)
+    if masks.dim() == 4 and masks.shape[1] == 1:
+        masks = masks[:, 0]
+    if masks.dim() == 2:
+        masks = masks.expand(maps.shape[0], *masks.shape)
+    if tuple(masks.shape) != tuple(maps.shape):
+        raise InputShapeError(f"{name} of shape {tuple(masks.shape)} do not match maps of shape "
+                              f"{tuple(maps.shape)}; give one H×W mask per map (B×H×W or B×1×H×W).")
+    return masks.to(maps.device) != 0
+
+
+def warn_undefined(metric: str, count: int, reason: str) -> None:
+    """Emit one ``RuntimeWarning`` saying how many images got NaN and why."""
+    if count:
+        warnings.warn(f"{metric}: {count} image(s) scored NaN because {reason}.", RuntimeWarning, stacklevel=3)
+
+
+@torch.no_grad()
+def predict_probs(model: nn.Module, x: Tensor, batch_size: int = 128) -> Tensor:
+    """Softmax probabilities of ``model`` on ``x`` (eval mode, no grad), in chunks of ``batch_size``."""
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}.")
+    device = model_device(model)
+    with eval_mode(model):
+        out = [torch.softmax(model(x[i:i + batch_size].to(device)).float(), dim=1).cpu()
+               for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def resolve_target(model: nn.Module, x: Tensor, target: TargetLike, probs: Tensor | None = None) -> Tensor:
+    """Return a ``B`` long tensor of target classes; ``None`` means the predicted class.
+
+    Raises
+    ------
+    TargetOutOfRangeError
+        A target is outside ``[0, num_classes)``.
+    """
+    check_images(x)
+    if probs is None:
+        probs = predict_probs(model, x)
+    b, k = probs.shape
+    if target is None:
+        return probs.argmax(1)
+    t = torch.as_tensor(target, dtype=torch.long).flatten().cpu()
+    if t.numel() == 1:
+        t = t.expand(b).clone()
+    if t.numel() != b:
+        raise InputShapeError(f"target holds {t.numel()} classes for {b} images; give one per image or one for all.")
+    if int(t.min()) < 0 or int(t.max()) >= k:
+        raise TargetOutOfRangeError(f"target {t.tolist()} out of range: the model has {k} classes "
+                                    f"(valid targets 0..{k - 1}).")
+    return t
