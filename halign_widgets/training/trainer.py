@@ -32,6 +32,11 @@ __all__ = ["Trainer", "StepFn"]
 StepFn = Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor, dict[str, Any]]]
 
 
+def _scalar(value: Any) -> float:
+    """A loss term (0-d tensor or number) as a Python float."""
+    return float(value.detach()) if isinstance(value, Tensor) else float(value)
+
+
 class Trainer(RunControl):
     """Train a classifier: seeded, resumable, stoppable, with callbacks and atomic checkpoints.
 
@@ -285,7 +290,7 @@ class Trainer(RunControl):
             n = int(x.shape[0])
             seen += n
             logs = {"epoch": epoch, "batch": batch, "loss": loss_value, "acc": acc_value}
-            logs.update({k: float(v) for k, v in terms.items()})
+            logs.update({k: _scalar(v) for k, v in terms.items()})
             for key in logs.keys() - {"epoch", "batch"}:
                 totals[key] = totals.get(key, 0.0) + logs[key] * n
             self.global_step += 1
@@ -322,7 +327,7 @@ class Trainer(RunControl):
                 n = int(x.shape[0])
                 seen += n
                 values = {"loss": float(loss), "accuracy": float(self.metric(logits, y))}
-                values.update({k: float(v) for k, v in terms.items()})
+                values.update({k: _scalar(v) for k, v in terms.items()})
                 for key, value in values.items():
                     totals[key] = totals.get(key, 0.0) + value * n
         finally:
