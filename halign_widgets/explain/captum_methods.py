@@ -14,7 +14,10 @@ ICLR workshops 2015); Occlusion (Zeiler & Fergus, ECCV 2014); SmoothGrad (Smilko
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
 
 import torch
 from captum import attr as ca
@@ -35,6 +38,19 @@ CAPTUM_DEFAULTS: dict[str, dict[str, Any]] = {
     "occlusion": {"window": None, "stride": None, "baseline": "zeros", "batch_size": 64},
     "smoothgrad": {"n_samples": 16, "stdev": 0.15, "abs": True, "seed": 0},
 }
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed torch and numpy (captum samples baselines with numpy) and restore both states after."""
+    state = np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            np.random.seed(seed)
+            yield
+    finally:
+        np.random.set_state(state)
 
 
 def _occlusion(model: nn.Module, x: Tensor, target: Tensor, window: int | None, stride: int | None,
@@ -78,8 +94,7 @@ def _dispatch(name: str, model: nn.Module, x: Tensor, target: Tensor, opts: dict
     elif name == "gradient_shap":
         # Baseline distribution: a black image and the chosen baseline of each image.
         base = torch.cat([torch.zeros_like(x[:1]), make_baseline(x, opts["baseline"])])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(opts["seed"]))
+        with _seeded(int(opts["seed"])):
             out = ca.GradientShap(model).attribute(x, baselines=base, target=target,
                                                    n_samples=int(opts["n_samples"]), stdevs=float(opts["stdevs"]))
     elif name == "deeplift":
@@ -90,8 +105,7 @@ def _dispatch(name: str, model: nn.Module, x: Tensor, target: Tensor, opts: dict
         out = _occlusion(model, x, target, opts["window"], opts["stride"], opts["baseline"], opts["batch_size"])
     elif name == "smoothgrad":
         tunnel = ca.NoiseTunnel(ca.Saliency(model))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(opts["seed"]))
+        with _seeded(int(opts["seed"])):
             out = tunnel.attribute(x, nt_type="smoothgrad", nt_samples=int(opts["n_samples"]),
                                    stdevs=float(opts["stdev"]), target=target, abs=bool(opts["abs"]))
     else:  # pragma: no cover - the registry only routes known names here
