@@ -138,3 +138,108 @@ def test_masses_shortcut_only_in_train() -> None:
     assert not bool(ds.masks[:, 0, y0:y1, x0:x1].any())               # the marker is not the cause
     clean = make_world("masses", 100, seed=1)
     assert not bool(clean.meta["marker"].any())
+
+
+# -- domains -----------------------------------------------------------------------------------------
+def is_dag(graph: torch.Tensor) -> bool:
+    """Kahn's algorithm: a graph is acyclic iff every node can be removed in topological order."""
+    g = graph.clone().bool()
+    alive = torch.ones(len(g), dtype=torch.bool)
+    while bool(alive.any()):
+        roots = alive & ~(g & alive[:, None]).any(0)
+        if not bool(roots.any()):
+            return False
+        alive &= ~roots
+    return True
+
+
+def test_domains_graph_labels_and_ood() -> None:
+    ds = make_world("domains", 1600, seed=2, label_source_corr=0.0)
+    graph, y = ds.info["graph"], ds.labels
+    k = len(ds.info["findings"])
+    assert ds.multilabel and y.shape == (1600, k) and set(y.unique().tolist()) <= {0.0, 1.0}
+    assert ds.classes == ds.info["findings"] and graph.shape == (k, k) and is_dag(graph)
+    assert bool(graph.any()) and not is_dag(graph + graph.T)
+    for cause, effect in graph.nonzero().tolist():                  # effects follow their causes
+        on, off = y[:, cause] == 1, y[:, cause] == 0
+        assert y[on, effect].mean() > y[off, effect].mean() + 0.2
+    present = y.sum(1) > 0
+    assert bool(ds.masks.flatten(1).any(1)[present].all()) and not bool(ds.masks[~present].any())
+    src = ds.meta["source"]
+    ood = ds.info["ood_source"]
+    assert ood == ds.info["n_sources"] - 1 == 3
+    assert bool((src[ds.splits["ood"]] == ood).all()) and len(ds.splits["ood"]) == 400
+    for name in ("train", "val", "test"):
+        assert not bool((src[ds.splits[name]] == ood).any())
+
+
+def test_domains_knobs_source_correlation() -> None:
+    ds = make_world("domains", 1200, seed=4, n_sources=3, ood_source=0, label_source_corr=1.0)
+    src, mass = ds.meta["source"], ds.labels[:, 0]
+    assert ds.info["label_source_corr"] == 1.0 and set(src.tolist()) == {0, 1, 2}
+    assert bool((src[ds.splits["ood"]] == 0).all())
+    rates = [float(mass[src == s].mean()) for s in range(3)]
+    assert abs(rates[0] - 0.5) < 0.1 and rates[1] > 0.8 and rates[2] < 0.2   # training sources skewed
+    flat = make_world("domains", 1200, seed=4, n_sources=3, ood_source=0, label_source_corr=0.0)
+    fr = [float(flat.labels[flat.meta["source"] == s, 0].mean()) for s in range(3)]
+    assert max(fr) - min(fr) < 0.12
+    with pytest.raises(ConfigError):
+        make_world("domains", 50, ood_source=7)
+
+
+def test_domains_sources_differ_in_appearance() -> None:
+    ds = make_world("domains", 800, seed=0)
+    src = ds.meta["source"]
+    # a blurred, noisy source differs in high-frequency energy from the sharp clean source 0
+    hf = (ds.images[:, 0, 1:, :] - ds.images[:, 0, :-1, :]).abs().flatten(1).mean(1)
+    assert abs(float(hf[src == 0].mean()) - float(hf[src == 1].mean())) > 0.003
+
+
+# -- cooccurrence ------------------------------------------------------------------------------------------
+def test_cooccurrence_b_only_with_a_and_near_it() -> None:
+    ds = make_world("cooccurrence", 600, seed=3, p_b=0.7)
+    a, b = ds.meta["a_present"], ds.meta["b_present"]
+    assert torch.equal(a, ds.labels == 1) and int(a.sum()) == 300
+    assert not bool(b[~a].any())                                      # never B without A
+    assert 0.6 < float(b[a].float().mean()) < 0.8
+    d = (ds.meta["a_pos"][b] - ds.meta["b_pos"][b]).norm(dim=1)
+    assert float(d.max()) < 24.0                                      # B next to A (one cell away)
+    area = ds.masks.flatten(1).sum(1)
+    assert bool((area[a] > 0).all()) and not bool((area[~a] > 0).any())
+    c = ds.meta["a_pos"][a].round().long()
+    assert bool(ds.masks[a, 0, c[:, 0], c[:, 1]].all())              # the mask covers A
+    none = make_world("cooccurrence", 100, seed=3, p_b=0.0)
+    assert not bool(none.meta["b_present"].any())
+
+
+# -- logic ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", ["and", "or"])
+def test_logic_labels_follow_cues(variant: str) -> None:
+    ds = make_world("logic", 400, seed=8, variant=variant)
+    a, b = ds.meta["cue_a"], ds.meta["cue_b"]
+    expected = (a & b) if variant == "and" else (a | b)
+    assert torch.equal(ds.labels, expected.long()) and ds.info["variant"] == variant
+    assert 0.4 < float(a.float().mean()) < 0.6 and 0.4 < float(b.float().mean()) < 0.6
+    area = ds.masks.flatten(1).sum(1)
+    assert torch.equal(area > 0, a | b)                               # mask = present cues
+    for flag, key in ((a, "box_a"), (b, "box_b")):
+        box = ds.meta[key]
+        assert bool((box[~flag] == -1).all()) and bool((box[flag] >= -1).all())
+        assert bool((box[flag][:, 1] <= 65).all())
+    with pytest.raises(ConfigError):
+        make_world("logic", 10, variant="xor")
+
+
+# -- context -----------------------------------------------------------------------------------------
+def test_context_label_is_scene_at_object() -> None:
+    ds = make_world("context", 400, seed=6)
+    y, c = ds.labels, ds.meta["center"]
+    assert int(y.sum()) == 200 and torch.equal(ds.meta["scene"], y)
+    assert bool(ds.masks.flatten(1).any(1).all())
+    ci = c.round().long()
+    assert bool(ds.masks[torch.arange(400), 0, ci[:, 0], ci[:, 1]].all())
+    # the object itself looks the same in both classes: brightness at its centre
+    centre = ds.images[torch.arange(400), 0, ci[:, 0], ci[:, 1]]
+    assert abs(float(centre[y == 0].mean()) - float(centre[y == 1].mean())) < 0.03
+    # global image statistics do not give the class away
+    assert best_threshold_accuracy(ds.images.flatten(1).mean(1), y) <= 0.65
