@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 from .dataset import ImageDataset, check_images
+from .loaders import load_digits, load_folder, load_npz
 from .registry import describe_world, list_worlds, make_world, world_knobs
 
-__all__ = ["ImageDataset", "check_images", "make_world", "list_worlds", "world_knobs", "describe_world"]
+__all__ = ["ImageDataset", "check_images", "make_world", "list_worlds", "world_knobs", "describe_world",
+           "load_folder", "load_npz", "load_digits"]
