@@ -1,0 +1,101 @@
+"""Wall time and peak kernel memory of every chapter, with smoke and default parameters.
+
+Usage::
+
+    python benchmarks/bench_notebooks.py                 # every notebook, smoke + default
+    python benchmarks/bench_notebooks.py --smoke-only    # quick: smoke runs only
+    python benchmarks/bench_notebooks.py 00_start_here   # notebooks whose name contains this
+
+Each run is ``python tools/nb_tool.py run`` (papermill on a kernel running this interpreter) in a
+fresh process; the kernel's resident memory is polled with psutil every 50 ms and its peak is
+reported. Budgets (DESIGN.md): default run <= 3 min and <= 1.5 GB; smoke run <= 30 s. Over-budget
+rows are flagged OVER; the script never fails on time (exit 1 only when a notebook crashes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_SECONDS = {"smoke": 30.0, "default": 180.0}
+BUDGET_MB = {"smoke": 1536.0, "default": 1536.0}
+
+
+def _kernel_rss(proc: psutil.Process) -> float:
+    """Resident memory (bytes) of the largest descendant running ipykernel (0 when none yet)."""
+    best = 0.0
+    try:
+        children = proc.children(recursive=True)
+    except psutil.Error:
+        return 0.0
+    for child in children:
+        try:
+            if "ipykernel" in " ".join(child.cmdline()):
+                best = max(best, float(child.memory_info().rss))
+        except psutil.Error:
+            continue
+    return best
+
+
+def measure(notebook: Path, smoke: bool, out_dir: Path) -> tuple[float, float, int, str]:
+    """Run ``notebook`` once; return (seconds, peak kernel MB, exit code, last stderr lines)."""
+    cmd = [sys.executable, str(ROOT / "tools" / "nb_tool.py"), "run", str(notebook),
+           str(out_dir / f"{notebook.stem}-{'smoke' if smoke else 'default'}.ipynb")]
+    if smoke:
+        cmd.append("--smoke")
+    env = dict(os.environ, MPLBACKEND="Agg",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    if not smoke:
+        env.pop("HALIGN_SMOKE", None)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        popen = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        ps = psutil.Process(popen.pid)
+        peak = 0.0
+        while popen.poll() is None:
+            peak = max(peak, _kernel_rss(ps))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t0
+        err.seek(0)
+        tail = err.read().decode(errors="replace")[-1500:]
+    return seconds, peak / 2**20, popen.returncode, tail
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="only notebooks whose file name contains one of these")
+    parser.add_argument("--smoke-only", action="store_true", help="skip the default-parameter runs")
+    args = parser.parse_args(argv)
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if args.names:
+        notebooks = [p for p in notebooks if any(n in p.name for n in args.names)]
+    modes = ["smoke"] if args.smoke_only else ["smoke", "default"]
+    rows, crashed = [], 0
+    with tempfile.TemporaryDirectory(prefix="halign-bench-") as tmp:
+        for nb in notebooks:
+            for mode in modes:
+                seconds, peak_mb, code, tail = measure(nb, mode == "smoke", Path(tmp))
+                if code != 0:
+                    crashed += 1
+                    print(f"CRASH {nb.name} ({mode}):\n{tail}", flush=True)
+                over = seconds > BUDGET_SECONDS[mode] or peak_mb > BUDGET_MB[mode]
+                status = "CRASH" if code else ("OVER" if over else "ok")
+                rows.append((nb.stem, mode, seconds, BUDGET_SECONDS[mode], peak_mb, BUDGET_MB[mode], status))
+                print(f"  {nb.stem} [{mode}] {seconds:.1f} s, {peak_mb:.0f} MB -> {status}", flush=True)
+    print(f"\nNotebooks ({psutil.cpu_count()} CPU cores; kernel peak RSS polled every 50 ms)")
+    print(f"{'notebook':34s} {'mode':8s} {'seconds':>8s} {'budget':>7s} {'peak MB':>8s} {'budget':>7s}  status")
+    for name, mode, sec, bsec, mb, bmb, status in rows:
+        print(f"{name:34s} {mode:8s} {sec:8.1f} {bsec:7.0f} {mb:8.0f} {bmb:7.0f}  {status}")
+    return 1 if crashed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
