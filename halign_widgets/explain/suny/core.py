@@ -1,0 +1,259 @@
+"""SUNY: necessity and sufficiency maps from Shapley values of hypothetical causes.
+
+After Xuan et al., "SUNY: a visual interpretation framework for CNNs from a necessary and
+sufficient perspective", CVPR workshops 2024; specification in METHODS.md §1.4. For each image:
+
+1. build the candidate causes (:mod:`.causes`: feature regions, filters or patches);
+2. score every cause alone — necessity ``(p − p(do(remove k)))/p``, sufficiency
+   ``p(do(keep k))/p`` — and take the pools ``F_N`` / ``F_S`` = top-``pool`` causes by each score
+   **[ours]** (when ``pool`` equals the number of causes both pools are all causes, in index order);
+3. play two games on the pools, ``E_N(S) = (p(x) − p(do(remove S)))/p(x)`` and
+   ``E_S(S) = p(do(keep S))/p(x)``, and take their Shapley values ``R_N``, ``R_S`` — exact over
+   all ``2^K`` coalitions when ``K ≤ 10`` and no ``samples`` budget is given, else by seeded
+   permutation sampling with a standard error (:mod:`.shapley`); both games share batched forwards;
+4. maps ``N = ReLU(Σ_k R_N[k] A_k)``, ``S = ReLU(Σ_k R_S[k] A_k)`` and a combined map, the mean of
+   the max-normalized ``N`` and ``S`` **[ours; "product" also offered]**.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+
+from ...data.dataset import check_images
+from ...errors import ConfigError, TargetOutOfRangeError, unknown_name
+from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
+from .shapley import ShapleyValues, exact_shapley, permutation_shapley
+
+__all__ = ["SunyResult", "suny", "MAX_EXACT_POOL", "DEFAULT_SAMPLES"]
+
+MAX_EXACT_POOL = 10
+DEFAULT_SAMPLES = 128
+COMBINE = ("mean", "product")
+
+
+@dataclass
+class SunyResult:
+    """What :func:`suny` returns (batch ``B``, pool size ``K``, ``C`` candidate causes).
+
+    Attributes
+    ----------
+    necessity, sufficiency, combined:
+        ``B×H×W`` maps (``combined`` in ``[0, 1]``).
+    r_n, r_s:
+        ``B×K`` Shapley values of the necessity / sufficiency game over ``pool_n`` / ``pool_s``.
+    pool_n, pool_s:
+        ``B×K`` cause indices (channels or patches) of the two candidate pools.
+    error_n, error_s:
+        ``B×K`` Monte-Carlo standard errors (zeros when exact).
+    single_n, single_s:
+        ``B×C`` single-cause necessity / sufficiency of every cause (used to pick the pools).
+    cause_maps:
+        ``B×C×H×W`` regions ``A_k`` of every cause.
+    coalition_values:
+        When exact: ``{"coalitions": 2^K×K bool, "necessity": B×2^K, "sufficiency": B×2^K}``
+        (row ``b`` of ``coalitions`` = bitmask ``b`` over pool positions); else ``None``.
+    p_full, target:
+        ``B`` probabilities ``p_c(x)`` and target classes.
+    causes, layer, exact, samples, seconds, forwards:
+        Settings and cost: the cause kind, the layer (``None`` for patches), whether exact, the
+        number of permutations (0 when exact), wall time in seconds, images forwarded.
+    """
+
+    necessity: Tensor
+    sufficiency: Tensor
+    combined: Tensor
+    r_n: Tensor
+    r_s: Tensor
+    pool_n: Tensor
+    pool_s: Tensor
+    error_n: Tensor
+    error_s: Tensor
+    single_n: Tensor
+    single_s: Tensor
+    cause_maps: Tensor
+    coalition_values: dict[str, Tensor] | None
+    p_full: Tensor
+    target: Tensor
+    causes: str
+    layer: str | None
+    exact: bool
+    samples: int
+    seconds: float
+    forwards: int
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def _normalize(m: Tensor) -> Tensor:
+    peak = m.flatten(1).max(1).values.clamp_min(1e-12)
+    return m / peak[:, None, None]
+
+
+def combine_maps(necessity: Tensor, sufficiency: Tensor, how: str = "mean") -> Tensor:
+    """Combine ``B×H×W`` N and S maps: mean (default **[ours]**) or product of the max-normalized maps."""
+    if how not in COMBINE:
+        raise unknown_name("combine rule", how, COMBINE)
+    n, s = _normalize(necessity), _normalize(sufficiency)
+    return (n + s) / 2 if how == "mean" else n * s
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}.")
+
+
+def _targets(target: Any, probs: Tensor) -> Tensor:
+    b, c = probs.shape
+    t = probs.argmax(1) if target is None else torch.as_tensor(target, dtype=torch.long).flatten().cpu()
+    if t.numel() == 1:
+        t = t.expand(b)
+    if t.numel() != b:
+        raise ConfigError(f"target has {t.numel()} entries for {b} images; give one class or one per image.")
+    bad = (t < 0) | (t >= c)
+    if bool(bad.any()):
+        raise TargetOutOfRangeError(f"target {t[bad][0].item()} is out of range: the model has {c} classes "
+                                    f"(valid targets 0..{c - 1}).")
+    return t.cpu()
+
+
+def _explain_one(cs: CauseSet, pool: int | None, samples: int | None, seed: int, antithetic: bool) -> dict:
+    k_all = cs.n_causes
+    k = k_all if pool is None else pool
+    if k > k_all:
+        what = "patches (grid²)" if cs.kind == "patches" else f"channels of layer {cs.layer!r}"
+        raise ConfigError(f"pool={pool} is larger than the number of {what}: at most {k_all}; "
+                          "lower pool (or pick a wider layer / a finer grid).")
+    p = max(cs.p_full, 1e-12)
+    eye = torch.eye(k_all, dtype=torch.bool)
+    removed, kept = cs.probs([("remove", eye, None), ("keep", eye, None)])
+    single_n, single_s = (p - removed) / p, kept / p
+    if k == k_all:
+        pool_n = pool_s = torch.arange(k_all)
+    else:
+        pool_n, pool_s = single_n.topk(k).indices, single_s.topk(k).indices
+    scope_s = torch.zeros(k_all, dtype=torch.bool)
+    scope_s[pool_s] = True
+
+    def games(coalitions: Tensor) -> Tensor:
+        gn = torch.zeros(coalitions.shape[0], k_all, dtype=torch.bool)
+        gs = torch.zeros_like(gn)
+        gn[:, pool_n], gs[:, pool_s] = coalitions, coalitions
+        pr_n, pr_s = cs.probs([("remove", gn, None), ("keep", gs, scope_s)])
+        return torch.stack([(p - pr_n) / p, pr_s / p], 1)
+
+    if samples is None and k <= MAX_EXACT_POOL:
+        sv: ShapleyValues = exact_shapley(games, k)
+    else:
+        sv = permutation_shapley(games, k, samples=samples or DEFAULT_SAMPLES, seed=seed, antithetic=antithetic)
+    a = cs.regions.cpu()
+    r = sv.values.float()
+    n_map = torch.relu(torch.einsum("k,khw->hw", r[0], a[pool_n]))
+    s_map = torch.relu(torch.einsum("k,khw->hw", r[1], a[pool_s]))
+    return dict(necessity=n_map, sufficiency=s_map, r_n=r[0], r_s=r[1], pool_n=pool_n, pool_s=pool_s,
+                error_n=sv.stderr[0].float(), error_s=sv.stderr[1].float(), single_n=single_n.float(),
+                single_s=single_s.float(), cause_maps=a, sv=sv)
+
+
+def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer: str | None = None, *,
+         causes: str = "features", pool: int | None = 8, samples: int | None = None,
+         baseline: str | float | Tensor = "blur", seed: int = 0, grid: int = 4, antithetic: bool = False,
+         batch_size: int = 256, combine: str = "mean",
+         progress: Callable[[float], None] | None = None) -> SunyResult:
+    """Explain ``model``'s decision on ``x`` by necessity and sufficiency (SUNY, Xuan et al., 2024).
+
+    Parameters
+    ----------
+    model:
+        A classifier returning logits (put in eval mode during the call, restored after).
+    x:
+        ``B×C×H×W`` images (validated with ``check_images``); images are explained one by one.
+    target:
+        Class index, one per image, or ``None`` for the predicted class.
+    layer:
+        Conv layer of feature / filter causes (default: ``model.last_conv_layer`` or the last conv layer).
+    causes:
+        ``"features"`` (soft regions), ``"filters"`` (channels inside the network) or ``"patches"``.
+    pool:
+        Size ``K`` of each candidate pool; ``None`` = every cause.
+    samples:
+        Monte-Carlo budget (permutations). ``None``: exact when ``K ≤ 10``, else 128 permutations.
+    baseline:
+        ``"blur"`` (default **[ours]**), ``"zeros"``, ``"mean"``, a number or a tensor.
+    seed, antithetic:
+        Permutation sampling seed; pair each permutation with its reverse.
+    grid:
+        Patches per side for ``causes="patches"``.
+    batch_size:
+        Images per forward pass.
+    combine:
+        ``"mean"`` or ``"product"`` of the max-normalized maps for ``.combined``.
+    progress:
+        Called with the fraction of work done (0..1) after every forward chunk; an exception raised
+        by it aborts the computation (apps use this as their Stop button).
+
+    Examples
+    --------
+    >>> res = suny(model, x[:1], causes="patches", grid=3, pool=None)
+    >>> torch.allclose(res.r_n, res.r_s, atol=1e-5)  # self-duality of complementary interventions
+    True
+    """
+    started = time.perf_counter()
+    if causes not in CAUSE_KINDS:
+        raise unknown_name("cause kind", str(causes), CAUSE_KINDS)
+    if combine not in COMBINE:
+        raise unknown_name("combine rule", str(combine), COMBINE)
+    if pool is not None:
+        _check_int("pool", pool, 1)
+    if samples is not None:
+        _check_int("samples (the number of permutations)", samples, 1)
+    _check_int("grid", grid, 1)
+    _check_int("batch_size", batch_size, 1)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    channels = getattr(model, "in_channels", None)
+    check_images(x, channels=channels if isinstance(channels, int) else None)
+    x = x.to(device=device, dtype=torch.float32)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            probs = torch.softmax(model(x).float(), 1).cpu()
+        targets = _targets(target, probs)
+        parts, forwards = [], 0
+        for i in range(x.shape[0]):
+            done = [0]
+
+            def tick(n: int, i: int = i) -> None:
+                if progress is not None:
+                    done[0] += n
+                    plan = max(forwards_plan, done[0])
+                    progress(min(1.0, (i + done[0] / plan) / x.shape[0]))
+
+            cs = make_causes(model, x[i:i + 1], int(targets[i]), causes, layer=layer, grid=grid,
+                             baseline=baseline, batch_size=batch_size, progress=tick)
+            k = cs.n_causes if pool is None else min(pool, cs.n_causes)
+            exact = samples is None and k <= MAX_EXACT_POOL
+            forwards_plan = 2 * cs.n_causes + (2 ** (k + 1) if exact else 2 * (samples or DEFAULT_SAMPLES) * k)
+            parts.append(_explain_one(cs, pool, samples, seed, antithetic))
+            forwards += cs.forwards
+    finally:
+        model.train(was_training)
+    stack = {key: torch.stack([p[key] for p in parts]) for key in parts[0] if key != "sv"}
+    sv0: ShapleyValues = parts[0]["sv"]
+    coalition_values = None
+    if sv0.exact:
+        coalition_values = {"coalitions": sv0.coalitions,
+                            "necessity": torch.stack([p["sv"].coalition_values[:, 0] for p in parts]),
+                            "sufficiency": torch.stack([p["sv"].coalition_values[:, 1] for p in parts])}
+    return SunyResult(combined=combine_maps(stack["necessity"], stack["sufficiency"], combine),
+                      coalition_values=coalition_values, p_full=probs[torch.arange(len(targets)), targets],
+                      target=targets, causes=causes,
+                      layer=None if causes == "patches" else (layer or default_layer(model)),
+                      exact=sv0.exact, samples=sv0.permutations, seconds=time.perf_counter() - started,
+                      forwards=forwards, options=dict(pool=pool, baseline=baseline if isinstance(baseline, str)
+                                                      else "custom", seed=seed, grid=grid, antithetic=antithetic,
+                                                      combine=combine), **stack)
