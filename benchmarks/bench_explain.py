@@ -1,0 +1,102 @@
+"""Latency of every attribution method for one 64×64 image on the default SmallCNN.
+
+Run ``python benchmarks/bench_explain.py`` (from the repository root). Prints, per method, the
+median of ``--repeats`` timed runs after one warm-up, the DESIGN.md budget and pass / over; then
+batched vs one-forward-per-channel Score-CAM. With ``--chapter`` it also executes chapter 01 with
+papermill (default parameters) and reports its wall time and peak memory. Never fails on time:
+budgets are for an idle 2-core machine, a busy one inflates the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from halign_widgets.explain import explain, list_methods  # noqa: E402
+from halign_widgets.explain._registry import METHODS  # noqa: E402
+from halign_widgets.explain.cam import ScoreCAM  # noqa: E402
+from halign_widgets.models import SmallCNN  # noqa: E402
+
+BUDGET_MS = {"gradient": 150.0, "cam": 150.0, "scorecam": 300.0}
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def budget_for(name: str) -> float | None:
+    if name in BUDGET_MS:
+        return BUDGET_MS[name]
+    return BUDGET_MS.get(METHODS[name].family)
+
+
+def bench_methods(model: SmallCNN, x: torch.Tensor, repeats: int) -> list[tuple[str, float, float | None]]:
+    rows = []
+    for name in list_methods():
+        if name == "suny":
+            continue  # benchmarked by benchmarks/bench_suny.py
+        ms = median_ms(lambda: explain(model, x, name, target=1), repeats)
+        rows.append((name, ms, budget_for(name)))
+    return rows
+
+
+def bench_scorecam(model: SmallCNN, x: torch.Tensor, repeats: int) -> tuple[float, float]:
+    layer = model.features.conv4
+    target = torch.tensor([1])
+    with torch.no_grad():
+        batched = median_ms(lambda: ScoreCAM(model, layer, batch_size=128)(x, target), repeats)
+        looped = median_ms(lambda: ScoreCAM(model, layer, batch_size=1)(x, target), max(3, repeats // 2))
+    return batched, looped
+
+
+def bench_chapter() -> tuple[float, float]:
+    nb = ROOT / "notebooks" / "01_explainability_visualization.ipynb"
+    out = Path("/tmp/bench_01_out.ipynb")
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "papermill", str(nb), str(out), "--cwd", str(ROOT / "notebooks"),
+                    "--log-level", "ERROR"], check=True, cwd=ROOT)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return time.perf_counter() - t, peak_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--chapter", action="store_true", help="also time chapter 01 (papermill)")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model = SmallCNN().eval()
+    x = torch.rand(1, 1, 64, 64)
+    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', '-')}, load avg {os.getloadavg()[0]:.2f}")
+    print(f"{'method':<22}{'median ms':>10}{'budget ms':>11}  verdict")
+    for name, ms, budget in bench_methods(model, x, args.repeats):
+        verdict = "-" if budget is None else ("pass" if ms <= budget else "OVER")
+        print(f"{name:<22}{ms:>10.1f}{'' if budget is None else f'{budget:.0f}':>11}  {verdict}")
+    batched, looped = bench_scorecam(model, x, args.repeats)
+    print(f"\nScore-CAM on features.conv4 (128 channels): batched {batched:.1f} ms, "
+          f"one forward per channel {looped:.1f} ms ({looped / batched:.1f}× slower)")
+    if args.chapter:
+        seconds, peak = bench_chapter()
+        print(f"\nchapter 01 (default parameters): {seconds:.0f} s (budget 180 s), peak RSS {peak:.0f} MB (budget 1536 MB)")
+
+
+if __name__ == "__main__":
+    main()
