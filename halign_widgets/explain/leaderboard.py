@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, Union
 
 import pandas as pd
 import torch
@@ -23,10 +23,10 @@ from .metrics._common import TargetLike, predict_probs, resolve_target
 from .metrics.confidence import average_drop_increase
 from .metrics.deletion_insertion import deletion_insertion
 from .metrics.localization import energy_pointing, pointing_game, relevance_mass
-from .metrics.sanity import cascade_layers, compute_maps, randomize_layers
+from .metrics.sanity import MapFn, cascade_layers, compute_maps, randomize_layers
 from .metrics.similarity import spearman, ssim
 
-__all__ = ["HIGHER_IS_BETTER", "evaluate_methods", "leaderboard_plot_data", "method_options", "select_images"]
+__all__ = ["HIGHER_IS_BETTER", "evaluate_methods", "leaderboard_plot_data", "MethodsLike", "method_options", "select_images"]
 
 HIGHER_IS_BETTER: dict[str, bool] = {
     "deletion": False, "insertion": True, "overall": True, "pointing": True, "energy_pointing": True,
@@ -36,13 +36,24 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 }
 
 
-def method_options(methods: str | Sequence[str] | Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Normalize ``methods`` to ``{name: options}`` (a name, a list of names, or a mapping to options)."""
-    if isinstance(methods, str):
-        return {methods: {}}
+MethodsLike = Union[str, MapFn, Sequence[Union[str, MapFn]], Mapping[str, Union[Mapping[str, Any], MapFn, None]]]
+
+
+def method_options(methods: MethodsLike) -> dict[str, tuple[str | MapFn, dict[str, Any]]]:
+    """Normalize ``methods`` to ``{row name: (method, options)}``.
+
+    Accepted: a method name, a list of names, ``{name: options}``, and custom explainers — a
+    callable ``fn(model, x, target) -> B×H×W`` (named by its ``__name__``) or ``{name: fn}``.
+    """
+    if isinstance(methods, str) or callable(methods):
+        methods = [methods]
+    out: dict[str, tuple[str | MapFn, dict[str, Any]]] = {}
     if isinstance(methods, Mapping):
-        return {str(k): dict(v or {}) for k, v in methods.items()}
-    out = {str(m): {} for m in methods}
+        for key, value in methods.items():
+            out[str(key)] = (value, {}) if callable(value) else (str(key), dict(value or {}))
+    else:
+        for m in methods:
+            out[str(m) if isinstance(m, str) else getattr(m, "__name__", repr(m))] = (m, {})
     if not out:
         raise ConfigError("give at least one method, e.g. methods=['gradcam', 'saliency'].")
     return out
@@ -92,7 +103,7 @@ def _stats(row: dict[str, Any], name: str, values: Tensor) -> None:
     row[f"{name}_std"] = float(v.std(unbiased=False)) if v.numel() else float("nan")
 
 
-def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: str | Sequence[str] | Mapping[str, Mapping[str, Any]],
+def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: MethodsLike,
                      masks: Tensor | None = None, n_images: int | None = 16, baseline: str = "blur", steps: int = 16,
                      sanity: bool = True, seed: int = 0, target: TargetLike = None, layer: str | None = None,
                      split: str | None = "test", batch_size: int = 128) -> pd.DataFrame:
@@ -105,7 +116,8 @@ def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: str | Sequen
     dataset_or_xy:
         An :class:`ImageDataset` (masks taken from it), images, or ``(x, y[, masks])``.
     methods:
-        Method names of :func:`halign_widgets.explain.list_methods`, or ``{name: options}``.
+        Method names of :func:`halign_widgets.explain.list_methods`, ``{name: options}``, or custom
+        explainers ``fn(model, x, target) -> B×H×W`` (see :func:`method_options`).
     masks:
         Ground-truth masks (override the dataset's); without masks the localization columns are NaN.
     n_images:
@@ -140,9 +152,9 @@ def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: str | Sequen
     tgt = resolve_target(model, x, target, predict_probs(model, x, batch_size))
     randomized = randomize_layers(model, cascade_layers(model), seed) if sanity else None
     rows = []
-    for name, opts in options.items():
+    for name, (method, opts) in options.items():
         start = time.perf_counter()
-        maps = compute_maps(model, x, name, tgt, layer, **opts)
+        maps = compute_maps(model, x, method, tgt, layer, **opts)
         seconds = (time.perf_counter() - start) / x.shape[0]
         row: dict[str, Any] = {"method": name}
         di = deletion_insertion(model, x, maps, tgt, baseline=baseline, steps=steps, batch_size=batch_size)
@@ -163,7 +175,7 @@ def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: str | Sequen
         _stats(row, "avg_drop", conf.drop)
         _stats(row, "increase_conf", conf.increased.double() * 100.0)
         if randomized is not None:
-            rmaps = compute_maps(randomized, x, name, tgt, layer, **opts)
+            rmaps = compute_maps(randomized, x, method, tgt, layer, **opts)
             _stats(row, "sanity_spearman", spearman(maps, rmaps))
             _stats(row, "sanity_ssim", ssim(maps, rmaps))
         else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import pandas as pd
 import torch
@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import ImageDataset
 from ..errors import ConfigError, unknown_name
-from .leaderboard import method_options
+from .leaderboard import MethodsLike, method_options
 from .metrics._common import predict_probs
 from .metrics.localization import mask_share
 from .metrics.sanity import compute_maps
@@ -53,7 +53,7 @@ def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
 
 
 def shortcut_detective(models: Mapping[str, nn.Module], dataset: ImageDataset,
-                       methods: str | Sequence[str] | Mapping[str, Mapping[str, Any]], n_images: int | None = 32,
+                       methods: MethodsLike, n_images: int | None = 32,
                        split: str | None = "test", which: str = "marked", layer: str | None = None, seed: int = 0,
                        marker_box: tuple[int, int, int, int] | None = None) -> pd.DataFrame:
     """Share of positive map mass on the lesion vs on the marker, per model and method, with accuracy.
@@ -66,7 +66,8 @@ def shortcut_detective(models: Mapping[str, nn.Module], dataset: ImageDataset,
         A dataset with lesion masks and ``info["marker_box"]`` (the masses world with ``shortcut > 0``);
         its ``split`` should have the marker independent of the label (true for masses' val / test).
     methods:
-        Names of :func:`halign_widgets.explain.list_methods` (or ``{name: options}``).
+        Names of :func:`halign_widgets.explain.list_methods`, ``{name: options}`` or custom
+        explainers (see :func:`halign_widgets.explain.leaderboard.method_options`).
     n_images:
         Images explained (drawn at random with ``seed``; ``None`` = all of the selection).
     split:
@@ -116,8 +117,8 @@ def shortcut_detective(models: Mapping[str, nn.Module], dataset: ImageDataset,
         acc_m = _accuracy(model, ds.images[marked], ds.labels[marked]) if marked is not None else float("nan")
         acc_u = _accuracy(model, ds.images[~marked], ds.labels[~marked]) if marked is not None else float("nan")
         target = predict_probs(model, x).argmax(1)
-        for method, opts in options.items():
-            maps = compute_maps(model, x, method, target, layer, **opts)
+        for method, (fn, opts) in options.items():
+            maps = compute_maps(model, x, fn, target, layer, **opts)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 on_lesion, on_marker = mask_share(maps, lesion), mask_share(maps, markers)
@@ -138,13 +139,13 @@ def _nanstd(v: Tensor) -> Tensor:
 
 @torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, images: Tensor, batch_size: int = 64) -> nn.Module:
-    """Recompute every batch-norm layer's running statistics as exact averages over ``images``.
+    """Recompute every batch-norm layer's running statistics from ``images`` (exact for equal batches).
 
     "Precise BN" (Y. Wu, J. Johnson, "Rethinking 'Batch' in BatchNorm", 2021) **[ours]** here: after
     the few optimizer steps of a notebook-sized run, the exponential running averages still lag the
     weights, and the model in eval mode can fall to chance although it is accurate in train mode.
-    One pass in train mode with cumulative averaging (``momentum=None``) fixes that; weights are
-    not touched. The model is left in eval mode.
+    One pass in train mode with cumulative averaging (``momentum=None``: the mean of the per-batch
+    statistics) fixes that; weights are not touched. The model is left in eval mode.
     """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
