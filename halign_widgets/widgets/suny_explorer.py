@@ -1,0 +1,293 @@
+"""SunyExplorer: necessity and sufficiency maps of one image, and interventions you perform yourself.
+
+A thin view over :func:`halign_widgets.explain.suny.suny` (Xuan et al., CVPR workshops 2024):
+pick an image, a cause kind, a layer, the pool size and the Monte-Carlo budget; the necessity,
+sufficiency and 2-D maps appear side by side with the colour legend. Then pick a cause of the
+pools and press "remove it" or "keep only it" to see the intervened input and ``p_c`` before/after.
+Computations started from the buttons run in a worker thread with a progress bar and Stop.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import ipywidgets as W
+import torch
+from torch import nn
+
+from ..errors import ConfigError, unknown_name
+from ..explain.suny import CAUSE_KINDS, SunyResult, make_causes, suny, suny_legend, suny_rgb
+from ..models import layer_shapes
+from ._app import App, guarded
+
+__all__ = ["SunyExplorer"]
+
+
+class _Stopped(Exception):
+    """Raised inside the worker when Stop was pressed."""
+
+
+class SunyExplorer(App):
+    """Explore SUNY's necessity / sufficiency maps and intervene on single causes.
+
+    Parameters
+    ----------
+    model:
+        The classifier to explain.
+    dataset:
+        An :class:`~halign_widgets.data.ImageDataset` (or anything with ``.images``).
+    key:
+        Replace-on-rerun key.
+
+    Examples
+    --------
+    >>> app = SunyExplorer(model, world.test)                        # doctest: +SKIP
+    >>> app.select(index=2, causes="patches", pool=8)                # doctest: +SKIP
+    >>> app.intervene(int(app.result.pool_n[0, 0]), "remove")        # doctest: +SKIP
+    """
+
+    def __init__(self, model: nn.Module, dataset: Any, key: str | None = None) -> None:
+        super().__init__(key=key)
+        self.model, self.dataset = model, dataset
+        self.result: SunyResult | None = None
+        self.last_intervention: dict[str, Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._hold = False
+        shapes = layer_shapes(model, tuple(dataset.images.shape[1:]))
+        st = {"description_width": "60px"}
+        self.index = W.BoundedIntText(value=0, min=0, max=len(dataset.images) - 1, description="image",
+                                      style=st, layout=W.Layout(width="150px"))
+        self.causes = W.Dropdown(options=list(CAUSE_KINDS), value="features", description="causes", style=st,
+                                 layout=W.Layout(width="190px"))
+        default = getattr(model, "last_conv_layer", None) or list(shapes)[-1]
+        self.layer = W.Dropdown(options=[(f"{n} ({'×'.join(map(str, s))})", n) for n, s in shapes.items()],
+                                value=default, description="layer", style=st, layout=W.Layout(width="290px"))
+        self.pool = W.IntSlider(value=8, min=1, max=16, description="pool", continuous_update=False, style=st)
+        self.grid = W.IntSlider(value=4, min=2, max=8, description="grid", continuous_update=False, style=st)
+        self.samples = W.BoundedIntText(value=0, min=0, max=10000, description="samples", style=st,
+                                        layout=W.Layout(width="160px"),
+                                        tooltip="Monte-Carlo permutations; 0 = exact when pool ≤ 10")
+        self.run_button = W.Button(description="Compute", icon="play", button_style="primary")
+        self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
+        self.progress = W.IntProgress(value=0, min=0, max=100, layout=W.Layout(width="180px"))
+        self.cause = W.Dropdown(options=[], description="cause", style=st, layout=W.Layout(width="330px"))
+        self.remove_button = W.Button(description="remove it", icon="eraser")
+        self.keep_button = W.Button(description="keep only it", icon="crop")
+        self.prob = W.HTML()
+        self.maps_view = self.figure(figsize=(10.0, 2.4), dpi=80)
+        self.cause_view = self.figure(figsize=(6.0, 2.4), dpi=80)
+        self.track(self.index, self.causes, self.layer, self.pool, self.grid, self.samples, self.run_button,
+                   self.stop_button, self.progress, self.cause, self.remove_button, self.keep_button, self.prob)
+        for w in (self.index, self.causes, self.layer, self.pool, self.grid, self.samples):
+            w.observe(self._on_change, names="value")
+        self.cause.observe(self._on_cause, names="value")
+        self.run_button.on_click(lambda _b: self.run(background=True))
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.remove_button.on_click(lambda _b: self.intervene(self.cause.value, "remove"))
+        self.keep_button.on_click(lambda _b: self.intervene(self.cause.value, "keep"))
+        self.set_body(W.HBox([self.index, self.causes, self.layer, self.samples]),
+                      W.HBox([self.pool, self.grid, self.run_button, self.stop_button, self.progress]),
+                      self.maps_view.widget,
+                      W.HBox([self.cause, self.remove_button, self.keep_button]), self.prob, self.cause_view.widget)
+        self.layer.disabled, self.grid.disabled = False, True
+        self.set_status("press Compute (or call app.run())")
+
+    # -- driving from Python -------------------------------------------------------------
+    @guarded
+    def select(self, index: int | None = None, causes: str | None = None, layer: str | None = None,
+               pool: int | None = None, samples: int | None = None, grid: int | None = None) -> "SunyExplorer":
+        """Set any of the controls at once, then compute (synchronously)."""
+        if causes is not None and causes not in CAUSE_KINDS:
+            raise unknown_name("cause kind", causes, CAUSE_KINDS)
+        if layer is not None and layer not in [v for _, v in self.layer.options]:
+            raise unknown_name("layer", layer, [v for _, v in self.layer.options])
+        for name, value, widget in (("index", index, self.index), ("pool", pool, self.pool),
+                                    ("samples", samples, self.samples), ("grid", grid, self.grid)):
+            if value is not None and not widget.min <= value <= widget.max:
+                raise ConfigError(f"{name} must lie in [{widget.min}, {widget.max}], got {value}.")
+        self._hold = True
+        try:
+            for value, widget in ((index, self.index), (causes, self.causes), (layer, self.layer),
+                                  (pool, self.pool), (samples, self.samples), (grid, self.grid)):
+                if value is not None:
+                    widget.value = value
+        finally:
+            self._hold = False
+        self.run()
+        return self
+
+    def _options(self) -> dict[str, Any]:
+        return dict(causes=self.causes.value, layer=self.layer.value, pool=self.pool.value,
+                    samples=self.samples.value or None, grid=self.grid.value)
+
+    def _image(self) -> torch.Tensor:
+        return self.dataset.images[self.index.value][None]
+
+    @guarded
+    def run(self, background: bool = False) -> SunyResult | None:
+        """Compute SUNY for the current controls; ``background=True`` uses a worker thread (Stop works)."""
+        self.stop()
+        self.clear_error()
+        self._stop = threading.Event()
+        if not background:
+            return self._compute(self._image(), self._options(), self._stop)
+        self._thread = threading.Thread(target=self._work, args=(self._image(), self._options(), self._stop),
+                                        daemon=True)
+        self.stop_button.disabled = False
+        self._thread.start()
+        return None
+
+    def stop(self) -> None:
+        """Stop a running worker (and wait for it)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=60)
+        self._thread = None
+        self.stop_button.disabled = True
+
+    def wait(self, timeout: float = 60.0) -> SunyResult | None:
+        """Wait for a background computation to finish; return the result."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
+
+    def _work(self, x: torch.Tensor, opts: dict[str, Any], stop: threading.Event) -> None:
+        try:
+            self._compute(x, opts, stop)
+        except _Stopped:
+            self.set_status("stopped")
+        except Exception as exc:  # noqa: BLE001 - shown inline, the app stays usable
+            self.show_error(exc)
+        finally:
+            self.stop_button.disabled = True
+
+    def _compute(self, x: torch.Tensor, opts: dict[str, Any], stop: threading.Event) -> SunyResult:
+        def progress(fraction: float) -> None:
+            if stop.is_set():
+                raise _Stopped()
+            self.progress.value = int(round(100 * fraction))
+
+        self.progress.value = 0
+        self.set_status(f"computing SUNY ({opts['causes']}, pool {opts['pool']}) …")
+        result = suny(self.model, x, progress=progress, **opts)
+        self.progress.value = 100
+        self.result = result
+        how = "exact" if result.exact else f"{result.samples} permutations"
+        self.set_status(f"SUNY in {result.seconds:.2f} s ({result.forwards} forwards, {how}); "
+                        f"p(class {int(result.target[0])}) = {float(result.p_full[0]):.3f}")
+        pools = [int(k) for k in result.pool_n[0]] + [int(k) for k in result.pool_s[0]]
+        unit = "patch" if result.causes == "patches" else "channel"
+        self.cause.options = [(self._cause_label(k, unit), k) for k in dict.fromkeys(pools)]
+        self.draw_maps()
+        return result
+
+    def _cause_label(self, k: int, unit: str) -> str:
+        res = self.result
+        parts = [f"{unit} {k}"]
+        for name, pool, r in (("R_N", res.pool_n[0], res.r_n[0]), ("R_S", res.pool_s[0], res.r_s[0])):
+            hit = (pool == k).nonzero()
+            if len(hit):
+                parts.append(f"{name}={float(r[hit[0, 0]]):+.3f}")
+        return "  ".join(parts)
+
+    # -- interventions ---------------------------------------------------------------------
+    @guarded
+    def intervene(self, cause: int, mode: str = "remove") -> float:
+        """Remove the cause, or keep only it, on the current image; return ``p_c`` after the intervention.
+
+        Filters kept "only" are kept within the union of both pools (the other pool channels are
+        zeroed), as in the sufficiency game.
+        """
+        if self.result is None:
+            raise ConfigError("compute SUNY first (press Compute or call app.run()).")
+        if mode not in ("remove", "keep"):
+            raise unknown_name("intervention", mode, ("remove", "keep"))
+        res = self.result
+        cs = make_causes(self.model, self._image().to(next(self.model.parameters()).device), int(res.target[0]),
+                         res.causes, layer=res.layer, grid=int(res.options["grid"]), baseline=res.options["baseline"])
+        if cause is None or not 0 <= int(cause) < cs.n_causes:
+            raise ConfigError(f"cause must be an index in [0, {cs.n_causes}), got {cause!r}.")
+        coalition = torch.zeros(1, cs.n_causes, dtype=torch.bool)
+        coalition[0, int(cause)] = True
+        scope = torch.zeros(cs.n_causes, dtype=torch.bool)
+        scope[res.pool_n[0]] = True
+        scope[res.pool_s[0]] = True
+        after = float(cs.probs([(mode, coalition, scope)])[0][0])
+        shown = cs.images(mode, coalition)[0] if res.causes != "filters" else None
+        self.last_intervention = dict(cause=int(cause), mode=mode, before=cs.p_full, after=after, image=shown,
+                                      region=cs.regions[int(cause)].cpu())
+        verb = "removing" if mode == "remove" else "keeping only"
+        unit = {"features": "feature region", "filters": "filter", "patches": "patch"}[res.causes]
+        self.prob.value = (f"p(class {cs.target}) = <b>{cs.p_full:.3f}</b> before → <b>{after:.3f}</b> after "
+                           f"{verb} {unit} {int(cause)}")
+        self.draw_cause()
+        return after
+
+    # -- drawing -------------------------------------------------------------------------
+    def draw_maps(self) -> None:
+        """Image, necessity, sufficiency, 2-D map and legend."""
+        res, fig = self.result, self.maps_view.figure
+        fig.clear()
+        axes = fig.subplots(1, 5, gridspec_kw={"width_ratios": [1, 1, 1, 1, 0.6]})
+        img = self._image()[0].mean(0).numpy()
+        rgb = suny_rgb(res.necessity, res.sufficiency)[0]
+        panels = [(img, "gray", f"#{self.index.value} p={float(res.p_full[0]):.2f}"),
+                  (res.necessity[0].numpy(), "Blues", "necessity N"),
+                  (res.sufficiency[0].numpy(), "Reds", "sufficiency S"),
+                  ((0.5 * rgb + 0.5 * torch.as_tensor(img)[None]).clamp(0, 1).permute(1, 2, 0).numpy(), None,
+                   "N (blue) + S (red)")]
+        for ax, (data, cmap, title) in zip(axes, panels):
+            ax.imshow(data, cmap=cmap)
+            ax.set_title(title, fontsize=8)
+        axes[4].imshow(suny_legend(32).permute(1, 2, 0).numpy(), extent=(0, 1, 0, 1))
+        axes[4].set_xlabel("sufficiency", fontsize=7)
+        axes[4].set_ylabel("necessity", fontsize=7)
+        for ax in axes[:4]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[4].tick_params(labelsize=6)
+        fig.tight_layout()
+        self.maps_view.redraw()
+
+    @guarded
+    def _on_cause(self, _change: Any = None) -> None:
+        if self.cause.value is not None and self.result is not None:
+            self.last_intervention = None
+            self.draw_cause()
+
+    def draw_cause(self) -> None:
+        """The selected cause's region and, after an intervention, the intervened input."""
+        fig, res = self.cause_view.figure, self.result
+        fig.clear()
+        axes = fig.subplots(1, 2)
+        k = self.cause.value if self.last_intervention is None else self.last_intervention["cause"]
+        if res is None or k is None:
+            return
+        axes[0].imshow(res.cause_maps[0, k].numpy(), cmap="viridis", vmin=0, vmax=1)
+        axes[0].set_title(f"region A_{k}", fontsize=8)
+        last = self.last_intervention
+        if last is not None and last["image"] is not None:
+            axes[1].imshow(last["image"].mean(0).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+            axes[1].set_title(f"{last['mode']}: p {last['before']:.2f} → {last['after']:.2f}", fontsize=8)
+        elif last is not None:
+            axes[1].text(0.5, 0.5, f"filter {k} {last['mode']}d inside the network\n"
+                         f"p {last['before']:.2f} → {last['after']:.2f}", ha="center", va="center", fontsize=8)
+        for ax in axes:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.tight_layout()
+        self.cause_view.redraw()
+
+    @guarded
+    def _on_change(self, _change: Any = None) -> None:
+        self.layer.disabled = self.causes.value == "patches"
+        self.grid.disabled = self.causes.value != "patches"
+        if not self._hold:
+            self.run(background=True)
+
+    def close(self) -> None:
+        """Stop the worker, then close widgets and figures."""
+        self.stop()
+        super().close()
