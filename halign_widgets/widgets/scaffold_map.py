@@ -1,0 +1,131 @@
+"""ScaffoldMap: the XAI ↔ causality scaffold (METHODS.md §2.3) as a navigable tree and a handout figure.
+
+A thin view over :data:`halign_widgets.causality.SCAFFOLD` (a pure data tree).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as W
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..causality.scaffold import SCAFFOLD, ScaffoldNode, find_node, iter_nodes
+from ._app import App, guarded
+
+__all__ = ["ScaffoldMap", "scaffold_figure", "node_html"]
+
+
+def _link_html(label: str, target: str) -> str:
+    if target.startswith("planned:"):
+        return f"{html.escape(label)} — <i>{html.escape(target)}</i>"
+    if target.endswith(".ipynb"):
+        name = target.rsplit("/", 1)[-1]      # chapters sit side by side in notebooks/
+        return f"<a href='{html.escape(name)}' target='_blank'>{html.escape(label)}</a> (<code>{html.escape(target)}</code>)"
+    return f"{html.escape(label)}: <code>{html.escape(target)}</code>"
+
+
+def node_html(node: ScaffoldNode) -> str:
+    """HTML card of one node: title, description, links and references."""
+    parts = [f"<h4 style='margin:2px 0'>{html.escape(node.title)}</h4>", f"<p>{html.escape(node.description)}</p>"]
+    if node.links:
+        parts.append("<b>In this lab:</b><ul>" + "".join(f"<li>{_link_html(*l)}</li>" for l in node.links) + "</ul>")
+    if node.references:
+        parts.append("<small><b>References:</b> " + "; ".join(html.escape(r) for r in node.references) + "</small>")
+    return "".join(parts)
+
+
+class ScaffoldMap(App):
+    """The scaffold as nested accordions; each node's card shows its description, links and references.
+
+    Examples
+    --------
+    >>> app = ScaffoldMap()                                  # doctest: +SKIP
+    >>> app.open("causality-for-xai/concepts")               # doctest: +SKIP
+    >>> app.current
+    'causality-for-xai/concepts'
+    """
+
+    def __init__(self, key: str | None = None) -> None:
+        super().__init__(key=key)
+        self.current = ""
+        self.detail = W.HTML(layout=W.Layout(border="1px solid #ccc", padding="6px", width="420px"))
+        self._accordions: dict[str, W.Accordion] = {}
+        self._buttons: dict[str, W.Button] = {}
+        self.tree = self._build(SCAFFOLD, "")
+        self.handout = self.figure(figsize=(11.0, 5.5), dpi=72)
+        self.track(self.detail, self.tree, *self._accordions.values(), *self._buttons.values())
+        self.set_body(W.HTML(f"<h3>{html.escape(SCAFFOLD.title)}</h3>"), W.HBox([self.tree, self.detail]))
+        self.open("")
+
+    def _build(self, node: ScaffoldNode, path: str) -> W.Widget:
+        button = W.Button(description="about" if node.children else "open", icon="info-circle",
+                          layout=W.Layout(width="90px"))
+        button.on_click(lambda _b, path=path: self.open(path))
+        self._buttons[path] = button
+        if not node.children:
+            return W.VBox([W.HTML(html.escape(node.description)), button])
+        items = [self._build(c, f"{path}/{c.key}" if path else c.key) for c in node.children]
+        acc = W.Accordion(children=items, titles=tuple(c.title for c in node.children), selected_index=None)
+        self._accordions[path] = acc
+        return W.VBox([button, acc]) if path else acc
+
+    @guarded
+    def open(self, path: str) -> "ScaffoldMap":
+        """Expand the tree down to ``path`` (keys joined by ``/``; ``""`` = root) and show its card."""
+        node = find_node(path)
+        key = path.strip("/")
+        parts = key.split("/") if key else []
+        for depth in range(len(parts)):
+            parent = "/".join(parts[:depth])
+            acc = self._accordions[parent]
+            children = [c.key for c in find_node(parent).children]
+            acc.selected_index = children.index(parts[depth])
+        self.current = key
+        self.detail.value = node_html(node)
+        self.clear_error()
+        self.set_status(f"showing: {key or 'root'}")
+        return self
+
+    def paths(self) -> list[str]:
+        """Every node's path (root first)."""
+        return [p for p, _ in iter_nodes()]
+
+    def render(self) -> Figure:
+        """Draw the static handout figure into the app's figure view and return the figure."""
+        scaffold_figure(self.handout.figure)
+        self.handout.redraw()
+        return self.handout.figure
+
+
+def scaffold_figure(figure: Figure | None = None, root: ScaffoldNode = SCAFFOLD) -> Figure:
+    """Static drawing of the scaffold as a left-to-right tree (for handouts); returns the figure."""
+    if figure is None:
+        figure = Figure(figsize=(11.0, 5.5), dpi=100)
+        FigureCanvasAgg(figure)
+    figure.clear()
+    ax = figure.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 1), ax.set_ylim(0, 1)
+    ax.axis("off")
+    leaves = [p for p, n in iter_nodes(root) if n.is_leaf]
+    ypos: dict[str, float] = {p: 1 - (i + 0.5) / len(leaves) for i, p in enumerate(leaves)}
+    nodes = list(iter_nodes(root))
+    for path, node in reversed(nodes):       # parents centred on their children
+        if not node.is_leaf:
+            kids = [f"{path}/{c.key}" if path else c.key for c in node.children]
+            ypos[path] = sum(ypos[k] for k in kids) / len(kids)
+    xs = {0: 0.02, 1: 0.22, 2: 0.5}
+    colours = {0: "#dfe8f5", 1: "#f5ecd6", 2: "#e3f2e1"}
+    for path, node in nodes:
+        depth = path.count("/") + 1 if path else 0
+        x, y = xs[min(depth, 2)], ypos[path]
+        text = node.title if depth < 2 else node.title + "\n" + "\n".join("→ " + t for _, t in node.links)
+        ax.text(x, y, text, fontsize=8 if depth == 2 else 9, va="center", ha="left",
+                bbox=dict(boxstyle="round,pad=0.3", fc=colours[min(depth, 2)], ec="0.6"))
+        for child in node.children:
+            cp = f"{path}/{child.key}" if path else child.key
+            ax.plot([x + (0.12 if depth == 0 else 0.25), xs[min(depth + 1, 2)] - 0.005], [y, ypos[cp]],
+                    color="0.6", lw=0.8)
+    return figure

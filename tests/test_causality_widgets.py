@@ -1,0 +1,78 @@
+"""CausalityMapExplorer and ScaffoldMap driven from Python (no browser)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from halign_widgets.causality import CausalCNN, causality_map_of, iter_nodes
+from halign_widgets.errors import UnknownNameError
+from halign_widgets.widgets import CausalityMapExplorer, ScaffoldMap
+
+
+@pytest.fixture(scope="module")
+def model_and_images() -> tuple[CausalCNN, torch.Tensor]:
+    torch.manual_seed(0)
+    return CausalCNN(width=2, depth=2, setting="mulcat", image_size=16), torch.rand(4, 1, 16, 16)
+
+
+def test_explorer_select_updates_state_and_figure(model_and_images) -> None:
+    model, images = model_and_images
+    app = CausalityMapExplorer(model, images, key="test-cexp")
+    renders = app.view.renders
+    assert app.result["k"] == 4 and app.result["map"].shape == (4, 4) and app.last_error is None
+    app.select(index=2, estimator="lehmer", p=3.0, direction="effects", channel=1, setting="mulcatbool")
+    assert app.view.renders == renders + 1                       # one recompute for many controls
+    r = app.result
+    expected = causality_map_of(model, images[2:3], "lehmer", 3.0, "effects", "mulcatbool")
+    assert torch.allclose(r["map"], expected["map"][0]) and torch.equal(r["factors"], expected["factors"][0])
+    assert set(r["factors"].unique().tolist()) <= {0.0, 1.0}
+    assert r["total_order"] and torch.equal(torch.tril(r["sorted_adjacency"]), torch.zeros(4, 4))
+    assert "Lehmer" in app.info.value and r["channel"] == 1
+    assert len(app.view.figure.axes) >= 6
+    assert all(r["adjacency"][i, j] == 1 for i, j in app.graph_edges)
+    app.select(p=50.0)                                          # beyond the slider: range widens, stays finite
+    assert app.p.value == 50.0 and torch.isfinite(app.result["map"]).all()
+    app.p.value = 0.0                                            # a control change recomputes on its own
+    assert app.result["p"] == 0.0
+    app.close()
+
+
+def test_explorer_errors_inline_and_stays_usable(model_and_images) -> None:
+    model, images = model_and_images
+    app = CausalityMapExplorer(model, images, key="test-cexp")
+    app.select(estimator="median")
+    assert isinstance(app.last_error, UnknownNameError) and "lehmer" in app.error_box.value
+    app.select(index=99)
+    assert app.last_error is not None
+    app.select(index=1, estimator="max")
+    assert app.last_error is None and app.result["stat_name"].startswith("mass")
+    app.close()
+
+
+def test_explorer_replaces_app_with_same_key(model_and_images) -> None:
+    model, images = model_and_images
+    first = CausalityMapExplorer(model, images, key="test-cexp-key")
+    second = CausalityMapExplorer(model, images, key="test-cexp-key")
+    assert first.closed and not second.closed
+    second.close()
+
+
+def test_scaffold_map_navigation_and_figure() -> None:
+    app = ScaffoldMap(key="test-scaffold")
+    app.open("causality-for-xai/concepts")
+    assert app.current == "causality-for-xai/concepts"
+    assert app._accordions[""].selected_index == 2 and app._accordions["causality-for-xai"].selected_index == 0
+    assert "02_explainability_suny.ipynb" in app.detail.value and "halign_widgets.explain.suny" in app.detail.value
+    app.open("causality-for-xai/causal-model")
+    assert "05_causality_crocodile" in app.detail.value and "halign_widgets.causality" in app.detail.value
+    app._buttons["critiques/optimal"].click()
+    assert app.current == "critiques/optimal"
+    app.open("no/such/path")
+    assert isinstance(app.last_error, UnknownNameError) and app.current == "critiques/optimal"
+    fig = app.render()
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    leaves = [n for _, n in iter_nodes() if n.is_leaf]
+    assert all(n.title in texts for n in leaves) and "SunyExplorer" in texts
+    assert app.handout.renders == 1
+    app.close()
