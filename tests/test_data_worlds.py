@@ -55,6 +55,9 @@ def test_contract(worlds: dict[str, ImageDataset], name: str) -> None:
         assert sizes == [168, 36, 36]
     for value in ds.meta.values():
         assert len(value) == N
+    m = ds.masks[:, 0]
+    edge = m[:, 0].any() or m[:, -1].any() or m[:, :, 0].any() or m[:, :, -1].any()
+    assert not bool(edge)                                             # causes lie inside the image
 
 
 @pytest.mark.parametrize("name", ["masses", "domains", "cooccurrence", "logic", "context"])

@@ -145,15 +145,16 @@ def segment_distance(y0: Tensor, x0: Tensor, y1: Tensor, x1: Tensor, size: int) 
     return torch.sqrt((py - t * vy) ** 2 + (px - t * vx) ** 2)
 
 
-def cell_centers(cells: Tensor, grid_n: int, size: int, jitter: Tensor) -> tuple[Tensor, Tensor]:
+def cell_centers(cells: Tensor, grid_n: int, size: int, jitter: Tensor, margin: float = 0.0) -> tuple[Tensor, Tensor]:
     """Centres (y, x) of cells of a ``grid_n×grid_n`` layout plus a jitter in cell units.
 
     ``cells`` holds flat cell indices (any shape); ``jitter`` has the same shape plus a trailing
-    dimension 2 with values in ``[-0.5, 0.5]`` (fraction of a cell).
+    dimension 2 with values in ``[-0.5, 0.5]`` (fraction of a cell).  The layout covers the image
+    minus a border of ``margin`` pixels.
     """
-    step = size / grid_n
-    cy = ((cells // grid_n).float() + 0.5 + jitter[..., 0]) * step
-    cx = ((cells % grid_n).float() + 0.5 + jitter[..., 1]) * step
+    step = (size - 2 * margin) / grid_n
+    cy = margin + ((cells // grid_n).float() + 0.5 + jitter[..., 0]) * step
+    cx = margin + ((cells % grid_n).float() + 0.5 + jitter[..., 1]) * step
     return cy, cx
 
 

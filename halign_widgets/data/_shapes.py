@@ -73,13 +73,14 @@ def footprint(cy: Tensor, cx: Tensor, r: Tensor | float, size: int) -> Tensor:
 
 
 def layout(n: int, slots: int, grid_n: int, size: int, g: torch.Generator,
-           jitter: float = 0.15) -> tuple[Tensor, Tensor, Tensor]:
+           jitter: float = 0.1, margin: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
     """Place ``slots`` objects per image in distinct cells of a ``grid_n×grid_n`` layout.
 
     Returns ``(cells, cy, cx)``, each ``N×slots``; the cells are a uniformly random ordering, so a
-    slot's position carries no information about which object it holds.
+    slot's position carries no information about which object it holds.  ``margin`` is an image
+    border (pixels) the cells leave free.
     """
     cells = torch.rand(n, grid_n * grid_n, generator=g).argsort(1)[:, :slots]
     jit = D.uniform(g, (n, slots, 2), -jitter, jitter)
-    cy, cx = D.cell_centers(cells, grid_n, size, jit)
+    cy, cx = D.cell_centers(cells, grid_n, size, jit, margin)
     return cells, cy, cx

@@ -59,8 +59,8 @@ def _build(n: int, size: int, g: torch.Generator, knobs: dict[str, Any]) -> Imag
     free.scatter_(1, cell_b[:, None], 2.0)
     cell_d = free.argsort(1)[:, :n_dis]
     cells = torch.cat([cell_a[:, None], cell_b[:, None], cell_d], 1)
-    cy, cx = D.cell_centers(cells, _G, size, D.uniform(g, (n, 2 + n_dis, 2), -0.12, 0.12))
-    r = D.uniform(g, (n, 2 + n_dis), 4.0, 5.5) * sc
+    cy, cx = D.cell_centers(cells, _G, size, D.uniform(g, (n, 2 + n_dis, 2), -0.06, 0.06), margin=3.0 * sc)
+    r = D.uniform(g, (n, 2 + n_dis), 3.5, 5.0) * sc
     bright = D.uniform(g, (n, 2 + n_dis), 0.35, 0.55)
 
     images = 0.25 + 0.04 * D.tissue(n, size, g)

@@ -49,8 +49,8 @@ def _build(n: int, size: int, g: torch.Generator, knobs: dict[str, Any]) -> Imag
     labels = (cue_a & cue_b) if variant == "and" else (cue_a | cue_b)
     splits = make_splits(n, g)
 
-    _, cy, cx = S.layout(n, 2 + n_dis, 3, size, g)
-    r = D.uniform(g, (n, 2 + n_dis), 5.0, 7.0) * sc
+    _, cy, cx = S.layout(n, 2 + n_dis, 3, size, g, jitter=0.1, margin=3.0 * sc)
+    r = D.uniform(g, (n, 2 + n_dis), 5.0, 6.5) * sc
     bright = D.uniform(g, (n, 2 + n_dis), 0.35, 0.55)
     images = 0.25 + 0.04 * D.tissue(n, size, g)
     a = S.draw("cross", cy[:, 0], cx[:, 0], r[:, 0], size)
