@@ -9,7 +9,7 @@ import torch
 
 from ..errors import ConfigError, unknown_name
 from .dataset import ImageDataset
-from .worlds import WORLDS
+from .worlds import WORLDS, World
 
 __all__ = ["make_world", "list_worlds", "world_knobs", "describe_world"]
 
@@ -19,7 +19,7 @@ def list_worlds() -> list[str]:
     return list(WORLDS)
 
 
-def _world(name: str):  # noqa: ANN202 - private helper
+def _world(name: str) -> World:
     if not isinstance(name, str) or name not in WORLDS:
         raise unknown_name("world", str(name), WORLDS)
     return WORLDS[name]
