@@ -101,6 +101,7 @@ class ActivationMaximizationStudio(App):
         self.set_body(W.HBox([unit_box, reg_box]),
                       W.HBox([self.param, self.start_from, self.seed]),
                       W.HBox([self.start_button, self.stop_button]), self.view.widget)
+        self.ui.add_class("halign-actmax-studio")
         self.set_status("set a unit and press Start")
 
     # -- state -------------------------------------------------------------------------

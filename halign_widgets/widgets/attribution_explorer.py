@@ -92,6 +92,11 @@ class AttributionExplorer(App):
         controls = W.VBox([W.HBox([self.index, self.target, self.button, self.progress]),
                            W.HBox([self.methods, W.VBox([self.layer, self.scale, self.curve_method, self.timing])])])
         self.set_body(controls, self.maps_view.widget, W.HBox([self.curves_view.widget, self.note]))
+        # DOM classes for the browser tests (tests/browser/test_browser_01.py)
+        self.ui.add_class("halign-attribution-explorer")
+        self.methods.add_class("halign-attribution-methods")
+        self.maps_view.widget.add_class("halign-attribution-maps")
+        self.timing.add_class("halign-attribution-timing")
         self.run()
 
     # -- driving from Python -------------------------------------------------------------

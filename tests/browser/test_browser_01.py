@@ -1,0 +1,40 @@
+"""Chapter 01 in a real browser: run it, pick a method in the AttributionExplorer, the maps change."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOT = ROOT / "docs" / "images" / "attribution.png"
+
+
+def _src(locator: Any) -> str:
+    return locator.get_attribute("src") or ""
+
+
+def test_attribution_explorer_method_pick_changes_maps(lab: Any) -> None:
+    lab.open_notebook("01_explainability_visualization.ipynb")
+    lab.run_all(timeout=400)
+    app = lab.widget_area("halign-attribution-explorer")
+    app.scroll_into_view_if_needed()
+    maps = lab.widget_area("halign-attribution-maps")
+    maps.wait_for(state="visible")
+    deadline = time.monotonic() + 30
+    while not _src(maps) and time.monotonic() < deadline:   # the first PNG arrives with the widget state
+        time.sleep(0.25)
+    before = _src(maps)
+    assert before, "the explorer shows no map image"
+
+    select = lab.widget_area("halign-attribution-methods").locator("select")
+    select.select_option(label=["Layer-CAM", "Score-CAM"])
+    deadline = time.monotonic() + 120
+    while _src(maps) == before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _src(maps) != before, "picking methods did not re-render the maps"
+    timing = lab.widget_area("halign-attribution-timing").inner_text()
+    assert "Layer-CAM" in timing and "Score-CAM" in timing    # the timing line names the new methods
+    assert app.locator("b", has_text="Error").count() == 0
+    lab.screenshot(SHOT, app)
+    assert SHOT.stat().st_size > 10_000
