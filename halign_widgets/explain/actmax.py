@@ -9,7 +9,6 @@ Hand-written: captum has no feature-visualization optimizer.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -20,6 +19,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, TargetOutOfRangeError, unknown_name
 from ..models import get_layer
 from ._baselines import gaussian_blur
+from ._fourier import FourierImage
 from ._hooks import eval_mode, record_activations
 
 __all__ = ["ActMaxResult", "activation_maximization", "parse_unit"]
@@ -77,27 +77,6 @@ def _model_channels(model: nn.Module) -> int:
         return channels
     first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     return first.in_channels if first is not None else 1
-
-
-class _Fourier:
-    """Image = lo + (hi − lo)·sigmoid(irfft2(spectrum / frequency) + offset)."""
-
-    def __init__(self, shape: tuple[int, ...], lo: float, hi: float, start: float, noise: float,
-                 gen: torch.Generator, device: torch.device) -> None:
-        _, c, h, w = shape
-        fy = torch.fft.fftfreq(h)[:, None]
-        fx = torch.fft.rfftfreq(w)[None, :]
-        self.scale = (1.0 / torch.sqrt(fx ** 2 + fy ** 2).clamp_min(1.0 / max(h, w))).to(device)
-        self.size, self.lo, self.hi = (h, w), lo, hi
-        p = min(max((start - lo) / (hi - lo), 1e-3), 1 - 1e-3)
-        self.offset = math.log(p / (1 - p))
-        spec = torch.randn(1, c, h, w // 2 + 1, 2, generator=gen) * noise
-        self.param = spec.to(device).requires_grad_(True)
-
-    def image(self) -> Tensor:
-        spec = torch.view_as_complex(self.param) * self.scale
-        raw = torch.fft.irfft2(spec, s=self.size, norm="ortho")
-        return self.lo + (self.hi - self.lo) * torch.sigmoid(raw + self.offset)
 
 
 def activation_maximization(
@@ -166,7 +145,7 @@ def activation_maximization(
     if param == "fourier":
         if isinstance(start, Tensor):
             raise ConfigError("an image start needs param='pixel'; give a number for 'fourier'.")
-        fourier = _Fourier((1, c, h, w), lo, hi, mid, 0.05 if start == "noise" else 0.0, gen, device)
+        fourier = FourierImage((1, c, h, w), lo, hi, mid, 0.05 if start == "noise" else 0.0, gen, device)
         leaf, make_image = fourier.param, fourier.image
     else:
         if isinstance(start, Tensor):

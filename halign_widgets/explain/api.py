@@ -16,9 +16,9 @@ import torch
 from torch import Tensor, nn
 
 from ..data.dataset import check_images
-from ..errors import ConfigError, InputShapeError, TargetOutOfRangeError, unknown_name
-from ..models import conv_layers, get_layer
+from ..errors import ConfigError, unknown_name
 from ._hooks import eval_mode
+from ._resolve import in_channels, resolve_layer, resolve_target
 from ._registry import METHODS, MethodInfo, available_methods, resolve_method
 
 __all__ = ["Explanation", "explain", "list_methods", "shared_scale"]
@@ -111,48 +111,6 @@ def list_methods(family: str | None = None) -> list[str]:
     return [m for m in available_methods() if family is None or METHODS[m].family == family]
 
 
-def _in_channels(model: nn.Module) -> int | None:
-    channels = getattr(model, "in_channels", None)
-    if isinstance(channels, int):
-        return channels
-    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return first.in_channels if first is not None else None
-
-
-def resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> tuple[str, nn.Module]:
-    """Layer name and module: ``None`` → ``model.last_conv_layer`` or the last conv layer."""
-    if isinstance(layer, nn.Module):
-        for name, module in model.named_modules():
-            if module is layer:
-                return name, module
-        raise unknown_name("layer", type(layer).__name__, conv_layers(model))
-    if layer is None:
-        layer = getattr(model, "last_conv_layer", None)
-        if layer is None:
-            names = list(conv_layers(model))
-            if not names:
-                raise ConfigError("the model has no Conv2d layer; pass layer=<module name> explicitly.")
-            layer = names[-1]
-    return str(layer), get_layer(model, str(layer))
-
-
-def resolve_target(target: int | Sequence[int] | Tensor | None, logits: Tensor) -> Tensor:
-    """Target classes as a ``B`` long tensor; ``None`` → the predicted classes."""
-    b, k = logits.shape[:2]
-    if target is None:
-        return logits.argmax(1)
-    t = torch.as_tensor(target, device=logits.device).long().flatten()
-    if t.numel() == 1:
-        t = t.expand(b).clone()
-    if t.numel() != b:
-        raise InputShapeError(f"{t.numel()} targets for {b} images; give one target or one per image.")
-    bad = (t < 0) | (t >= k)
-    if bool(bad.any()):
-        raise TargetOutOfRangeError(f"target class {int(t[bad][0])} is out of range; the model has {k} "
-                                    f"classes, valid targets are 0..{k - 1}.")
-    return t
-
-
 def _merge_options(info: MethodInfo, options: dict[str, Any]) -> dict[str, Any]:
     if info.defaults is None:
         return dict(options)
@@ -231,7 +189,7 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
     >>> e.normalized("abs")   # for display
     """
     info = resolve_method(method)
-    check_images(x, channels=_in_channels(model))
+    check_images(x, channels=in_channels(model))
     opts = _merge_options(info, options)
     param = next(model.parameters(), None)
     if param is not None:
