@@ -1,0 +1,169 @@
+"""Benchmark the causality maps (fast vs faithful) and the training cost of each module setting.
+
+Run ``python benchmarks/bench_causality.py`` (add ``--quick`` for a shorter run). Prints two tables;
+never fails on time. Budget (DESIGN.md): the fast path at k = 64, n = 8 is ≥ 100× faster than the
+faithful one and equal to it within 1e-5. Peak memory is the resident-set growth during the call,
+sampled every millisecond from ``/proc/self/statm`` (Linux; 0 when the call is shorter than a sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
+
+from halign_widgets.causality import SETTINGS, CausalCNN, causality_map  # noqa: E402
+from halign_widgets.errors import ConfigError  # noqa: E402
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except OSError:
+        return 0
+
+
+def measure(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, float, Any]:
+    """Median seconds over ``repeat`` calls, peak RSS growth in MB of one more call, and the result.
+
+    Timing runs without the memory sampler (its thread would hold the GIL for up to the 5 ms switch
+    interval and inflate sub-millisecond timings).
+    """
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    del out
+    base, peak, stop = _rss(), [0], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    out = fn()
+    stop.set()
+    thread.join()
+    return statistics.median(times), max(0, peak[0] - base) / 2**20, out
+
+
+def _timed_with_memory(fn: Callable[[], Any]) -> tuple[float, float]:
+    """Seconds and peak RSS growth (MB) of a single call, sampled while it runs."""
+    base, peak, stop = _rss(), [0], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    t = time.perf_counter()
+    fn()
+    secs = time.perf_counter() - t
+    stop.set()
+    thread.join()
+    return secs, max(0, peak[0] - base) / 2**20
+
+
+def bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int = 1) -> None:
+    print(f"\nCausality maps, batch {batch}: fast (closed form) vs faithful (all n⁴ pairwise products)")
+    print(f"{'estimator':>10} {'k':>4} {'n':>3} {'fast ms':>9} {'faithful ms':>12} {'speed-up':>9} "
+          f"{'fast MB':>8} {'faithful MB':>12} {'max |diff|':>11}")
+    for estimator, p in (("max", 1.0), ("lehmer", 2.0)):
+        for k in ks:
+            for n in ns:
+                x = torch.rand(batch, k, n, n)
+                x[x < 0.3] = 0.0
+                causality_map(x, estimator, p, "fast")          # warm-up (first-call overheads)
+                fast_s, fast_mb, fast = measure(lambda: causality_map(x, estimator, p, "fast"), repeat=20)
+                try:
+                    slow_s, slow_mb, slow = measure(lambda: causality_map(x, estimator, p, "faithful"), repeat=2)
+                except ConfigError:
+                    print(f"{estimator:>10} {k:>4} {n:>3} {fast_s * 1e3:>9.3f} {'skipped':>12}   (faithful would "
+                          f"materialize {batch * k * k * n ** 4:,} products — over the memory guard)")
+                    continue
+                diff = float((fast - slow).abs().max())
+                print(f"{estimator:>10} {k:>4} {n:>3} {fast_s * 1e3:>9.3f} {slow_s * 1e3:>12.1f} "
+                      f"{slow_s / fast_s:>8.0f}× {fast_mb:>8.1f} {slow_mb:>12.1f} {diff:>11.1e}"
+                      + ("   ← budget ≥100× and ≤1e-5: " + ("met" if slow_s / fast_s >= 100 and diff <= 1e-5
+                                                          else "NOT met") if (k, n) == (64, 8) else ""))
+
+
+def _train_one(setting: str, estimator: str, epochs: int, n_images: int, batch_size: int, size: int) -> dict[str, float]:
+    """Train one setting in this (fresh) process; return seconds/epoch, params and peak RSS growth."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(n_images, 1, size, size, generator=g), torch.randint(0, 2, (n_images,), generator=g)
+    torch.manual_seed(0)
+    model = CausalCNN(setting=setting, estimator=estimator, p=2.0, image_size=size)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step(idx: torch.Tensor) -> None:
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def train() -> None:
+        for _ in range(epochs):
+            for idx in torch.randperm(n_images, generator=g).split(batch_size):
+                step(idx)
+
+    secs, mb = _timed_with_memory(train)
+    return {"seconds": secs / epochs, "params": sum(q.numel() for q in model.parameters()), "mb": mb}
+
+
+def bench_training(epochs: int, n_images: int, batch_size: int = 64, size: int = 64) -> None:
+    import json
+    import subprocess
+
+    print(f"\nTraining cost per setting: CausalCNN(width=16, depth=4) on {n_images} random {size}×{size} "
+          f"images, batch {batch_size}, {epochs} epoch(s); each row in a fresh process (peak = RSS growth)")
+    print(f"{'setting':>11} {'estimator':>9} {'s/epoch':>8} {'vs base':>8} {'params':>8} {'peak MB':>8}")
+    base = None
+    for setting in SETTINGS:
+        for estimator in (("max", "lehmer") if setting != "baseline" else ("max",)):
+            out = subprocess.run([sys.executable, __file__, "--train-one", setting, estimator, str(epochs),
+                                  str(n_images), str(batch_size), str(size)], capture_output=True, text=True,
+                                 check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            base = r["seconds"] if base is None else base
+            print(f"{setting:>11} {estimator if setting != 'baseline' else '-':>9} {r['seconds']:>8.2f} "
+                  f"{r['seconds'] / base:>7.2f}× {r['params']:>8} {r['mb']:>8.1f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and a shorter training run")
+    parser.add_argument("--train-one", nargs=6, metavar="ARG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.train_one:
+        import json
+
+        setting, estimator, *nums = args.train_one
+        print(json.dumps(_train_one(setting, estimator, *map(int, nums))))
+        return
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); timings on a shared machine are "
+          "inflated by contention")
+    bench_maps((16, 64) if args.quick else (16, 64, 512), (4, 8))
+    bench_training(epochs=1 if args.quick else 2, n_images=128 if args.quick else 512)
+
+
+if __name__ == "__main__":
+    main()
