@@ -116,6 +116,7 @@ def _toy_notebook() -> nbformat.NotebookNode:
 def test_strip_keeps_only_tagged_outputs(tmp_path: Path) -> None:
     nb = _toy_notebook()
     nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="smoke 42\n")]
+    nb.cells[2].execution_count = 2
     nb.cells[3].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "[0, 1, 2]"},
                                                   execution_count=4)]
     nb.cells[3].execution_count = 4
@@ -128,6 +129,7 @@ def test_strip_keeps_only_tagged_outputs(tmp_path: Path) -> None:
     stripped = nbformat.read(path, as_version=4)
     assert nb_tool.is_clean(stripped) == []
     assert stripped.cells[2].outputs[0]["text"] == "smoke 42\n"
+    assert stripped.cells[2].execution_count is not None  # nbval skips "unrun" reference cells
     assert stripped.cells[3].outputs == [] and stripped.cells[3].execution_count is None
     assert nb_tool.strip([path], check=True) == 0
 
@@ -140,4 +142,5 @@ def test_fill_stores_smoke_outputs_of_tagged_cells_only(tmp_path: Path) -> None:
     filled = nbformat.read(path, as_version=4)
     assert nb_tool.is_clean(filled) == []
     assert [o.get("text") for o in filled.cells[2].outputs] == ["smoke 42\n"]
+    assert filled.cells[2].execution_count == 2
     assert filled.cells[3].outputs == []

@@ -12,7 +12,8 @@ Without a notebook argument, ``strip`` and ``fill`` act on every ``notebooks/*.i
 
 Conventions (the team brief, "Notebook conventions"): notebooks are committed without outputs
 and with ``execution_count`` null, except code cells tagged ``nbval-check-output``, whose stored
-output is what ``pytest --nbval-lax`` compares against. The first cell is tagged ``parameters``.
+output (and execution count: nbval ignores a reference cell without one) is what
+``pytest --nbval-lax`` compares against. The first cell is tagged ``parameters``.
 
 The kernel is always the interpreter running this tool (:func:`venv_kernel` writes a temporary
 kernelspec for ``sys.executable``), so a stray user-level ``python3`` kernelspec cannot make a
@@ -49,6 +50,11 @@ VOLATILE_NB_META = ("papermill", "widgets")
 def all_notebooks() -> list[Path]:
     """Every chapter notebook, sorted by name."""
     return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def _pythonpath() -> str:
+    """``PYTHONPATH`` with the repository first, so kernels import this checkout's package."""
+    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 def tags(cell: Any) -> list[str]:
@@ -115,7 +121,8 @@ def run_notebook(src: Path, out: Path, *, smoke: bool, cwd: Path | None = None,
         params.setdefault("SMOKE", True)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with venv_kernel() as kernel, patched_env(HALIGN_SMOKE="1" if smoke else None, MPLBACKEND="Agg"):
+    with venv_kernel() as kernel, patched_env(HALIGN_SMOKE="1" if smoke else None, MPLBACKEND="Agg",
+                                                PYTHONPATH=_pythonpath()):
         pm.execute_notebook(str(src), str(out), parameters=params, kernel_name=kernel,
                             cwd=str(cwd or out.parent), progress_bar=False,
                             execution_timeout=timeout, log_output=False)
@@ -137,18 +144,19 @@ def clean_copy(nb: Any, outputs_from: Any | None = None) -> Any:
             cell.metadata.pop(key, None)
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         if CHECK_TAG in tags(cell):
             source_cell = outputs_from.cells[i] if outputs_from is not None else cell
             kept = copy.deepcopy(source_cell.get("outputs", []))
+            # nbval refuses a reference cell with outputs but no execution count ("unrun")
+            count = source_cell.get("execution_count") if kept else None
             for out in kept:
                 if "execution_count" in out:
-                    out["execution_count"] = None
+                    out["execution_count"] = count
                 if isinstance(out.get("metadata"), dict):
                     out["metadata"] = {}
-            cell.outputs = kept
+            cell.outputs, cell.execution_count = kept, count
         else:
-            cell.outputs = []
+            cell.outputs, cell.execution_count = [], None
     return new
 
 
@@ -158,8 +166,12 @@ def is_clean(nb: Any) -> list[str]:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        if cell.get("execution_count") is not None:
+        tagged = CHECK_TAG in tags(cell)
+        if not tagged and cell.get("execution_count") is not None:
             problems.append(f"cell {i}: execution_count {cell.execution_count} (should be null)")
+        if tagged and cell.get("outputs") and cell.get("execution_count") is None:
+            problems.append(f"cell {i}: tagged {CHECK_TAG!r} with outputs but no execution_count (nbval "
+                            "skips it as unrun; run `fill`)")
         if cell.get("outputs") and CHECK_TAG not in tags(cell):
             problems.append(f"cell {i}: has stored outputs but is not tagged {CHECK_TAG!r}")
         if CHECK_TAG in tags(cell) and not cell.get("outputs"):
@@ -194,7 +206,7 @@ def fill(paths: list[Path]) -> None:
         nb = nbformat.read(path, as_version=4)
         executed = copy.deepcopy(nb)
         with tempfile.TemporaryDirectory(prefix="halign-fill-") as tmp, venv_kernel() as kernel, \
-                patched_env(HALIGN_SMOKE="1", MPLBACKEND="Agg"):
+                patched_env(HALIGN_SMOKE="1", MPLBACKEND="Agg", PYTHONPATH=_pythonpath()):
             t0 = time.perf_counter()
             NotebookClient(executed, kernel_name=kernel, timeout=900,
                            resources={"metadata": {"path": tmp}}).execute()
