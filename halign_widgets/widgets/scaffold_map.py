@@ -40,6 +40,15 @@ def node_html(node: ScaffoldNode) -> str:
 class ScaffoldMap(App):
     """The scaffold as nested accordions; each node's card shows its description, links and references.
 
+    Below the tree, the same scaffold as a static figure (:func:`scaffold_figure`, for handouts).
+
+    Parameters
+    ----------
+    key:
+        Replace-on-rerun key.
+    show_figure:
+        Render the static figure under the tree at start.
+
     Examples
     --------
     >>> app = ScaffoldMap()                                  # doctest: +SKIP
@@ -48,7 +57,7 @@ class ScaffoldMap(App):
     'causality-for-xai/concepts'
     """
 
-    def __init__(self, key: str | None = None) -> None:
+    def __init__(self, key: str | None = None, show_figure: bool = True) -> None:
         super().__init__(key=key)
         self.current = ""
         self.detail = W.HTML(layout=W.Layout(border="1px solid #ccc", padding="6px", width="420px"))
@@ -57,8 +66,11 @@ class ScaffoldMap(App):
         self.tree = self._build(SCAFFOLD, "")
         self.handout = self.figure(figsize=(11.0, 5.5), dpi=72)
         self.track(self.detail, self.tree, *self._accordions.values(), *self._buttons.values())
-        self.set_body(W.HTML(f"<h3>{html.escape(SCAFFOLD.title)}</h3>"), W.HBox([self.tree, self.detail]))
+        self.set_body(W.HTML(f"<h3>{html.escape(SCAFFOLD.title)}</h3>"), W.HBox([self.tree, self.detail]),
+                      self.handout.widget)
         self.open("")
+        if show_figure:
+            self.render()
 
     def _build(self, node: ScaffoldNode, path: str) -> W.Widget:
         button = W.Button(description="about" if node.children else "open", icon="info-circle",
