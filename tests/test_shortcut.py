@@ -111,9 +111,21 @@ def test_recalibrate_batchnorm_uses_exact_statistics():
 def test_train_shortcut_pair_smoke():
     pair = train_shortcut_pair(n=96, epochs=1, size=32, width=4, seed=0)
     assert set(pair.models) == set(pair.datasets) == {"shortcut", "clean"}
-    assert pair.datasets["shortcut"].info["shortcut"] > 0 and pair.datasets["clean"].info["shortcut"] == 0
-    assert torch.equal(pair.datasets["shortcut"].masks, pair.datasets["clean"].masks)  # same masses
     assert all(len(h) == 1 for h in pair.histories.values())
     assert not any(m.training for m in pair.models.values())
+    sc, clean = pair.datasets["shortcut"], pair.datasets["clean"]
+    train = sc.split("train")
+    assert not bool(train.meta["marker"][train.labels == 0].any())          # shortcut: malignant only
+    cm, cl = clean.meta["marker"], clean.labels
+    assert bool(cm[cl == 0].any()) and bool(cm[cl == 1].any())            # control: in both classes
+    assert len(clean) == 96 and {"train", "val"} <= set(clean.splits)
+
+
+def test_train_shortcut_pair_absent_control_and_errors():
+    pair = train_shortcut_pair(n=64, epochs=1, size=32, width=4, seed=1, control="absent")
+    assert torch.equal(pair.datasets["shortcut"].masks, pair.datasets["clean"].masks)   # same masses
+    assert not bool(pair.datasets["clean"].meta["marker"].any())
     with pytest.raises(ConfigError):
         train_shortcut_pair(n=96, shortcut=0.0)
+    with pytest.raises(UnknownNameError):
+        train_shortcut_pair(n=96, control="none")
