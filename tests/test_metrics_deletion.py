@@ -10,7 +10,7 @@ from torch import nn
 
 from halign_widgets.errors import ConfigError, InputShapeError, TargetOutOfRangeError, UnknownNameError
 from halign_widgets.explain._baselines import make_baseline
-from halign_widgets.explain.metrics import average_drop_increase, deletion_insertion
+from halign_widgets.explain.metrics import average_drop_increase, deletion_insertion, explanation_image
 
 H = W = 16
 
@@ -156,3 +156,15 @@ def test_increase_in_confidence_counts_images():
     assert res.increase == 0.0
     brighter = average_drop_increase(model, x, maps, target=0)  # for class 0, dimming helps
     assert brighter.increase == pytest.approx(50.0)
+
+
+def test_explanation_image_background(setup):
+    model, x, mask_map = setup
+    full = torch.ones(4, H, W)
+    for bg in ("zero", "blur", "mean"):
+        assert torch.allclose(explanation_image(x, full, bg), x)               # L = 1 keeps the image
+    assert torch.equal(explanation_image(x, torch.zeros(4, H, W), "zero"), torch.zeros_like(x))
+    assert torch.allclose(explanation_image(x, -torch.ones(4, H, W), "mean"),  # no positive evidence
+                          make_baseline(x, "mean"))
+    res = average_drop_increase(model, x, mask_map, background="blur")
+    assert res.average_drop == pytest.approx(0.0, abs=1e-4)                    # still perfect

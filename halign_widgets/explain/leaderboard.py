@@ -106,7 +106,8 @@ def _stats(row: dict[str, Any], name: str, values: Tensor) -> None:
 def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: MethodsLike,
                      masks: Tensor | None = None, n_images: int | None = 16, baseline: str = "blur", steps: int = 16,
                      sanity: bool = True, seed: int = 0, target: TargetLike = None, layer: str | None = None,
-                     split: str | None = "test", batch_size: int = 128) -> pd.DataFrame:
+                     split: str | None = "test", batch_size: int = 128,
+                     confidence_background: str = "zero") -> pd.DataFrame:
     """Score several attribution methods on the same images with every metric; one row per method.
 
     Parameters
@@ -137,6 +138,9 @@ def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: MethodsLike,
         Split of an :class:`ImageDataset` to draw from (default ``"test"``).
     batch_size:
         Forward-pass batch size of the metrics.
+    confidence_background:
+        Background of the explanation image for average drop / increase (``"zero"`` as in
+        Grad-CAM++, or ``"blur"``, ``"mean"`` **[ours]**).
 
     Returns
     -------
@@ -171,7 +175,7 @@ def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: MethodsLike,
                 scores = fn(maps, m)
             undefined += int(torch.isnan(scores).sum())
             _stats(row, key, scores)
-        conf = average_drop_increase(model, x, maps, tgt, batch_size=batch_size)
+        conf = average_drop_increase(model, x, maps, tgt, batch_size=batch_size, background=confidence_background)
         _stats(row, "avg_drop", conf.drop)
         _stats(row, "increase_conf", conf.increased.double() * 100.0)
         if randomized is not None:
