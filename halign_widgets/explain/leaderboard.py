@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import pandas as pd
 import torch
@@ -107,7 +107,8 @@ def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: MethodsLike,
                      masks: Tensor | None = None, n_images: int | None = 16, baseline: str = "blur", steps: int = 16,
                      sanity: bool = True, seed: int = 0, target: TargetLike = None, layer: str | None = None,
                      split: str | None = "test", batch_size: int = 128,
-                     confidence_background: str = "zero") -> pd.DataFrame:
+                     confidence_background: str = "zero",
+                     progress: Callable[[str, int, int], None] | None = None) -> pd.DataFrame:
     """Score several attribution methods on the same images with every metric; one row per method.
 
     Parameters
@@ -141,6 +142,9 @@ def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: MethodsLike,
     confidence_background:
         Background of the explanation image for average drop / increase (``"zero"`` as in
         Grad-CAM++, or ``"blur"``, ``"mean"`` **[ours]**).
+    progress:
+        Called as ``progress(method, done, total)`` after each method (for a progress bar in an
+        app; raising from it aborts the evaluation).
 
     Returns
     -------
@@ -148,7 +152,9 @@ def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: MethodsLike,
         Columns ``method``, then for each metric of :data:`HIGHER_IS_BETTER` its mean over images and
         ``<metric>_std`` (NaN-scored images are skipped, see :mod:`.metrics.localization`), then
         ``n_images`` and ``n_undefined`` (localization scores that were NaN). ``increase_conf`` is a
-        percentage of images; its std is that of the 0/100 indicator.
+        percentage of images; its std is that of the 0/100 indicator. ``seconds_per_image`` is the
+        explainer's wall-clock time for the whole batch divided by the number of images (its std
+        is NaN: one measurement).
     """
     options = method_options(methods)
     x, _, m = select_images(dataset_or_xy, masks, n_images, seed, split)
@@ -185,9 +191,11 @@ def evaluate_methods(model: nn.Module, dataset_or_xy: Any, methods: MethodsLike,
         else:
             for key in ("sanity_spearman", "sanity_ssim"):
                 row[key], row[f"{key}_std"] = float("nan"), float("nan")
-        row["seconds_per_image"], row["seconds_per_image_std"] = seconds, 0.0
+        row["seconds_per_image"], row["seconds_per_image_std"] = seconds, float("nan")
         row["n_images"], row["n_undefined"] = int(x.shape[0]), undefined
         rows.append(row)
+        if progress is not None:
+            progress(name, len(rows), len(options))
     return pd.DataFrame(rows)
 
 
