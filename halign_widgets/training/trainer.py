@@ -25,6 +25,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .device import resolve_device
 from .history import History, monitor_mode
 from .metrics import default_criterion, probabilities, resolve_metric
+from .precise_bn import recompute_bn_stats
 from .seeding import derive_seed, epoch_generator, seeded
 
 __all__ = ["Trainer", "StepFn"]
@@ -79,6 +80,9 @@ class Trainer(RunControl):
         If given, ``<checkpoint_dir>/last.pt`` is written atomically after every epoch.
     progress:
         Show a text ``tqdm`` progress bar.
+    precise_bn:
+        After every epoch, re-estimate batch-norm statistics on this many evenly spaced training
+        images (0 disables) — see :mod:`~halign_widgets.training.precise_bn` for why [ours].
 
     Examples
     --------
@@ -94,7 +98,7 @@ class Trainer(RunControl):
                  metrics: str | Callable[[Tensor, Tensor], Tensor] = "auto", device: str | torch.device = "auto",
                  seed: int = 0, callbacks: Iterable[Callback] = (), early_stopping: int | None = None,
                  monitor: str = "val_loss", mode: str = "auto", checkpoint_dir: str | os.PathLike[str] | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, precise_bn: int = 128) -> None:
         self._init_control()
         self.epochs = check_positive_int("epochs", epochs)
         self.batch_size = check_positive_int("batch_size", batch_size)
@@ -123,6 +127,7 @@ class Trainer(RunControl):
         self.callbacks: list[Callback] = list(callbacks)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.progress = bool(progress)
+        self.precise_bn = check_positive_int("precise_bn", {True: 128, False: 0}.get(precise_bn, precise_bn), 0)
         self.optimizer = make_optimizer(self.optimizer_factory, self.model.parameters(), self.lr, self.weight_decay)
         self.history = History()
         self.global_step = 0
@@ -234,6 +239,8 @@ class Trainer(RunControl):
                     entry = self._train_epoch(epoch, cbs)
                 if entry is None:
                     break
+                if self.precise_bn:
+                    recompute_bn_stats(self.model, self.train_data, self.precise_bn, self.batch_size, self.device)
                 if self.val_data is not None:
                     scores = self._evaluate(self.val_data)
                     entry.update({f"val_{'acc' if k == 'accuracy' else k}": v for k, v in scores.items()})
