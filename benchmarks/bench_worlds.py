@@ -37,8 +37,27 @@ def time_world(name: str, n: int, size: int, repeats: int) -> float:
     return statistics.median(runs)
 
 
-def learnability(seconds: float, threads: int) -> list[tuple[int, float, float]]:
-    """Train SmallCNN on masses (n=2000) for ≤ ``seconds``; returns (epoch, elapsed s, test accuracy)."""
+def _recalibrate_bn(model: torch.nn.Module, images: torch.Tensor) -> None:
+    """Re-estimate BatchNorm running statistics as exact averages over ``images`` ("precise BN")."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for chunk in images.split(128):
+            model(chunk)
+    for m in bns:
+        m.momentum = 0.1
+
+
+def learnability(seconds: float, threads: int) -> list[tuple[int, float, float, float]]:
+    """Train SmallCNN on masses (n=2000) for ≤ ``seconds``.
+
+    Returns (epoch, elapsed s, test accuracy, test accuracy after BN recalibration) per epoch: early
+    in training the BatchNorm running statistics lag behind the weights, which can make eval-mode
+    accuracy collapse to one class although the batch-statistics model is already good.
+    """
     from halign_widgets.models import SmallCNN
 
     torch.set_num_threads(threads)
@@ -56,11 +75,18 @@ def learnability(seconds: float, threads: int) -> list[tuple[int, float, float]]
             opt.zero_grad()
             loss.backward()
             opt.step()
+        elapsed = time.perf_counter() - start
         model.eval()
         with torch.no_grad():
             acc = float((model(test.images).argmax(1) == test.labels).float().mean())
-        rows.append((epoch, time.perf_counter() - start, acc))
-        print(f"  masses epoch {epoch}: {rows[-1][1]:5.1f} s, test accuracy {acc:.3f}", flush=True)
+            state = {k: v.clone() for k, v in model.state_dict().items()}
+            _recalibrate_bn(model, train.images[:1024])
+            model.eval()
+            acc_bn = float((model(test.images).argmax(1) == test.labels).float().mean())
+            model.load_state_dict(state)                                    # training goes on unchanged
+        rows.append((epoch, elapsed, acc, acc_bn))
+        print(f"  masses epoch {epoch}: {elapsed:5.1f} s, test accuracy {acc:.3f} "
+              f"(BN recalibrated {acc_bn:.3f})", flush=True)
     return rows
 
 
@@ -84,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.learn:
         print(f"\nLearnability of masses: SmallCNN, {args.threads} threads, ≤ {args.seconds:.0f} s")
         rows = learnability(args.seconds, args.threads)
-        best = max(rows, key=lambda r: r[2])
-        print(f"best test accuracy {best[2]:.3f} at epoch {best[0]} ({best[1]:.1f} s)")
+        first = next((r for r in rows if r[2] >= 0.95), None)
+        first_bn = next((r for r in rows if r[3] >= 0.95), None)
+        for label, row in (("eval-mode", first), ("BN-recalibrated", first_bn)):
+            print(f"{label} test accuracy ≥ 0.95: " + (f"epoch {row[0]} ({row[1]:.1f} s)" if row else "not reached"))
     return 0
 
 

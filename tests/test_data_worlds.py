@@ -157,10 +157,10 @@ def is_dag(graph: torch.Tensor) -> bool:
 
 
 def test_domains_graph_labels_and_ood() -> None:
-    ds = make_world("domains", 1600, seed=2, label_source_corr=0.0)
+    ds = make_world("domains", 1000, seed=2, label_source_corr=0.0)
     graph, y = ds.info["graph"], ds.labels
     k = len(ds.info["findings"])
-    assert ds.multilabel and y.shape == (1600, k) and set(y.unique().tolist()) <= {0.0, 1.0}
+    assert ds.multilabel and y.shape == (1000, k) and set(y.unique().tolist()) <= {0.0, 1.0}
     assert ds.classes == ds.info["findings"] and graph.shape == (k, k) and is_dag(graph)
     assert bool(graph.any()) and not is_dag(graph + graph.T)
     for cause, effect in graph.nonzero().tolist():                  # effects follow their causes
@@ -171,19 +171,19 @@ def test_domains_graph_labels_and_ood() -> None:
     src = ds.meta["source"]
     ood = ds.info["ood_source"]
     assert ood == ds.info["n_sources"] - 1 == 3
-    assert bool((src[ds.splits["ood"]] == ood).all()) and len(ds.splits["ood"]) == 400
+    assert bool((src[ds.splits["ood"]] == ood).all()) and len(ds.splits["ood"]) == 250
     for name in ("train", "val", "test"):
         assert not bool((src[ds.splits[name]] == ood).any())
 
 
 def test_domains_knobs_source_correlation() -> None:
-    ds = make_world("domains", 1200, seed=4, n_sources=3, ood_source=0, label_source_corr=1.0)
+    ds = make_world("domains", 800, seed=4, n_sources=3, ood_source=0, label_source_corr=1.0)
     src, mass = ds.meta["source"], ds.labels[:, 0]
     assert ds.info["label_source_corr"] == 1.0 and set(src.tolist()) == {0, 1, 2}
     assert bool((src[ds.splits["ood"]] == 0).all())
     rates = [float(mass[src == s].mean()) for s in range(3)]
     assert abs(rates[0] - 0.5) < 0.1 and rates[1] > 0.8 and rates[2] < 0.2   # training sources skewed
-    flat = make_world("domains", 1200, seed=4, n_sources=3, ood_source=0, label_source_corr=0.0)
+    flat = make_world("domains", 800, seed=4, n_sources=3, ood_source=0, label_source_corr=0.0)
     fr = [float(flat.labels[flat.meta["source"] == s, 0].mean()) for s in range(3)]
     assert max(fr) - min(fr) < 0.12
     with pytest.raises(ConfigError):
