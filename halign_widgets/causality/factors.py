@@ -120,5 +120,5 @@ def random_factors(batch: int, k: int, kind: str = "mulcat", generator: torch.Ge
     _check_kind(kind)
     if batch < 1 or k < 1:
         raise ConfigError(f"batch and k must be ≥ 1, got batch={batch}, k={k}.")
-    r = torch.randint(-(k - 1), k, (batch, k), generator=generator, device=device).to(dtype)
+    r = torch.randint(-(k - 1), k, (batch, k), generator=generator).to(device=device, dtype=dtype)
     return (r > 0).to(dtype) if kind.endswith("bool") else torch.relu(r)
