@@ -247,6 +247,31 @@ class LabDriver:
         scope = within if within is not None else self.page
         return scope.locator("button.jupyter-button", has_text=text)
 
+    def app_output(self, button_text: str) -> Any:
+        """The cell output holding an app with a button labelled exactly ``button_text``."""
+        button = self.page.locator("button.jupyter-button",
+                                   has_text=re.compile(rf"^\s*{re.escape(button_text)}\s*$"))
+        return self.page.locator(".jp-OutputArea-output").filter(has=button)
+
+    def set_number(self, within: Any, description: str, value: float) -> None:
+        """Type ``value`` into the ``IntText``/``FloatText`` labelled ``description`` and commit it."""
+        box = within.locator(".widget-text").filter(
+            has=self.page.locator("label.widget-label", has_text=re.compile(rf"^\s*{re.escape(description)}\s*$")))
+        field = box.locator("input")
+        field.fill(str(value))
+        field.press("Enter")
+
+    def record_progress(self, progress: Any) -> None:
+        """Start recording every width of the progress bar located by ``progress``."""
+        progress.locator(".progress-bar").first.evaluate(
+            "(el) => { window.__halignProgress = []; new MutationObserver(() => "
+            "window.__halignProgress.push(parseFloat(el.style.width || el.style.height) / 100))"
+            ".observe(el, {attributes: true, attributeFilter: ['style']}); }")
+
+    def recorded_progress(self) -> list[float]:
+        """Fill fractions seen since :meth:`record_progress`."""
+        return list(self.page.evaluate("() => window.__halignProgress || []"))
+
     def widget_area(self, css_class: str) -> Any:
         """The widget carrying the DOM class ``css_class`` (``widget.add_class``) — a locator."""
         return self.page.locator(f".jupyter-widgets.{css_class}")

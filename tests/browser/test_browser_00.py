@@ -1,0 +1,57 @@
+"""Chapter 00 in a real JupyterLab: run all cells, then drive the TrainingDashboard by clicks.
+
+Checks that the lab's settings reached the page, that every cell runs in the browser, that
+clicking **Start** trains again (the progress bar moves through intermediate values and ends
+full, the status reports the new number of epochs) and that the curve image changes; saves the
+dashboard's screenshot to ``docs/images/dashboard.png`` (shown in the README).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "images" / "dashboard.png"
+
+
+def test_start_here_dashboard_trains_on_click(lab) -> None:  # noqa: ANN001 - fixture
+    lab.open_notebook("00_start_here.ipynb")
+    assert lab.notebook_setting("windowingMode") == "defer", "overrides.json did not reach the page"
+
+    state = lab.run_all(timeout=180)
+    assert state["total"] > 5 and state["pending"] == 0 and not state["errors"]
+
+    dash = lab.app_output("Start")
+    dash.wait_for(state="visible")
+    status = dash.locator(".widget-html").last
+    assert re.search(r"\b\d+ epoch\(s\)", status.inner_text()), status.inner_text()  # run-all trained once
+    curve = dash.locator("img").first
+    before = curve.screenshot()
+
+    # one more epoch than the notebook's run, so the new curves differ from the old ones
+    epochs_field = dash.locator(".widget-text").filter(has_text="epochs").locator("input")
+    epochs = int(epochs_field.input_value()) + 1
+    lab.set_number(dash, "epochs", epochs)
+    lab.record_progress(dash.locator(".widget-hprogress"))
+
+    lab.button("Start", within=dash).click()
+    status_pattern = re.compile(rf"\bfinished\b.*\b{epochs} epoch\(s\)")
+    lab.page.wait_for_function(
+        "([el, pattern]) => new RegExp(pattern).test(el.innerText)",
+        arg=[status.element_handle(), status_pattern.pattern], timeout=120_000)
+
+    seen = lab.recorded_progress()
+    assert any(0.0 < f < 1.0 for f in seen), f"the progress bar never showed an intermediate value: {seen}"
+    assert lab.progress_fraction(dash.locator(".widget-hprogress")) == pytest.approx(1.0)
+    lab.page.wait_for_timeout(500)  # the final figure render follows the status update
+    after = curve.screenshot()
+    assert after != before, "the loss/accuracy curves did not change after a new run"
+    assert not dash.locator(".widget-html").filter(has_text="Error").count(), "the app shows an error"
+
+    lab.screenshot(SCREENSHOT, dash)
+    assert SCREENSHOT.stat().st_size > 5_000
