@@ -10,8 +10,6 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# 2 cores: keep torch from oversubscribing them while a kernel and the test process both run.
-export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 PYTEST_ARGS ?=
 
@@ -23,8 +21,11 @@ setup:
 setup-browser:
 	bash tools/setup.sh --browser
 
+# as root (containers, CI machines) JupyterLab refuses to start without --allow-root
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) notebooks/00_start_here.ipynb
 
 # The README's test command (CI: .ci/run calls it). One pytest run, all four tiers.
 test: setup-browser

@@ -75,7 +75,7 @@ if [ "$WANT_BROWSER" = 1 ] && [ ! -x /usr/bin/chromium ]; then
     if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
     say "installing Debian's chromium (apt-get)"
     $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
 fi
 
 say "ready: $VPY"
