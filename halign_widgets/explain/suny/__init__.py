@@ -12,7 +12,8 @@ sufficient perspective", CVPR workshops 2024 (METHODS.md §1.4). Public API:
 """
 
 from .causes import CAUSE_KINDS, CauseSet, make_causes, patch_regions
-from .core import SunyResult, combine_maps, suny
+from .core import suny
+from .result import SunyResult, combine_maps
 from .render import suny_legend, suny_rgb
 from .shapley import ShapleyValues, all_coalitions, exact_shapley, permutation_shapley
 

@@ -31,23 +31,7 @@ from torch import Tensor, nn
 from ...errors import ConfigError, unknown_name
 from ...models import conv_layers, get_layer
 
-try:  # shared baselines of the explain package (zeros / mean / blurred image)
-    from .._baselines import make_baseline
-except ImportError:  # pragma: no cover - private fallback while the shared module is absent
-    def make_baseline(x: Tensor, kind: str | float | Tensor = "zeros", *, sigma: float | None = None) -> Tensor:
-        if kind == "zeros":
-            return torch.zeros_like(x)
-        if kind == "mean":
-            return x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone()
-        if kind == "blur":
-            s = sigma or max(x.shape[-2:]) / 8.0
-            r = int(3 * s)
-            g = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype) / s) ** 2)
-            g = (g / g.sum()).to(x.device)
-            c = x.shape[1]
-            out = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
-            return F.conv2d(F.pad(out, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
-        raise unknown_name("baseline", str(kind), ("zeros", "mean", "blur"))
+from .._baselines import make_baseline  # shared with the metrics: zeros / mean / blurred image
 
 __all__ = ["CAUSE_KINDS", "CauseSet", "channels_last_activations", "default_layer", "make_causes", "patch_regions"]
 
@@ -226,7 +210,7 @@ class CauseSet:
 
 
 def make_causes(model: nn.Module, x: Tensor, target: int, kind: str = "features", *, layer: str | None = None,
-                grid: int = 4, baseline: str | float | Tensor = "blur", batch_size: int = 256,
+                grid: int = 4, baseline: str | float | Tensor = "blur", batch_size: int = 64,
                 progress: Callable[[int], None] | None = None) -> CauseSet:
     """Build the :class:`CauseSet` of one image ``x`` (``1×C×H×W``, on the model's device) for class ``target``.
 

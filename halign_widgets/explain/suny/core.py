@@ -18,7 +18,6 @@ sufficient perspective", CVPR workshops 2024; specification in METHODS.md §1.4.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
@@ -27,78 +26,13 @@ from torch import Tensor, nn
 from ...data.dataset import check_images
 from ...errors import ConfigError, TargetOutOfRangeError, unknown_name
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
+from .result import COMBINE, SunyResult, combine_maps
 from .shapley import ShapleyValues, exact_shapley, permutation_shapley
 
 __all__ = ["SunyResult", "suny", "MAX_EXACT_POOL", "DEFAULT_SAMPLES"]
 
 MAX_EXACT_POOL = 10
 DEFAULT_SAMPLES = 128
-COMBINE = ("mean", "product")
-
-
-@dataclass
-class SunyResult:
-    """What :func:`suny` returns (batch ``B``, pool size ``K``, ``C`` candidate causes).
-
-    Attributes
-    ----------
-    necessity, sufficiency, combined:
-        ``B×H×W`` maps (``combined`` in ``[0, 1]``).
-    r_n, r_s:
-        ``B×K`` Shapley values of the necessity / sufficiency game over ``pool_n`` / ``pool_s``.
-    pool_n, pool_s:
-        ``B×K`` cause indices (channels or patches) of the two candidate pools.
-    error_n, error_s:
-        ``B×K`` Monte-Carlo standard errors (zeros when exact).
-    single_n, single_s:
-        ``B×C`` single-cause necessity / sufficiency of every cause (used to pick the pools).
-    cause_maps:
-        ``B×C×H×W`` regions ``A_k`` of every cause.
-    coalition_values:
-        When exact: ``{"coalitions": 2^K×K bool, "necessity": B×2^K, "sufficiency": B×2^K}``
-        (row ``b`` of ``coalitions`` = bitmask ``b`` over pool positions); else ``None``.
-    p_full, target:
-        ``B`` probabilities ``p_c(x)`` and target classes.
-    causes, layer, exact, samples, seconds, forwards:
-        Settings and cost: the cause kind, the layer (``None`` for patches), whether exact, the
-        number of permutations (0 when exact), wall time in seconds, images forwarded.
-    """
-
-    necessity: Tensor
-    sufficiency: Tensor
-    combined: Tensor
-    r_n: Tensor
-    r_s: Tensor
-    pool_n: Tensor
-    pool_s: Tensor
-    error_n: Tensor
-    error_s: Tensor
-    single_n: Tensor
-    single_s: Tensor
-    cause_maps: Tensor
-    coalition_values: dict[str, Tensor] | None
-    p_full: Tensor
-    target: Tensor
-    causes: str
-    layer: str | None
-    exact: bool
-    samples: int
-    seconds: float
-    forwards: int
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-def _normalize(m: Tensor) -> Tensor:
-    peak = m.flatten(1).max(1).values.clamp_min(1e-12)
-    return m / peak[:, None, None]
-
-
-def combine_maps(necessity: Tensor, sufficiency: Tensor, how: str = "mean") -> Tensor:
-    """Combine ``B×H×W`` N and S maps: mean (default **[ours]**) or product of the max-normalized maps."""
-    if how not in COMBINE:
-        raise unknown_name("combine rule", how, COMBINE)
-    n, s = _normalize(necessity), _normalize(sufficiency)
-    return (n + s) / 2 if how == "mean" else n * s
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
@@ -161,7 +95,7 @@ def _explain_one(cs: CauseSet, pool: int | None, samples: int | None, seed: int,
 def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer: str | None = None, *,
          causes: str = "features", pool: int | None = 8, samples: int | None = None,
          baseline: str | float | Tensor = "blur", seed: int = 0, grid: int = 4, antithetic: bool = False,
-         batch_size: int = 256, combine: str = "mean",
+         batch_size: int = 64, combine: str = "mean",
          progress: Callable[[float], None] | None = None) -> SunyResult:
     """Explain ``model``'s decision on ``x`` by necessity and sufficiency (SUNY, Xuan et al., 2024).
 
