@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 
 import pytest
@@ -85,6 +86,7 @@ def test_resume_equals_uninterrupted_run_with_dropout(tmp_path):
 
     first = tiny_model(dropout=0.5)
     Trainer(first, world.train, world.val, epochs=4, checkpoint_dir=tmp_path / "b", **KW).fit(epochs=2)
+    shutil.copy(tmp_path / "b" / "last.pt", tmp_path / "after2.pt")
     resumed = tiny_model(seed=99, dropout=0.5)  # different initial weights: all must come from the checkpoint
     t_res = Trainer(resumed, world.train, world.val, epochs=4, checkpoint_dir=tmp_path / "b", **KW)
     t_res.fit(resume_from=tmp_path / "b" / "last.pt")
@@ -93,6 +95,10 @@ def test_resume_equals_uninterrupted_run_with_dropout(tmp_path):
     assert_same_weights(full, resumed)
     assert without_seconds(t_full.history) == without_seconds(t_res.history)
     assert t_res.global_step == t_full.global_step
+
+    again = Trainer.resume(tmp_path / "after2.pt", tiny_model(seed=5, dropout=0.5), world.train, world.val,
+                           epochs=4, **KW)
+    assert_same_weights(full, again.model)
 
 
 class StopAt(Callback):
@@ -210,6 +216,8 @@ def test_background_run_refuses_a_second_start_and_captures_errors():
         trainer.start_background()
     with pytest.raises(TrainingBusyError):
         trainer.fit()
+    with pytest.raises(TrainingBusyError, match="predict"):
+        trainer.predict(world.val.images)
     trainer.request_stop()
     assert trainer.state == "stopping"
     gate.set()

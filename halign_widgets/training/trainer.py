@@ -7,6 +7,7 @@ short and the loop readable in class: the whole epoch is :meth:`Trainer._train_e
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data.dataset import check_images
-from ..errors import ConfigError, LabelMismatchError
+from ..errors import ConfigError, LabelMismatchError, TrainingBusyError
 from . import _data
 from ._control import RunControl
 from ._options import check_lr, check_optimizer, check_positive_int, make_optimizer
@@ -133,6 +134,7 @@ class Trainer(RunControl):
         self.global_step = 0
         self.epoch = 0
         self.stopped_early = False
+        self._run_thread: threading.Thread | None = None
         self.planned_batches = 0
         self.first_planned_epoch = self.last_planned_epoch = 0
 
@@ -224,7 +226,26 @@ class Trainer(RunControl):
             self._finish("idle")
             raise
 
+    @classmethod
+    def resume(cls, path: str | os.PathLike[str], model: nn.Module, train_data: Any, val_data: Any = None,
+               **kwargs: Any) -> "Trainer":
+        """Build a trainer, restore the run saved in ``path`` and train the epochs still missing.
+
+        ``Trainer.resume(path, model, train, val, epochs=10)`` equals
+        ``Trainer(model, train, val, epochs=10).fit(resume_from=path)`` and returns the trainer.
+        """
+        trainer = cls(model, train_data, val_data, **kwargs)
+        trainer.fit(resume_from=path)
+        return trainer
+
+    def _check_idle(self, action: str) -> None:
+        """Refuse ``action`` from another thread while a run trains the model (callbacks may call it)."""
+        if self.is_running and threading.current_thread() is not self._run_thread:
+            raise TrainingBusyError(f"cannot {action} while training runs (the model is changing); wait with "
+                                    "trainer.wait() or stop it with trainer.request_stop().")
+
     def _run(self, reraise: bool) -> None:
+        self._run_thread = threading.current_thread()
         cbs = CallbackList(([ProgressBar()] if self.progress else []) + self.callbacks)
         final = "finished"
         try:
@@ -317,6 +338,7 @@ class Trainer(RunControl):
     # -- evaluation and prediction ------------------------------------------------------------------
     def evaluate(self, dataset: Any) -> dict[str, float]:
         """Loss and accuracy (plus any ``step_fn`` terms) of the model on ``dataset``, in eval mode."""
+        self._check_idle("evaluate")
         dataset = _data.as_dataset(dataset)
         _data.first_example(dataset, "evaluation data")
         return self._evaluate(dataset)
@@ -344,6 +366,7 @@ class Trainer(RunControl):
     @torch.no_grad()
     def predict(self, data: Any) -> Tensor:
         """Class probabilities (softmax; sigmoid per label for multi-label) for images or a dataset, on the CPU."""
+        self._check_idle("predict")
         if isinstance(data, Tensor):
             channels = getattr(self.model, "in_channels", None)
             check_images(data, channels=channels if isinstance(channels, int) else None)

@@ -35,7 +35,7 @@ class _LiveView(Callback):
         self.status_interval = status_interval
         self._first_step = 0
         self._t0 = 0.0
-        self._last_status = 0.0
+        self._last_status = self._last_progress = 0.0
         self._stale = False
 
     def on_fit_start(self, trainer: Trainer) -> None:
@@ -47,8 +47,10 @@ class _LiveView(Callback):
     def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
         if self.dash.closed:
             return
-        self.dash.progress.value = step - self._first_step
         now = time.monotonic()
+        if now - self._last_progress >= 0.05:  # ≤ 20 progress messages per second
+            self._last_progress = now
+            self.dash.progress.value = step - self._first_step
         if now - self._last_status >= self.status_interval:
             self._last_status = now
             self.dash.set_status(f"epoch {logs['epoch']}/{trainer.last_planned_epoch} · batch {logs['batch']}/"
@@ -58,6 +60,7 @@ class _LiveView(Callback):
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if self.dash.closed:
             return
+        self.dash.progress.value = trainer.global_step - self._first_step
         self._stale = not self.dash._plot(trainer.history, throttle=True)
         val = "" if logs.get("val_loss") is None else f", val loss {logs['val_loss']:.4f}, val acc {logs['val_acc']:.3f}"
         self.dash.log.append_stdout(f"epoch {epoch}: train loss {logs['train_loss']:.4f}, train acc "
@@ -70,6 +73,7 @@ class _LiveView(Callback):
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.dash.closed:
             return
+        self.dash.progress.value = trainer.global_step - self._first_step
         if self._stale:  # the last epoch's render was throttled away: show the final curves
             self.dash._plot(trainer.history, throttle=False)
         last = trainer.history.last
