@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import ConfigError, unknown_name
 
-__all__ = ["check_positive_int", "check_lr", "make_optimizer", "OPTIMIZERS"]
+__all__ = ["check_positive_int", "check_lr", "make_optimizer", "select_parameters", "OPTIMIZERS"]
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -64,3 +64,29 @@ def make_optimizer(optimizer: str | OptimizerFactory, params: Iterable[nn.Parame
     if not isinstance(result, torch.optim.Optimizer):
         raise ConfigError(f"the optimizer factory returned {type(result).__name__}, not a torch.optim.Optimizer.")
     return result
+
+
+def select_parameters(model: nn.Module, items: Iterable[Any]) -> set[int]:
+    """Ids of the parameters named by ``items``: modules, parameters, dotted names, or nested lists of them."""
+    chosen: set[int] = set()
+    modules = dict(model.named_modules())
+    params = dict(model.named_parameters())
+    stack = list(items)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if item in params:
+                item = params[item]
+            elif item in modules and item:
+                item = modules[item]
+            else:
+                raise unknown_name("module or parameter", item, [n for n in modules if n])
+        if isinstance(item, nn.Parameter):
+            chosen.add(id(item))
+        elif isinstance(item, nn.Module):
+            chosen.update(id(p) for p in item.parameters())
+        elif hasattr(item, "__iter__"):
+            stack.extend(item)
+        else:
+            raise ConfigError(f"set_trainable takes modules, parameters or names, got {type(item).__name__}.")
+    return chosen

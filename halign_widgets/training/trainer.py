@@ -20,23 +20,19 @@ from ..data.dataset import check_images
 from ..errors import ConfigError, LabelMismatchError, TrainingBusyError
 from . import _data
 from ._control import RunControl
-from ._options import check_lr, check_optimizer, check_positive_int, make_optimizer
+from ._options import check_lr, check_optimizer, check_positive_int, make_optimizer, select_parameters
 from .callbacks import Callback, CallbackList, ProgressBar
 from .checkpoint import load_checkpoint, save_checkpoint
 from .device import resolve_device
+from .evaluation import evaluate_model, predict_probabilities, scalar
 from .history import History, monitor_mode
-from .metrics import default_criterion, probabilities, resolve_metric
+from .metrics import default_criterion, resolve_metric
 from .precise_bn import recompute_bn_stats
 from .seeding import derive_seed, epoch_generator, seeded
 
 __all__ = ["Trainer", "StepFn"]
 
 StepFn = Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor, dict[str, Any]]]
-
-
-def _scalar(value: Any) -> float:
-    """A loss term (0-d tensor or number) as a Python float."""
-    return float(value.detach()) if isinstance(value, Tensor) else float(value)
 
 
 class Trainer(RunControl):
@@ -159,28 +155,7 @@ class Trainer(RunControl):
         """
         if self.is_running:
             raise ConfigError("cannot change trainable parameters while training; stop the run first.")
-        chosen: set[int] = set()
-        named = dict(self.model.named_modules())
-        named_params = dict(self.model.named_parameters())
-        stack = list(items)
-        while stack:
-            item = stack.pop()
-            if isinstance(item, str):
-                if item in named_params:
-                    item = named_params[item]
-                elif item in named and item:
-                    item = named[item]
-                else:
-                    from ..errors import unknown_name
-                    raise unknown_name("module or parameter", item, [n for n in named if n])
-            if isinstance(item, nn.Parameter):
-                chosen.add(id(item))
-            elif isinstance(item, nn.Module):
-                chosen.update(id(p) for p in item.parameters())
-            elif isinstance(item, (list, tuple, set)) or hasattr(item, "__iter__"):
-                stack.extend(item)
-            else:
-                raise ConfigError(f"set_trainable takes modules, parameters or names, got {type(item).__name__}.")
+        chosen = select_parameters(self.model, items)
         for p in self.model.parameters():
             p.requires_grad_(not items or id(p) in chosen)
         if lr is not None:
@@ -278,7 +253,7 @@ class Trainer(RunControl):
                     break
             final = "stopped" if self.stop_requested else "finished"
         except BaseException as exc:  # noqa: BLE001 - stored, reported, re-raised in the foreground
-            final = "failed"
+            final = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
             self.error = exc
             cbs.on_exception(self, exc)
         finally:
@@ -318,7 +293,7 @@ class Trainer(RunControl):
             n = int(x.shape[0])
             seen += n
             logs = {"epoch": epoch, "batch": batch, "loss": loss_value, "acc": acc_value}
-            logs.update({k: _scalar(v) for k, v in terms.items()})
+            logs.update({k: scalar(v) for k, v in terms.items()})
             for key in logs.keys() - {"epoch", "batch"}:
                 totals[key] = totals.get(key, 0.0) + logs[key] * n
             self.global_step += 1
@@ -343,27 +318,9 @@ class Trainer(RunControl):
         _data.first_example(dataset, "evaluation data")
         return self._evaluate(dataset)
 
-    @torch.no_grad()
     def _evaluate(self, dataset: Any) -> dict[str, float]:
-        was_training = self.model.training
-        self.model.eval()
-        totals: dict[str, float] = {"loss": 0.0, "accuracy": 0.0}
-        seen = 0
-        try:
-            for x, y in _data.iterate_batches(dataset, self.batch_size, shuffle=False):
-                x, y = x.to(self.device), y.to(self.device)
-                loss, logits, terms = self._step(x, y)
-                n = int(x.shape[0])
-                seen += n
-                values = {"loss": float(loss), "accuracy": float(self.metric(logits, y))}
-                values.update({k: _scalar(v) for k, v in terms.items()})
-                for key, value in values.items():
-                    totals[key] = totals.get(key, 0.0) + value * n
-        finally:
-            self.model.train(was_training)
-        return {k: v / seen for k, v in totals.items()}
+        return evaluate_model(self.model, self._step, self.metric, dataset, self.batch_size, self.device)
 
-    @torch.no_grad()
     def predict(self, data: Any) -> Tensor:
         """Class probabilities (softmax; sigmoid per label for multi-label) for images or a dataset, on the CPU."""
         self._check_idle("predict")
@@ -375,13 +332,7 @@ class Trainer(RunControl):
             dataset = _data.as_dataset(data)
             _data.first_example(dataset, "data to predict")
             chunks = [x for x, _ in _data.iterate_batches(dataset, self.batch_size, shuffle=False)]
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            out = [probabilities(self.model(x.to(self.device)), self.multilabel).cpu() for x in chunks]
-        finally:
-            self.model.train(was_training)
-        return torch.cat(out) if out else torch.empty(0)
+        return predict_probabilities(self.model, chunks, self.multilabel, self.device)
 
     # -- checkpoints --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

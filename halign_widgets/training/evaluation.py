@@ -1,0 +1,59 @@
+"""Evaluation and prediction loops shared by the Trainer (eval mode, no gradients, batch-size weighted)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import Tensor, nn
+
+from . import _data
+from .metrics import probabilities
+
+__all__ = ["scalar", "evaluate_model", "predict_probabilities"]
+
+Step = Callable[[Tensor, Tensor], tuple[Tensor, Tensor, dict[str, Any]]]
+
+
+def scalar(value: Any) -> float:
+    """A loss term (0-d tensor or number) as a Python float."""
+    return float(value.detach()) if isinstance(value, Tensor) else float(value)
+
+
+@torch.no_grad()
+def evaluate_model(model: nn.Module, step: Step, metric: Callable[[Tensor, Tensor], Tensor], dataset: Any,
+                   batch_size: int, device: torch.device) -> dict[str, float]:
+    """Mean ``loss``, ``accuracy`` and extra terms of ``step(x, y)`` over ``dataset`` (weighted by batch size).
+
+    The model runs in eval mode and gets its previous mode back afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    totals: dict[str, float] = {"loss": 0.0, "accuracy": 0.0}
+    seen = 0
+    try:
+        for x, y in _data.iterate_batches(dataset, batch_size, shuffle=False):
+            x, y = x.to(device), y.to(device)
+            loss, logits, terms = step(x, y)
+            n = int(x.shape[0])
+            seen += n
+            values = {"loss": scalar(loss), "accuracy": scalar(metric(logits, y))}
+            values.update({k: scalar(v) for k, v in terms.items()})
+            for key, value in values.items():
+                totals[key] = totals.get(key, 0.0) + value * n
+    finally:
+        model.train(was_training)
+    return {k: v / seen for k, v in totals.items()}
+
+
+@torch.no_grad()
+def predict_probabilities(model: nn.Module, chunks: Iterable[Tensor], multilabel: bool,
+                          device: torch.device) -> Tensor:
+    """Concatenated class probabilities (CPU) of ``model`` for image batches ``chunks``, in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = [probabilities(model(x.to(device)), multilabel).cpu() for x in chunks]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
