@@ -113,3 +113,15 @@ def test_rerun_with_same_key_replaces_the_app(masses: ImageDataset) -> None:
     second = DatasetBrowser(masses, n=4, key="db-rerun")
     assert first.closed and not second.closed
     second.close()
+
+
+def test_rgb_dataset_is_shown_in_colour() -> None:
+    x = torch.zeros(3, 3, 8, 8)
+    x[:, 0] = 1.0                                                      # pure red images
+    app = DatasetBrowser(ImageDataset(x, torch.tensor([0, 1, 0]), ["a", "b"]), n=4, key="db-rgb")
+    try:
+        data = app.axes[0].images[0].get_array()
+        assert data.shape == (8, 8, 3) and float(data[..., 0].min()) == 1.0 and float(data[..., 1].max()) == 0.0
+        assert app.indices_shown == [0, 1, 2] and not app.axes[3].get_visible()
+    finally:
+        app.close()

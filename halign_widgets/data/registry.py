@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from typing import Any
 
@@ -23,6 +24,18 @@ def _world(name: str) -> World:
     if not isinstance(name, str) or name not in WORLDS:
         raise unknown_name("world", str(name), WORLDS)
     return WORLDS[name]
+
+
+def _integer(what: str, value: Any, low: int | None, high: int | None, hint: str) -> int:
+    """``value`` as a Python int within ``[low, high]`` (NumPy / torch integers accepted)."""
+    try:
+        v = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        v = None
+    if v is None or (low is not None and v < low) or (high is not None and v > high):
+        bounds = f" between {low} and {high}" if high is not None else (f" ≥ {low}" if low is not None else "")
+        raise ConfigError(f"{what}={value!r} must be an integer{bounds} ({hint}).")
+    return int(v)
 
 
 def world_knobs(name: str) -> dict[str, Any]:
@@ -79,12 +92,9 @@ def make_world(name: str, n: int, size: int = 64, seed: int = 0, **knobs: Any) -
     for key in knobs:
         if key not in world.knobs:
             raise unknown_name(f"knob of world {name!r}", key, world.knobs, knob=True)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"n={n!r} must be a positive integer (number of images), e.g. n=2000.")
-    if isinstance(size, bool) or not isinstance(size, int) or not 16 <= size <= 512:
-        raise ConfigError(f"size={size!r} must be an integer between 16 and 512 (pixels), e.g. size=64.")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"seed={seed!r} must be an integer.")
+    n = _integer("n", n, 1, None, "number of images, e.g. n=2000")
+    size = _integer("size", size, 16, 512, "pixels, e.g. size=64")
+    seed = _integer("seed", seed, None, None, "e.g. seed=0")
     settings = {**world.knobs, **knobs}
     g = torch.Generator().manual_seed(seed)
     start = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -77,9 +78,13 @@ def check_nonneg(world: str, knob: str, value: Any, high: float = float("inf")) 
 
 def check_int(world: str, knob: str, value: Any, low: int, high: int) -> int:
     """Return ``value`` as an int in ``[low, high]`` or raise :class:`ConfigError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    try:
+        v = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        v = None
+    if v is None or not low <= v <= high:
         raise ConfigError(f"world {world!r}: knob {knob}={value!r} must be an integer in [{low}, {high}].")
-    return int(value)
+    return int(v)
 
 
 def check_choice(world: str, knob: str, value: Any, choices: tuple[str, ...]) -> str:
