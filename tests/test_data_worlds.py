@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -88,7 +89,6 @@ def test_errors() -> None:
         make_world("masses", 2.5)
     with pytest.raises(ConfigError):
         make_world("logic", 10, n_distractors=-1)
-    import numpy as np
     assert len(make_world("logic", np.int64(6), n_distractors=np.int64(1))) == 6   # NumPy integers are fine
     with pytest.raises(ConfigError):
         make_world("masses", 10, shortcut=1.5)
