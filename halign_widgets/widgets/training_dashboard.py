@@ -188,11 +188,12 @@ class TrainingDashboard(App):
         self.ax_loss.set_title("loss", fontsize=10)
         self.ax_acc.set_title("accuracy", fontsize=10)
         self.ax_acc.set_ylim(0.0, 1.02)
+        self.ax_acc.set_yticks([0.0, 0.25, 0.5, 0.75, 1.0])
         for ax in (self.ax_loss, self.ax_acc):
             ax.set_xlabel("epoch", fontsize=9)
             ax.tick_params(labelsize=8)
             ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
-            ax.yaxis.set_major_locator(MaxNLocator(4))
+        self.ax_loss.yaxis.set_major_locator(MaxNLocator(4))
         self.ax_loss.legend(fontsize=8, loc="upper right")
         fig.tight_layout()
 
@@ -245,7 +246,7 @@ class TrainingDashboard(App):
         if self._initial_state is not None:
             model.load_state_dict(self._initial_state)
         self.model, self.trainer = model, trainer
-        self.log.clear_output()
+        self.log.outputs = ()  # (clear_output() would print ANSI codes outside a kernel)
         self.log.append_stdout(f"training {type(model).__name__} for {trainer.epochs} epoch(s), lr {trainer.lr:g}, "
                                f"batch size {trainer.batch_size}, seed {trainer.seed} on {trainer.device}\n")
         if any(len(line.get_xdata()) for line in self.lines.values()):
