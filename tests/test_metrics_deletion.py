@@ -71,6 +71,9 @@ def test_curve_shapes_and_endpoints(setup, baseline):
     assert torch.allclose(res.insertion_curve[:, -1], p_orig, atol=1e-6)    # end = original image
     assert torch.allclose(res.overall, res.insertion_auc - res.deletion_auc)
     assert torch.equal(res.target, torch.ones(4, dtype=torch.long))          # predicted class
+    frame = res.curves_frame()
+    assert len(frame) == 4 * (steps + 1)
+    assert frame[frame.image == 2]["deletion"].to_numpy() == pytest.approx(res.deletion_curve[2].numpy())
 
 
 @pytest.mark.parametrize("baseline", ["zero", "blur", "mean"])

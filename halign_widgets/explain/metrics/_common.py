@@ -39,7 +39,7 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 def as_maps(maps: Tensor, size: tuple[int, int] | None = None, *, batch: int | None = None,
             name: str = "maps") -> Tensor:
     """Return ``maps`` as a float ``B×H×W`` tensor (``B×1×H×W`` is squeezed) after checking its shape."""
-    maps = torch.as_tensor(maps)
+    maps = torch.as_tensor(maps).detach()
     if maps.dim() == 4 and maps.shape[1] == 1:
         maps = maps[:, 0]
     if maps.dim() == 2:

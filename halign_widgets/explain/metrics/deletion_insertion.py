@@ -7,6 +7,7 @@ Black-box Models", BMVC 2018. Hand-written because captum has no deletion/insert
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -15,6 +16,9 @@ from ...data.dataset import check_images
 from ...errors import ConfigError
 from .._baselines import make_baseline
 from ._common import TargetLike, as_maps, eval_mode, model_device, predict_probs, resolve_target
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DeletionInsertion", "deletion_insertion", "pixel_order"]
 
@@ -49,6 +53,18 @@ class DeletionInsertion:
     overall: Tensor
     target: Tensor
     baseline: str
+
+    def curves_frame(self) -> "pd.DataFrame":
+        """Long-form table of the curves (``image``, ``fraction``, ``deletion``, ``insertion``) for plotting."""
+        import pandas as pd
+
+        b, s = self.deletion_curve.shape
+        return pd.DataFrame({
+            "image": torch.arange(b).repeat_interleave(s).numpy(),
+            "fraction": self.fractions.repeat(b).numpy(),
+            "deletion": self.deletion_curve.flatten().numpy(),
+            "insertion": self.insertion_curve.flatten().numpy(),
+        })
 
 
 def pixel_order(maps: Tensor) -> Tensor:
