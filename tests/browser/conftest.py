@@ -87,6 +87,18 @@ class LabServer:
     log: Path
     process: subprocess.Popen
 
+    def shutdown_kernels(self) -> None:
+        """Shut down every kernel session (each test's notebook kernel would otherwise stay alive)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}/api/sessions?token={self.token}", timeout=10) as resp:
+                sessions = json.loads(resp.read())
+            for session in sessions:
+                req = urllib.request.Request(f"{self.url}/api/sessions/{session['id']}?token={self.token}",
+                                             method="DELETE")
+                urllib.request.urlopen(req, timeout=30).close()
+        except OSError:
+            pass  # the server is gone: nothing left to shut down
+
     def log_tail(self, chars: int = 4000) -> str:
         """The end of the server's log (for failure messages)."""
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
@@ -306,3 +318,4 @@ def lab(browser: Any, lab_server: LabServer) -> Iterator[LabDriver]:
         yield LabDriver(page, lab_server)
     finally:
         context.close()
+        lab_server.shutdown_kernels()
