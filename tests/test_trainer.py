@@ -344,3 +344,25 @@ def test_precise_bn_fixes_eval_mode_collapse_on_low_contrast_images():
         assert trainer.history[-1]["train_acc"] >= 0.9  # the model learns in both cases …
         results[precise] = trainer.history[-1]["val_acc"]
     assert results[128] >= 0.9 and results[128] > results[0]  # … but only precise BN evaluates right
+
+
+class PlainDataset(torch.utils.data.Dataset):
+    """A dataset that is not tensor-backed: the Trainer goes through a DataLoader (num_workers=0)."""
+
+    def __init__(self, world: ImageDataset) -> None:
+        self.world = world
+
+    def __len__(self) -> int:
+        return len(self.world)
+
+    def __getitem__(self, i: int):
+        return self.world.images[i], self.world.labels[i]
+
+
+def test_any_torch_dataset_trains_like_the_tensor_fast_path():
+    world = tiny_world()
+    fast, slow = tiny_model(), tiny_model()
+    h_fast = Trainer(fast, world.train, world.val, epochs=2, **KW).fit()
+    h_slow = Trainer(slow, PlainDataset(world.train), PlainDataset(world.val), epochs=2, **KW).fit()
+    assert without_seconds(h_fast) == without_seconds(h_slow)  # same seeded order, same batches
+    assert_same_weights(fast, slow)

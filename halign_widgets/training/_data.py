@@ -41,14 +41,18 @@ def iterate_batches(dataset: Any, batch_size: int, *, shuffle: bool,
                     generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield ``(x, y)`` batches; the order comes from ``generator`` when ``shuffle`` is true."""
     pair = tensors_of(dataset)
+    n = len(dataset)
+    order = torch.randperm(n, generator=generator) if shuffle else None
     if pair is None:
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=0)
+        # the loader's own generator only feeds its (unused) worker base seed, so torch's global
+        # generator — which drives dropout — is not consumed and both paths see the same batches
+        loader = DataLoader(dataset, batch_size=batch_size, num_workers=0,
+                            sampler=None if order is None else order.tolist(),
+                            generator=torch.Generator().manual_seed(0))
         yield from loader
         return
     images, labels = pair
-    n = images.shape[0]
-    if shuffle:
-        order = torch.randperm(n, generator=generator)
+    if order is not None:
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             yield images[idx], labels[idx]
