@@ -152,9 +152,6 @@ class AttributionExplorer(App):
             self.progress.layout.visibility = "hidden"
         self.explanations = results
         self.seconds = time.perf_counter() - start
-        per = ", ".join(f"{METHODS[n].label} {e.seconds * 1000:.0f} ms" for n, e in results.items())
-        self.timing.value = f"<small>recomputed in {self.seconds:.2f} s<br>{per}</small>"
-        self.set_status(f"{len(results)} map(s) in {self.seconds:.2f} s")
         self._hold = True
         try:
             self.curve_method.options = [(METHODS[n].label, n) for n in results]
@@ -163,6 +160,10 @@ class AttributionExplorer(App):
             self._hold = False
         self.draw_maps()
         self.draw_curves()
+        # timing and status last, so they announce a finished update (the browser test waits on them)
+        per = ", ".join(f"{METHODS[n].label} {e.seconds * 1000:.0f} ms" for n, e in results.items())
+        self.timing.value = f"<small>recomputed in {self.seconds:.2f} s<br>{per}</small>"
+        self.set_status(f"{len(results)} map(s) in {self.seconds:.2f} s")
         return results
 
     # -- drawing -------------------------------------------------------------------------

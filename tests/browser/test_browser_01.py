@@ -29,12 +29,13 @@ def test_attribution_explorer_method_pick_changes_maps(lab: Any) -> None:
 
     select = lab.widget_area("halign-attribution-methods").locator("select")
     select.select_option(label=["Layer-CAM", "Score-CAM"])
+    timing = lab.widget_area("halign-attribution-timing")
     deadline = time.monotonic() + 120
-    while _src(maps) == before and time.monotonic() < deadline:
+    # the timing line is written last, once maps and deletion/insertion curves are redrawn
+    while "Layer-CAM" not in timing.inner_text() and time.monotonic() < deadline:
         time.sleep(0.5)
+    assert "Layer-CAM" in timing.inner_text() and "Score-CAM" in timing.inner_text()
     assert _src(maps) != before, "picking methods did not re-render the maps"
-    timing = lab.widget_area("halign-attribution-timing").inner_text()
-    assert "Layer-CAM" in timing and "Score-CAM" in timing    # the timing line names the new methods
     assert app.locator("b", has_text="Error").count() == 0
     lab.screenshot(SHOT, app)
     assert SHOT.stat().st_size > 10_000
