@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-import pandas as pd
 import torch
 import torch.nn.functional as F_
 from torch import Tensor
@@ -25,6 +24,9 @@ from ._experiment_data import load_experiment_world
 from .module import SETTINGS
 from .network import CausalCNN
 from ..errors import ConfigError, unknown_name
+
+if TYPE_CHECKING:  # pandas is imported lazily: importing the method layer stays cheap
+    import pandas as pd
 
 __all__ = ["WORLDS", "COLUMNS", "load_experiment_world", "experiment_grid", "recalibrate_batchnorm",
            "run_experiments", "summarize"]
@@ -120,7 +122,7 @@ def run_experiments(worlds: Iterable[str] = WORLDS,
                     seeds: Sequence[int] = (0, 1, 2), epochs: int = 3, n: int = 600, size: int = 32,
                     width: int = 8, depth: int = 3, lr: float = 2e-3, batch_size: int = 64,
                     pooled: bool = False, progress: Callable[[int, int, dict[str, Any]], Any] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
+                    should_stop: Callable[[], bool] | None = None) -> "pd.DataFrame":
     """Train every configuration on every world for every seed; one row per run.
 
     Parameters
@@ -150,6 +152,8 @@ def run_experiments(worlds: Iterable[str] = WORLDS,
         Columns :data:`COLUMNS`: world, setting, estimator, p, direction, random, seed, test_acc,
         train_seconds, params.
     """
+    import pandas as pd
+
     if epochs < 1 or n < 20:
         raise ConfigError(f"need epochs ≥ 1 and n ≥ 20, got epochs={epochs}, n={n}.")
     worlds, seeds = list(worlds), list(seeds)
@@ -176,7 +180,7 @@ def run_experiments(worlds: Iterable[str] = WORLDS,
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
+def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
     """Mean ± std of test accuracy (and mean seconds, params) per configuration, over seeds.
 
     Returns a frame indexed by world, setting, estimator, p, direction with columns ``mean``,
