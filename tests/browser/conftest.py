@@ -3,7 +3,7 @@
 Fixtures (session-scoped unless said otherwise):
 
 ``chromium_path``
-    ``/usr/bin/chromium``. Missing → the test FAILS on CI (``CI=true``: ``make test`` installs it)
+    ``/usr/bin/chromium`` (or ``$HALIGN_CHROMIUM``). Missing → the test FAILS on CI (``CI=true``: ``make test`` installs it)
     and is skipped with a reason elsewhere.
 ``lab_server``
     JupyterLab on 127.0.0.1, a random free port and a token, serving a temporary copy of
@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import lab_overrides  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium; HALIGN_CHROMIUM may point elsewhere (e.g. a system Chrome on a laptop)
+CHROMIUM = Path(os.environ.get("HALIGN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
                  "--disable-dev-shm-usage"]
