@@ -43,7 +43,7 @@ KERNEL_NAME = "halign-venv"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 # cell metadata written by papermill / nbclient / JupyterLab that must not be committed
-VOLATILE_CELL_META = ("execution", "papermill", "collapsed", "scrolled", "jupyter")
+VOLATILE_CELL_META = ("execution", "papermill")  # run records; UI state (jupyter.source_hidden …) is kept
 VOLATILE_NB_META = ("papermill", "widgets")
 
 
@@ -188,13 +188,16 @@ def strip(paths: list[Path], check: bool = False) -> int:
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         cleaned = clean_copy(nb)
-        if nbformat.writes(cleaned) != nbformat.writes(nb):
+        changed = nbformat.writes(cleaned) != nbformat.writes(nb)
+        if check:
+            problems = is_clean(nb) or (["outputs or run metadata to strip"] if changed else [])
+            if problems:
+                dirty += 1
+                print(f"{path}: not clean\n  " + "\n  ".join(problems))
+        elif changed:
             dirty += 1
-            if check:
-                print(f"{path}: not clean")
-            else:
-                nbformat.write(cleaned, path)
-                print(f"{path}: stripped")
+            nbformat.write(cleaned, path)
+            print(f"{path}: stripped")
     return dirty
 
 
