@@ -40,10 +40,12 @@ def test_start_here_dashboard_trains_on_click(lab) -> None:  # noqa: ANN001 - fi
     lab.record_progress(dash.locator(".widget-hprogress"))
 
     lab.button("Start", within=dash).click()
-    status_pattern = re.compile(rf"\bfinished\b.*\b{epochs} epoch\(s\)")
+    # the run ends "finished: N epoch(s) …" (or "failed"/"stopped", which fail the test at once)
+    ended = re.compile(rf"^(failed|stopped)|\b{epochs} epoch\(s\)")
     lab.page.wait_for_function(
         "([el, pattern]) => new RegExp(pattern).test(el.innerText)",
-        arg=[status.element_handle(), status_pattern.pattern], timeout=120_000)
+        arg=[status.element_handle(), ended.pattern], timeout=120_000)
+    assert status.inner_text().startswith("finished"), status.inner_text()
 
     seen = lab.recorded_progress()
     assert any(0.0 < f < 1.0 for f in seen), f"the progress bar never showed an intermediate value: {seen}"
