@@ -45,6 +45,22 @@ def _kernel_rss(proc: psutil.Process) -> float:
     return best
 
 
+def slowest_cell(executed: Path) -> str:
+    """``"cell N: S s"`` for the slowest cell of a papermill output notebook ('' if unreadable)."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(executed, as_version=4)
+    except Exception:  # noqa: BLE001 - a crashed run may leave no notebook
+        return ""
+    durations = [(float(c.metadata.get("papermill", {}).get("duration") or 0.0), i)
+                 for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    if not durations:
+        return ""
+    seconds, index = max(durations)
+    return f"cell {index}: {seconds:.1f} s"
+
+
 def measure(notebook: Path, smoke: bool, out_dir: Path) -> tuple[float, float, int, str]:
     """Run ``notebook`` once; return (seconds, peak kernel MB, exit code, last stderr lines)."""
     cmd = [sys.executable, str(ROOT / "tools" / "nb_tool.py"), "run", str(notebook),
@@ -88,12 +104,14 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"CRASH {nb.name} ({mode}):\n{tail}", flush=True)
                 over = seconds > BUDGET_SECONDS[mode] or peak_mb > BUDGET_MB[mode]
                 status = "CRASH" if code else ("OVER" if over else "ok")
-                rows.append((nb.stem, mode, seconds, BUDGET_SECONDS[mode], peak_mb, BUDGET_MB[mode], status))
+                slow = slowest_cell(Path(tmp) / f"{nb.stem}-{mode}.ipynb")
+                rows.append((nb.stem, mode, seconds, BUDGET_SECONDS[mode], peak_mb, BUDGET_MB[mode], status, slow))
                 print(f"  {nb.stem} [{mode}] {seconds:.1f} s, {peak_mb:.0f} MB -> {status}", flush=True)
     print(f"\nNotebooks ({psutil.cpu_count()} CPU cores; kernel peak RSS polled every 50 ms)")
-    print(f"{'notebook':34s} {'mode':8s} {'seconds':>8s} {'budget':>7s} {'peak MB':>8s} {'budget':>7s}  status")
-    for name, mode, sec, bsec, mb, bmb, status in rows:
-        print(f"{name:34s} {mode:8s} {sec:8.1f} {bsec:7.0f} {mb:8.0f} {bmb:7.0f}  {status}")
+    print(f"{'notebook':34s} {'mode':8s} {'seconds':>8s} {'budget':>7s} {'peak MB':>8s} {'budget':>7s}  "
+          f"{'status':6s}  slowest cell")
+    for name, mode, sec, bsec, mb, bmb, status, slow in rows:
+        print(f"{name:34s} {mode:8s} {sec:8.1f} {bsec:7.0f} {mb:8.0f} {bmb:7.0f}  {status:6s}  {slow}")
     return 1 if crashed else 0
 
 
