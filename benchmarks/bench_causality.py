@@ -81,8 +81,20 @@ def _timed_with_memory(fn: Callable[[], Any]) -> tuple[float, float]:
     return secs, max(0, peak[0] - base) / 2**20
 
 
-def bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int = 1) -> None:
-    print(f"\nCausality maps, batch {batch}: fast (closed form) vs faithful (all n⁴ pairwise products)")
+def bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int = 1, threads: int = 1) -> None:
+    """Time both modes with ``threads`` intra-op threads (default 1: the fast path is far below the size
+    where threads help, and on a shared machine OpenMP regions stall waiting for a busy core)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _bench_maps(ks, ns, batch)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int) -> None:
+    print(f"\nCausality maps, batch {batch}, {torch.get_num_threads()} thread(s): fast (closed form) vs "
+          "faithful (all n⁴ pairwise products)")
     print(f"{'estimator':>10} {'k':>4} {'n':>3} {'fast ms':>9} {'faithful ms':>12} {'speed-up':>9} "
           f"{'fast MB':>8} {'faithful MB':>12} {'max |diff|':>11}")
     for estimator, p in (("max", 1.0), ("lehmer", 2.0)):
