@@ -20,7 +20,6 @@ from typing import Any, Iterator
 import numpy as np
 
 import torch
-from captum import attr as ca
 from torch import Tensor, nn
 
 from ._baselines import make_baseline
@@ -58,6 +57,8 @@ def _seeded(seed: int) -> Iterator[None]:
 def _occlusion(model: nn.Module, x: Tensor, target: Tensor, window: int | None, stride: int | None,
                baseline: Any, batch_size: int) -> Tensor:
     # [ours] default window = H/8 (8 px on 64×64), stride = half the window: 15×15 = 225 forwards.
+    from captum import attr as ca
+
     h = x.shape[-2]
     window = int(window or max(2, h // 8))
     stride = int(stride or max(1, window // 2))
@@ -85,6 +86,10 @@ def run_captum(name: str, model: nn.Module, x: Tensor, target: Tensor, **opts: A
 
 
 def _dispatch(name: str, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
+    # captum is imported here, not at module level: `import captum.attr` loads matplotlib, and
+    # method code must import without GUI libraries (tests/test_layering.py).
+    from captum import attr as ca
+
     if name == "saliency":
         out = ca.Saliency(model).attribute(x, target=target, abs=bool(opts["abs"]))
     elif name == "input_x_gradient":
