@@ -52,7 +52,7 @@ METHODS: dict[str, MethodInfo] = {
 METHODS.update({
     "gradcam": MethodInfo("gradcam", "Grad-CAM", "cam", True),
     "gradcam++": MethodInfo("gradcam++", "Grad-CAM++", "cam", True),
-    "scorecam": MethodInfo("scorecam", "Score-CAM", "cam", True, {"batch_size": 64, "score": "logit"}),
+    "scorecam": MethodInfo("scorecam", "Score-CAM", "cam", True, {"batch_size": 128, "score": "logit"}),
     "layercam": MethodInfo("layercam", "Layer-CAM", "cam", True),
     "rise": MethodInfo("rise", "RISE", "perturbation", False,
                        {"n_masks": 500, "grid": 8, "p": 0.5, "seed": 0, "batch_size": 100}),

@@ -46,7 +46,7 @@ class ScoreCAM(BaseCAM):
     name = "scorecam"
     needs_gradients = False
 
-    def __init__(self, model: nn.Module, layer: nn.Module, batch_size: int = 64, score: str = "logit") -> None:
+    def __init__(self, model: nn.Module, layer: nn.Module, batch_size: int = 128, score: str = "logit") -> None:
         super().__init__(model, layer)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
