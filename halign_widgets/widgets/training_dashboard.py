@@ -62,7 +62,8 @@ class _LiveView(Callback):
             return
         self.dash.progress.value = trainer.global_step - self._first_step
         self._stale = not self.dash._plot(trainer.history, throttle=True)
-        val = "" if logs.get("val_loss") is None else f", val loss {logs['val_loss']:.4f}, val acc {logs['val_acc']:.3f}"
+        val = ("" if logs.get("val_loss") is None
+               else f", val loss {logs['val_loss']:.4f}, val acc {logs['val_acc']:.3f}")
         self.dash.log.append_stdout(f"epoch {epoch}: train loss {logs['train_loss']:.4f}, train acc "
                                     f"{logs['train_acc']:.3f}{val} ({logs['seconds']:.1f} s)\n")
 
