@@ -87,6 +87,15 @@ def test_errors_are_shown_inline_and_app_stays_usable(app: AttributionExplorer) 
     assert app.error_box.layout.display == "none"
 
 
+def test_model_mode_is_left_alone(world: ImageDataset) -> None:
+    model = SmallCNN(width=4, depth=2)
+    model.train()
+    a = AttributionExplorer(model, world, key="mode", methods=["gradcam"], steps=2)
+    a.select(index=1)
+    assert model.training and a.last_error is None
+    a.close()
+
+
 def test_rerun_with_same_key_replaces_old_app(world: ImageDataset) -> None:
     a = AttributionExplorer(SmallCNN(width=4, depth=2), world, key="dup", methods=["saliency"], steps=2)
     b = AttributionExplorer(SmallCNN(width=4, depth=2), world, key="dup", methods=["saliency"], steps=2)

@@ -14,10 +14,12 @@ import torch
 from torch import nn
 
 from ..errors import TargetOutOfRangeError, unknown_name
-from ..explain import Explanation, explain, list_methods, shared_scale
+from ..explain import Explanation, explain, list_methods
+from ..explain._hooks import eval_mode
 from ..explain._registry import METHODS
 from ..models import layer_shapes
 from ._app import App, guarded
+from ._attribution_plots import plot_curves, plot_maps
 
 __all__ = ["AttributionExplorer"]
 
@@ -167,43 +169,29 @@ class AttributionExplorer(App):
         return results
 
     # -- drawing -------------------------------------------------------------------------
+    def _probs(self, x: torch.Tensor) -> torch.Tensor:
+        with eval_mode(self.model), torch.no_grad():
+            return self.model(x.to(next(self.model.parameters()).device)).softmax(1).cpu()
+
     def draw_maps(self) -> None:
-        """Draw the image (mask contour, prediction) and one panel per map."""
-        fig = self.maps_view.figure
-        fig.clear()
+        """Draw the image (mask contour, truth and prediction) and one panel per map."""
         i = self.index.value
-        n = 1 + len(self.explanations)
-        axes = fig.subplots(1, n, squeeze=False)[0]
         img = self.dataset.images[i]
-        mask = None if getattr(self.dataset, "masks", None) is None else self.dataset.masks[i, 0].float()
-        with torch.no_grad():
-            probs = self.model.eval()(img[None].to(next(self.model.parameters()).device)).softmax(1)[0].cpu()
+        mask = None if getattr(self.dataset, "masks", None) is None else self.dataset.masks[i, 0]
+        probs = self._probs(img[None])[0]
         pred = int(probs.argmax())
         names = [lab.split(": ", 1)[-1] for lab, _ in self.target.options][1:]
         label = self.dataset.labels[i]
         truth = names[int(label)] if label.dim() == 0 and int(label) < len(names) else "multi-label"
-        axes[0].imshow(img.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
-        axes[0].set_title(f"#{i} {truth} · pred {names[pred] if pred < len(names) else pred} ({probs[pred]:.2f})",
-                          fontsize=8)
-        scale = shared_scale(self.explanations.values()) if self.explanations else 1.0
-        for ax, (name, e) in zip(axes[1:], self.explanations.items()):
-            shown = e.normalized("shared", scale=scale) if self.scale.value == "shared" else e.normalized("per-map")
-            ax.imshow(shown[0].cpu().numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
-            ax.set_title(f"{e.label} (c={int(e.target[0])})", fontsize=8)
-        for ax in axes:
-            if mask is not None and bool(mask.any()):
-                ax.contour(mask.numpy(), levels=[0.5], colors="lime", linewidths=0.8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.tight_layout()
+        title = f"#{i} {truth} · pred {names[pred] if pred < len(names) else pred} ({probs[pred]:.2f})"
+        plot_maps(self.maps_view.figure, img, mask, self.explanations, title, self.scale.value)
         self.maps_view.redraw()
 
     def draw_curves(self) -> None:
         """Deletion / insertion curves of the map chosen in "curves of" (when the metrics exist)."""
-        fig = self.curves_view.figure
-        fig.clear()
         name = self.curve_method.value
         self.curves = None
+        self.curves_view.figure.clear()
         if name is None or name not in self.explanations:
             self.curves_view.redraw()
             return
@@ -215,26 +203,15 @@ class AttributionExplorer(App):
             return
         e = self.explanations[name]
         x = self.dataset.images[self.index.value][None]
-        res = deletion_insertion(self.model, x, e.maps, e.target, baseline="blur", steps=self.steps)
-        self.curves = res
-        frac = torch.linspace(0, 1, res.deletion_curve.shape[1]).numpy()
-        ax = fig.subplots()
-        ax.plot(frac, res.deletion_curve[0].cpu().numpy(), label=f"deletion (AUC {float(res.deletion_auc[0]):.2f})")
-        ax.plot(frac, res.insertion_curve[0].cpu().numpy(), label=f"insertion (AUC {float(res.insertion_auc[0]):.2f})")
-        ax.set_xlabel("fraction of pixels", fontsize=8)
-        ax.set_ylabel(f"p(class {int(e.target[0])})", fontsize=8)
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{e.label}: Overall = {float(res.overall[0]):.2f}", fontsize=9)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        self.curves = deletion_insertion(self.model, x, e.maps, e.target, baseline="blur", steps=self.steps)
+        plot_curves(self.curves_view.figure, self.curves, e.label, int(e.target[0]))
         self.note.value = ("<small>A good map makes the <b>deletion</b> curve fall fast and the <b>insertion</b> "
                            "curve rise fast (blurred baseline).</small>")
         self.curves_view.redraw()
 
     # -- callbacks -----------------------------------------------------------------------
     def _num_classes(self) -> int:
-        with torch.no_grad():
-            return int(self.model.eval()(self.dataset.images[:1].to(next(self.model.parameters()).device)).shape[1])
+        return int(self._probs(self.dataset.images[:1]).shape[1])
 
     def _on_change(self, _change: dict) -> None:
         if not self._hold:
