@@ -209,3 +209,10 @@ def test_progress_is_reported_monotonically(model, images):
     suny(model, images[:2], causes="patches", grid=2, pool=None, batch_size=4, progress=seen.append)
     assert len(seen) > 4 and all(b >= a for a, b in zip(seen, seen[1:]))
     assert 0.5 < seen[-1] <= 1.0
+
+
+def test_per_image_tensor_baseline(model, images):
+    base = torch.zeros_like(images[:2])
+    a = suny(model, images[:2], causes="patches", grid=2, pool=None, baseline=base)
+    b = suny(model, images[:2], causes="patches", grid=2, pool=None, baseline="zeros")
+    assert torch.allclose(a.r_n, b.r_n, atol=1e-6)

@@ -167,8 +167,11 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
                     plan = max(forwards_plan, done[0])
                     progress(min(1.0, (i + done[0] / plan) / x.shape[0]))
 
+            base_i = baseline
+            if isinstance(baseline, Tensor) and baseline.dim() == 4 and baseline.shape[0] == x.shape[0] > 1:
+                base_i = baseline[i:i + 1]  # one baseline image per input image
             cs = make_causes(model, x[i:i + 1], int(targets[i]), causes, layer=layer, grid=grid,
-                             baseline=baseline, batch_size=batch_size, progress=tick)
+                             baseline=base_i, batch_size=batch_size, progress=tick)
             k = cs.n_causes if pool is None else min(pool, cs.n_causes)
             exact = samples is None and k <= MAX_EXACT_POOL
             forwards_plan = 2 * cs.n_causes + (2 ** (k + 1) if exact else 2 * (samples or DEFAULT_SAMPLES) * k)
@@ -188,6 +191,5 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
                       target=targets, causes=causes,
                       layer=None if causes == "patches" else (layer or default_layer(model)),
                       exact=sv0.exact, samples=sv0.permutations, seconds=time.perf_counter() - started,
-                      forwards=forwards, options=dict(pool=pool, baseline=baseline if isinstance(baseline, str)
-                                                      else "custom", seed=seed, grid=grid, antithetic=antithetic,
-                                                      combine=combine), **stack)
+                      forwards=forwards, options=dict(pool=pool, baseline=baseline, seed=seed, grid=grid,
+                                                      antithetic=antithetic, combine=combine), **stack)
