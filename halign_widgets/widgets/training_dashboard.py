@@ -123,21 +123,22 @@ class TrainingDashboard(App):
     def __init__(self, model_or_factory: nn.Module | Callable[[], nn.Module] | None, dataset: Any, *,
                  epochs: int = 5, lr: float = 1e-3, batch_size: int = 64, seed: int = 0, width: int = 16,
                  key: str | None = None, **trainer_kwargs: Any) -> None:
+        if not (model_or_factory is None or isinstance(model_or_factory, nn.Module) or callable(model_or_factory)):
+            raise ConfigError(f"model_or_factory must be a model, a function returning a model, or None; got "
+                              f"{type(model_or_factory).__name__}.")
+        train_data, val_data = self._splits(dataset)  # validate before replacing an app with the same key
         super().__init__(key=key)
+        self.trainer: Trainer | None = None
         self.dataset = dataset
-        self.train_data, self.val_data = self._splits(dataset)
+        self.train_data, self.val_data = train_data, val_data
         self._factory: Callable[[], nn.Module] | None = None
         self._initial_state: dict[str, torch.Tensor] | None = None
         self.model: nn.Module | None = None
         if isinstance(model_or_factory, nn.Module):
             self.model = model_or_factory
             self._initial_state = {k: v.detach().clone() for k, v in model_or_factory.state_dict().items()}
-        elif model_or_factory is not None and not callable(model_or_factory):
-            raise ConfigError(f"model_or_factory must be a model, a function returning a model, or None; got "
-                              f"{type(model_or_factory).__name__}.")
         else:
             self._factory = model_or_factory
-        self.trainer: Trainer | None = None
         self._trainer_kwargs = {"progress": False, **trainer_kwargs}
         self._extra_callbacks = list(self._trainer_kwargs.pop("callbacks", ()))
 
@@ -164,9 +165,9 @@ class TrainingDashboard(App):
         self._build_axes()
         self.start_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
-        self.track(*controls, self.start_button, self.stop_button, self.progress, self.log)
-        self.set_body(W.HBox(controls), W.HBox([self.start_button, self.stop_button, self.progress]),
-                      self.view.widget, self.log)
+        rows = (W.HBox(controls), W.HBox([self.start_button, self.stop_button, self.progress]))
+        self.track(*controls, self.start_button, self.stop_button, self.progress, self.log, *rows)
+        self.set_body(*rows, self.view.widget, self.log)
         self.set_status("ready: choose hyper-parameters and press Start")
         self._plot(History(), throttle=False)
 
