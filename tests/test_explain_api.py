@@ -146,3 +146,11 @@ def test_suny_dispatch_wraps_combined_map(model: SmallCNN, x: torch.Tensor, monk
     assert isinstance(e.extras["suny"], FakeResult)
     assert calls["layer"] == "features.conv3" and calls["options"] == {"n_causes": 4}
     assert calls["target"].tolist() == [1, 1]
+
+
+def test_large_batches_are_chunked_without_changing_maps(model: SmallCNN) -> None:
+    x = torch.rand(5, 1, 32, 32, generator=torch.Generator().manual_seed(3))
+    whole = explain(model, x, "integrated_gradients", target=1, n_steps=30)   # chunks of 2 images
+    single = torch.cat([explain(model, x[i:i + 1], "integrated_gradients", target=1, n_steps=30).maps
+                        for i in range(5)])
+    assert torch.allclose(whole.maps, single, atol=1e-6)
