@@ -44,8 +44,10 @@ import lab_overrides  # noqa: E402
 CHROMIUM = Path(os.environ.get("HALIGN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-                 "--disable-dev-shm-usage"]
+                 "--disable-dev-shm-usage", "--no-proxy-server"]
 SERVER_START_TIMEOUT = 90.0
+# talk to the local server directly even when an http(s)_proxy is set in the environment
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -91,12 +93,12 @@ class LabServer:
     def shutdown_kernels(self) -> None:
         """Shut down every kernel session (each test's notebook kernel would otherwise stay alive)."""
         try:
-            with urllib.request.urlopen(f"{self.url}/api/sessions?token={self.token}", timeout=10) as resp:
+            with _LOCAL.open(f"{self.url}/api/sessions?token={self.token}", timeout=10) as resp:
                 sessions = json.loads(resp.read())
             for session in sessions:
                 req = urllib.request.Request(f"{self.url}/api/sessions/{session['id']}?token={self.token}",
                                              method="DELETE")
-                urllib.request.urlopen(req, timeout=30).close()
+                _LOCAL.open(req, timeout=30).close()
         except OSError:
             pass  # the server is gone: nothing left to shut down
 
@@ -153,7 +155,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) ->
             if proc.poll() is not None:
                 pytest.fail(f"JupyterLab exited with code {proc.returncode}:\n{server.log_tail()}")
             try:
-                with urllib.request.urlopen(f"{server.url}/api/status?token={token}", timeout=2) as resp:
+                with _LOCAL.open(f"{server.url}/api/status?token={token}", timeout=2) as resp:
                     if resp.status == 200:
                         break
             except OSError:
