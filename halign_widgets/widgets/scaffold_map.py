@@ -6,7 +6,6 @@ A thin view over :data:`halign_widgets.causality.SCAFFOLD` (a pure data tree).
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
