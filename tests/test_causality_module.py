@@ -137,3 +137,21 @@ def test_causality_map_of_returns_consistent_views() -> None:
     assert out["map"].shape == (3, 16, 16) and out["factors"].shape == (3, 16)
     assert torch.allclose(out["map"][:, :, 0], out["statistic"])          # Lehmer: C[i, j] = LM_p(F_i)
     assert model.training
+
+
+def test_causal_cnn_checkpoint_round_trip(tmp_path) -> None:
+    from halign_widgets.errors import CheckpointMismatchError
+    from halign_widgets.training import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = CausalCNN(width=2, depth=2, setting="mulcatbool", estimator="lehmer", p=2.0, image_size=16)
+    path = save_checkpoint(tmp_path / "causal.pt", model)
+    data = load_checkpoint(path)
+    cfg = {k: (tuple(v) if k == "image_size" else v) for k, v in data["model_config"].items()}
+    clone = CausalCNN(**cfg)
+    load_checkpoint(path, clone)
+    x = torch.rand(2, 1, 16, 16)
+    model.eval(), clone.eval()
+    assert torch.equal(model(x), clone(x))
+    with pytest.raises(CheckpointMismatchError):
+        load_checkpoint(path, CausalCNN(width=2, depth=2, setting="mulcat", image_size=16))
