@@ -5,6 +5,8 @@ Usage (from the repository root, with the venv's python)::
     python tools/nb_tool.py strip [NOTEBOOK ...] [--check]   # clear outputs except nbval cells
     python tools/nb_tool.py fill  [NOTEBOOK ...]             # run with HALIGN_SMOKE=1, store
                                                              # outputs of nbval cells only
+    python tools/nb_tool.py verify [NOTEBOOK ...]            # default parameters: nbval cells
+                                                             # must print what is stored
     python tools/nb_tool.py run NOTEBOOK OUT [--smoke]       # papermill, venv kernel
     python tools/nb_tool.py course [--out build]             # every chapter, defaults, + HTML
 
@@ -217,6 +219,46 @@ def fill(paths: list[Path]) -> None:
         print(f"{path}: filled in {time.perf_counter() - t0:.1f} s")
 
 
+def _comparable(outputs: list[Any]) -> list[Any]:
+    """What nbval compares in an output list: stream text and text/plain results, in order."""
+    out = []
+    for o in outputs:
+        if o.get("output_type") == "stream":
+            out.append((o.get("name"), o.get("text")))
+        elif "data" in o:
+            out.append(("data", o["data"].get("text/plain")))
+    return out
+
+
+def verify_default(paths: list[Path]) -> int:
+    """Run each notebook with DEFAULT parameters and compare its tagged cells with the stored output.
+
+    The convention: ``nbval-check-output`` cells print the same thing whether SMOKE is on or off.
+    Returns the number of notebooks whose tagged outputs differ (or that fail to run).
+    """
+    bad = 0
+    for path in paths:
+        stored = nbformat.read(path, as_version=4)
+        with tempfile.TemporaryDirectory(prefix="halign-verify-") as tmp:
+            out = Path(tmp) / path.name
+            try:
+                run_notebook(path, out, smoke=False, cwd=Path(tmp))
+            except Exception as exc:  # noqa: BLE001 - report and go on
+                print(f"{path.name}: default run failed: {type(exc).__name__}: {str(exc)[:500]}")
+                bad += 1
+                continue
+            executed = nbformat.read(out, as_version=4)
+        ran = [c for c in executed.cells if "injected-parameters" not in tags(c)]
+        pairs = [(c, e) for c, e in zip(stored.cells, ran) if CHECK_TAG in tags(c)]
+        diffs = [i for i, (c, e) in enumerate(pairs) if _comparable(c.outputs) != _comparable(e.outputs)]
+        if diffs:
+            bad += 1
+            print(f"{path.name}: {len(diffs)} tagged cell(s) print something else with default parameters")
+        else:
+            print(f"{path.name}: {len(pairs)} tagged cell(s) identical with default parameters")
+    return bad
+
+
 # -- course handouts -----------------------------------------------------------------------------------
 def has_widget_views(nb: Any) -> bool:
     """True when some output of ``nb`` displays a widget."""
@@ -271,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("notebook", type=Path)
     p_run.add_argument("out", type=Path)
     p_run.add_argument("--smoke", action="store_true")
+    p_verify = sub.add_parser("verify", help="run with default parameters; tagged outputs must match")
+    p_verify.add_argument("notebooks", nargs="*", type=Path)
     p_course = sub.add_parser("course", help="execute every chapter (defaults) and export HTML")
     p_course.add_argument("--out", type=Path, default=ROOT / "build")
     p_course.add_argument("notebooks", nargs="*", type=Path)
@@ -282,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "fill":
         fill(args.notebooks or all_notebooks())
         return 0
+    if args.cmd == "verify":
+        return 1 if verify_default(args.notebooks or all_notebooks()) else 0
     if args.cmd == "run":
         seconds = run_notebook(args.notebook, args.out, smoke=args.smoke)
         print(f"{args.notebook} -> {args.out} in {seconds:.1f} s")
