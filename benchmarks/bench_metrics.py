@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from halign_widgets.data import make_world  # noqa: E402
 from halign_widgets.explain.leaderboard import evaluate_methods  # noqa: E402
 from halign_widgets.explain.metrics import deletion_insertion  # noqa: E402
-from halign_widgets.explain.shortcut import (recalibrate_batchnorm, shortcut_detective,  # noqa: E402
+from halign_widgets.training import recalibrate_batchnorm  # noqa: E402
+from halign_widgets.explain.shortcut import (shortcut_detective,  # noqa: E402
                                              train_shortcut_pair)
 from halign_widgets.models import SmallCNN  # noqa: E402
 from halign_widgets.training import fit_classifier  # noqa: E402

@@ -8,7 +8,7 @@ from torch import nn
 
 from halign_widgets.errors import UnknownNameError
 from halign_widgets.explain.metrics import cascade_layers, randomize_layers, sanity_check, spearman, ssim
-from halign_widgets.explain.shortcut import recalibrate_batchnorm
+from halign_widgets.training import recalibrate_batchnorm
 from halign_widgets.models import SmallCNN
 
 

@@ -10,7 +10,8 @@ from torch import nn
 
 from halign_widgets.data import ImageDataset
 from halign_widgets.errors import ConfigError, UnknownNameError
-from halign_widgets.explain.shortcut import (marker_mask, recalibrate_batchnorm, shortcut_detective,
+from halign_widgets.training import recalibrate_batchnorm
+from halign_widgets.explain.shortcut import (marker_mask, shortcut_detective,
                                              train_shortcut_pair)
 from halign_widgets.models import SmallCNN
 
@@ -105,7 +106,10 @@ def test_recalibrate_batchnorm_uses_exact_statistics():
     with torch.no_grad():
         pre = model.features.conv1.conv(x)
     assert torch.allclose(model.features.conv1.bn.running_mean, pre.mean((0, 2, 3)), atol=1e-5)
-    assert not model.training and model.features.conv1.bn.momentum == 0.1
+    assert model.training and model.features.conv1.bn.momentum == 0.1   # mode and momentum restored
+    model.eval()
+    recalibrate_batchnorm(model, x, batch_size=5)
+    assert not model.training
 
 
 def test_train_shortcut_pair_smoke():

@@ -17,7 +17,7 @@ from .module import SETTINGS, CausalityModule
 from .network import CausalCNN, CausalClassifier, causality_map_of, feature_extractor
 from .ordering import channel_order, channel_statistic, is_total_order, reorder
 from .scaffold import SCAFFOLD, ScaffoldNode, find_node, iter_nodes
-from .experiments import recalibrate_batchnorm, run_experiments, summarize
+from .experiments import run_experiments, summarize
 
 __all__ = [
     "ESTIMATORS", "MODES", "FAITHFUL_LIMIT", "FACTOR_KINDS", "DIRECTIONS", "SETTINGS",
@@ -26,5 +26,5 @@ __all__ = [
     "channel_statistic", "channel_order", "reorder", "is_total_order",
     "CausalityModule", "CausalClassifier", "CausalCNN", "causality_map_of", "feature_extractor",
     "SCAFFOLD", "ScaffoldNode", "find_node", "iter_nodes",
-    "run_experiments", "summarize", "recalibrate_batchnorm",
+    "run_experiments", "summarize",
 ]

@@ -24,12 +24,12 @@ from ._experiment_data import load_experiment_world
 from .module import SETTINGS
 from .network import CausalCNN
 from ..errors import ConfigError, unknown_name
+from ..training.precise_bn import recalibrate_batchnorm
 
 if TYPE_CHECKING:  # pandas is imported lazily: importing the method layer stays cheap
     import pandas as pd
 
-__all__ = ["WORLDS", "COLUMNS", "load_experiment_world", "experiment_grid", "recalibrate_batchnorm",
-           "run_experiments", "summarize"]
+__all__ = ["WORLDS", "COLUMNS", "load_experiment_world", "experiment_grid", "run_experiments", "summarize"]
 
 WORLDS = ("cooccurrence", "masses", "digits")
 COLUMNS = ["world", "setting", "estimator", "p", "direction", "random", "seed", "test_acc",
@@ -62,31 +62,6 @@ def _accuracy(logits: Tensor, y: Tensor) -> float:
     if y.dim() == 2:
         return float(((logits > 0).float() == y).float().mean())
     return float((logits.argmax(1) == y).float().mean())
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(model: torch.nn.Module, images: Tensor, batch_size: int = 256) -> None:
-    """Re-estimate every BatchNorm's running statistics on ``images`` with the final weights [ours].
-
-    After a short training the running averages still mix early weights; the causality factors
-    (an ordering of channel masses) are sensitive to that, so evaluation-mode accuracy of the
-    ``mul*`` settings can collapse while training-mode accuracy is fine. One forward pass in train
-    mode with cumulative averaging fixes it (the weights do not change).
-    """
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return
-    was = model.training
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    for batch in images.split(batch_size):
-        model(batch)
-    for m, mom in zip(norms, saved):
-        m.momentum = mom
-    model.train(was)
 
 
 def _fit_and_test(model: CausalCNN, train: Any, test: Any, epochs: int, lr: float, batch_size: int,

@@ -21,12 +21,13 @@ from torch import Tensor, nn
 
 from ..data.dataset import ImageDataset
 from ..errors import ConfigError, unknown_name
+from ..training.precise_bn import recalibrate_batchnorm
 from .leaderboard import MethodsLike, method_options
 from .metrics._common import predict_probs
 from .metrics.localization import mask_share
 from .metrics.sanity import compute_maps
 
-__all__ = ["ShortcutPair", "marker_mask", "recalibrate_batchnorm", "shortcut_detective", "train_shortcut_pair"]
+__all__ = ["ShortcutPair", "marker_mask", "shortcut_detective", "train_shortcut_pair"]
 
 _WHICH = ("marked", "all", "unmarked")
 
@@ -137,35 +138,6 @@ def _nanstd(v: Tensor) -> Tensor:
     return v.std(unbiased=False) if v.numel() else torch.tensor(float("nan"))
 
 
-@torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, images: Tensor, batch_size: int = 64) -> nn.Module:
-    """Recompute every batch-norm layer's running statistics from ``images`` (exact for equal batches).
-
-    "Precise BN" (Y. Wu, J. Johnson, "Rethinking 'Batch' in BatchNorm", 2021) **[ours]** here: after
-    the few optimizer steps of a notebook-sized run, the exponential running averages still lag the
-    weights, and the model in eval mode can fall to chance although it is accurate in train mode.
-    One pass in train mode with cumulative averaging (``momentum=None``: the mean of the per-batch
-    statistics) fixes that; weights are not touched. The model is left in eval mode.
-    """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return model.eval()
-    saved = [m.momentum for m in norms]
-    device = next(model.parameters()).device
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    try:
-        for i in range(0, images.shape[0], batch_size):
-            model(images[i:i + batch_size].to(device).float())
-    finally:
-        for m, mom in zip(norms, saved):
-            m.momentum = mom
-        model.eval()
-    return model
-
-
 @dataclass
 class ShortcutPair:
     """Two models trained on the same masses images, with and without the shortcut marker.
@@ -271,6 +243,6 @@ def train_shortcut_pair(n: int = 800, shortcut: float = 0.9, epochs: int = 4, se
     histories: dict[str, list[dict[str, Any]]] = {}
     for name, world in worlds.items():
         model, trainer = fit_classifier(world, epochs=epochs, seed=seed, width=width, **fit_kwargs)
-        models[name] = recalibrate_batchnorm(model, world.train.images)
+        models[name] = recalibrate_batchnorm(model, world.train.images).eval()
         histories[name] = [dict(h) for h in trainer.history]
     return ShortcutPair(models=models, datasets=worlds, histories=histories)

@@ -6,7 +6,7 @@
 - :class:`Callback`, :class:`ProgressBar` — hooks into the loop;
 - :func:`save_checkpoint`, :func:`load_checkpoint` — atomic, ``weights_only`` checkpoints;
 - :class:`History` — per-epoch records;
-- :func:`recompute_bn_stats` — precise batch-norm statistics (run by the Trainer after each epoch);
+- :func:`recompute_bn_stats`, :func:`recalibrate_batchnorm` — precise batch-norm statistics (run by the Trainer after each epoch);
 - :func:`resolve_device`, :func:`derive_seed` — devices and seeds.
 """
 
@@ -16,7 +16,7 @@ from .device import resolve_device
 from .fit import build_classifier, fit_classifier
 from .history import History
 from .metrics import accuracy, multilabel_accuracy, probabilities
-from .precise_bn import recompute_bn_stats
+from .precise_bn import recalibrate_batchnorm, recompute_bn_stats
 from .seeding import derive_seed, seeded
 from .trainer import StepFn, Trainer
 
@@ -34,6 +34,7 @@ __all__ = [
     "multilabel_accuracy",
     "probabilities",
     "read_checkpoint",
+    "recalibrate_batchnorm",
     "recompute_bn_stats",
     "resolve_device",
     "save_checkpoint",

@@ -20,7 +20,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from . import _data
 
-__all__ = ["recompute_bn_stats", "bn_layers"]
+__all__ = ["recompute_bn_stats", "recalibrate_batchnorm", "bn_layers"]
 
 
 def bn_layers(model: nn.Module) -> list[_BatchNorm]:
@@ -55,14 +55,45 @@ def recompute_bn_stats(model: nn.Module, dataset: Any, num_images: int = 128, ba
     int
         Number of BN layers updated (0 when the model has none).
     """
-    layers = bn_layers(model)
     n = len(dataset)
-    if not layers or n == 0 or num_images <= 0:
+    if not bn_layers(model) or n == 0 or num_images <= 0:
         return 0
     k = min(int(num_images), n)
     idx = torch.linspace(0, n - 1, k).round().long()
     pair = _data.tensors_of(dataset)
     images = pair[0][idx] if pair is not None else torch.stack([torch.as_tensor(dataset[int(i)][0]) for i in idx])
+    recalibrate_batchnorm(model, images, batch_size=batch_size, device=device)
+    return len(bn_layers(model))
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int = 64,
+                          device: torch.device | str | None = None) -> nn.Module:
+    """Set every BN layer's running statistics to their average over ``images`` (weights untouched).
+
+    One pass with cumulative averaging (``momentum=None``): with equal-sized batches the result is
+    the exact mean of the per-batch statistics.  Only the BN layers run in training mode (dropout
+    stays off); the model keeps the train/eval mode it had and is returned for chaining.
+    Used by the Trainer after each epoch (:func:`recompute_bn_stats`) and by method code that
+    trains outside it (the shortcut pair, the causality experiments).
+
+    Parameters
+    ----------
+    model:
+        The model.
+    images:
+        ``N×C×H×W`` images (the training images, or a fixed subset of them).
+    batch_size:
+        Forward batch size.
+    device:
+        Where to run; defaults to the device of the model's first parameter.
+    """
+    layers = bn_layers(model)
+    if not layers or images.shape[0] == 0:
+        return model
+    if device is None:
+        first = next(model.parameters(), None)
+        device = first.device if first is not None else torch.device("cpu")
     was_training = model.training
     saved = [(m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None)
              for m in layers]
@@ -72,12 +103,12 @@ def recompute_bn_stats(model: nn.Module, dataset: Any, num_images: int = 128, ba
             m.reset_running_stats()
             m.momentum = None  # cumulative average over the batches below
             m.train()
-        for start in range(0, k, batch_size):
-            model(images[start:start + batch_size].to(device))
+        for start in range(0, images.shape[0], batch_size):
+            model(images[start:start + batch_size].to(device).float())
     finally:
         for m, (momentum, count) in zip(layers, saved):
             m.momentum = momentum
             if count is not None:
                 m.num_batches_tracked.copy_(count)
         model.train(was_training)
-    return len(layers)
+    return model
