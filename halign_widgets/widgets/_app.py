@@ -138,6 +138,8 @@ class App:
         self.error_box = W.HTML(value="", layout=W.Layout(display="none"))
         self.status = W.HTML(value="")
         self.ui = W.VBox([])
+        self.ui.add_class("halign-app")
+        self.ui.add_class(f"halign-{type(self).__name__}")  # lets browser tests find an app
         self._widgets: list[W.Widget] = [self.error_box, self.status, self.ui]
         self._figures: list[FigureView] = []
 
