@@ -59,6 +59,19 @@ def test_patches_are_self_dual_on_a_real_cnn(model, images):
     assert torch.allclose(cv["necessity"], 1 - cv["sufficiency"][:, full - torch.arange(full + 1)], atol=1e-6)
 
 
+def test_self_duality_also_with_separate_forwards_for_each_game(model, images, monkeypatch):
+    from halign_widgets.explain.suny import CauseSet
+
+    cs = make_causes(model, images[:1], target=1, kind="patches", grid=3)
+    s = torch.zeros(1, 9, dtype=torch.bool)
+    s[0, [0, 4, 5]] = True
+    assert torch.equal(cs.images("remove", s), cs.images("keep", ~s))  # the premise, bit for bit
+    monkeypatch.setattr(CauseSet, "share_complements", False)
+    res = suny(model, images[:1], causes="patches", grid=3, pool=None)
+    assert res.forwards > 2 * 512  # both games really evaluated on their own
+    assert float((res.r_n - res.r_s).abs().max()) <= 1e-5
+
+
 def test_filters_with_the_full_pool_are_self_dual_too(model, images):
     res = suny(model, images[:1], causes="filters", layer="features.conv1", pool=None)
     assert float((res.r_n - res.r_s).abs().max()) <= 1e-5

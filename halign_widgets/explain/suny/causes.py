@@ -95,10 +95,15 @@ def channels_last_activations(model: nn.Module) -> Iterator[None]:
 class CauseSet:
     """The candidate causes of one image and their interventions.
 
+    For patches, "keep S" is the very same image as "remove F∖S" (bit for bit: 0/1 masks that
+    partition the image), so with ``share_complements`` (default) both are evaluated once.
+
     Build it with :func:`make_causes`. Attributes: ``kind``, ``layer`` (``None`` for patches),
     ``x`` (``1×C×H×W``), ``baseline`` (``1×C×H×W``), ``target``, ``p_full`` (``p_c(x)``),
     ``regions`` (``K×H×W`` in ``[0, 1]``), ``n_causes`` and ``forwards`` (images forwarded so far).
     """
+
+    share_complements: bool = True
 
     def __init__(self, model: nn.Module, x: Tensor, target: int, kind: str, regions: Tensor, baseline: Tensor,
                  layer: str | None, batch_size: int, progress: Callable[[int], None] | None = None) -> None:
@@ -197,6 +202,8 @@ class CauseSet:
             if mode not in ("remove", "keep"):
                 raise unknown_name("intervention", mode, ("remove", "keep"))
             c = coalitions.bool().cpu()
+            if self.kind == "patches" and mode == "keep" and self.share_complements:
+                mode, c = "remove", ~c  # hard disjoint patches covering the image: keep S ≡ remove F∖S
             scope_key = scope.bool().cpu().numpy().tobytes() if (self.kind == "filters" and mode == "keep"
                                                                   and scope is not None) else b""
             keys = [(mode, scope_key, row.tobytes()) for row in c.numpy()]
