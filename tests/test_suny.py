@@ -229,3 +229,9 @@ def test_per_image_tensor_baseline(model, images):
     a = suny(model, images[:2], causes="patches", grid=2, pool=None, baseline=base)
     b = suny(model, images[:2], causes="patches", grid=2, pool=None, baseline="zeros")
     assert torch.allclose(a.r_n, b.r_n, atol=1e-6)
+
+
+def test_result_repr_is_short(model, images):
+    res = suny(model, images[:1], causes="patches", grid=2, pool=None)
+    text = repr(res)
+    assert text.startswith("SunyResult(1 image(s), causes='patches'") and len(text) < 200

@@ -14,7 +14,7 @@ __all__ = ["COMBINE", "SunyResult", "combine_maps"]
 COMBINE: tuple[str, ...] = ("mean", "product")
 
 
-@dataclass
+@dataclass(repr=False)
 class SunyResult:
     """What :func:`suny` returns (batch ``B``, pool size ``K``, ``C`` candidate causes).
 
@@ -65,6 +65,13 @@ class SunyResult:
     forwards: int
     options: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        b, k = self.r_n.shape
+        how = "exact" if self.exact else f"{self.samples} permutations"
+        where = f", layer={self.layer!r}" if self.layer else ""
+        return (f"SunyResult({b} image(s), causes={self.causes!r}{where}, pool={k}, {how}, "
+                f"maps {tuple(self.necessity.shape)}, {self.forwards} forwards in {self.seconds:.2f} s)")
+
 
 def _normalize(m: Tensor) -> Tensor:
     peak = m.flatten(1).max(1).values.clamp_min(1e-12)
@@ -77,5 +84,3 @@ def combine_maps(necessity: Tensor, sufficiency: Tensor, how: str = "mean") -> T
         raise unknown_name("combine rule", how, COMBINE)
     n, s = _normalize(necessity), _normalize(sufficiency)
     return (n + s) / 2 if how == "mean" else n * s
-
-
