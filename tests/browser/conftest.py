@@ -208,6 +208,17 @@ _NOTEBOOK_STATE_JS = """
 """
 
 
+_RUN_ALL_JS = """
+async () => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  await panel.sessionContext.ready;
+  app.shell.activateById(panel.id);
+  app.commands.execute('notebook:run-all-cells');  // not awaited: run_all() polls the cells
+}
+"""
+
+
 class LabDriver:
     """Drive one JupyterLab page: open a notebook, run it, find widgets, take screenshots."""
 
@@ -245,14 +256,24 @@ class LabDriver:
 
         Raises ``AssertionError`` with the error name and value when a cell fails.
         """
-        self.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-        deadline = time.monotonic() + timeout
+        start = self.state()
+        self.page.evaluate(_RUN_ALL_JS)
+        issued = time.monotonic()
+        deadline = issued + timeout
+        started = False
         while True:
             state = self.state()
             if state.get("errors"):
                 raise AssertionError(f"a cell failed in the browser: {state['errors']}")
-            if state.get("pending") == 0 and state.get("status") == "idle" and not state.get("busy"):
+            started = started or bool(state.get("busy")) or state.get("status") == "busy" \
+                or state.get("pending") != start.get("pending")
+            if started and state.get("pending") == 0 and state.get("status") == "idle" and not state.get("busy"):
                 return state
+            if not started and time.monotonic() - issued > 15:
+                # The command can be dropped when it arrives while the panel is still settling
+                # (seen on a loaded 2-core machine): issue it again rather than wait for nothing.
+                self.page.evaluate(_RUN_ALL_JS)
+                issued = time.monotonic()
             if time.monotonic() > deadline:
                 raise AssertionError(f"run-all not finished after {timeout:.0f} s: {state}")
             time.sleep(0.5)
