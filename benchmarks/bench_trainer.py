@@ -24,6 +24,7 @@ import argparse
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -77,6 +78,19 @@ def bare_loop(world: tuple[Any, Any], width: int, epochs: int, batch_size: int, 
     return time.perf_counter() - start, time.process_time() - cpu, val_correct / len(val)
 
 
+def bare_loop_thread(world: tuple[Any, Any], width: int, epochs: int, batch_size: int, lr: float,
+                     seed: int) -> tuple[float, float, float]:
+    """The same bare loop run in a background thread, where every app trains (DESIGN.md).
+
+    Separates what the thread itself costs on this machine from what the dashboard adds.
+    """
+    out: list[tuple[float, float, float]] = []
+    thread = threading.Thread(target=lambda: out.append(bare_loop(world, width, epochs, batch_size, lr, seed)))
+    thread.start()
+    thread.join()
+    return out[0]
+
+
 def trainer_run(world: tuple[Any, Any], width: int, epochs: int, batch_size: int, lr: float, seed: int,
                 precise_bn: int = 0) -> tuple[float, float, float]:
     """Trainer without UI (construction + fit); returns (wall s, CPU s, final val accuracy)."""
@@ -122,6 +136,7 @@ def overhead_table(args: argparse.Namespace) -> list[tuple[str, list[float], lis
     world = (full.train, full.val)  # split once, outside every timing
     variants: list[tuple[str, Callable[..., tuple[float, float, float]]]] = [
         ("bare PyTorch loop", bare_loop),
+        ("bare loop in a thread", bare_loop_thread),
         ("Trainer (no UI)", trainer_run),
         ("Trainer + TrainingDashboard", dashboard_run),
         ("Trainer, precise BN (default)", trainer_precise_bn),
@@ -149,6 +164,12 @@ def _print_overhead(rows: list[tuple[str, list[float], list[float], float]]) -> 
         ow = "" if i == 0 else f"{100 * (wm - base_wall) / base_wall:+.1f} %"
         oc = "" if i == 0 else f"{100 * (cm - base_cpu) / base_cpu:+.1f} %"
         print(f"{name:<31} {wm:>9.2f} {min(ws):>7.2f} {max(ws):>7.2f} {ow:>9} {cm:>8.2f} {oc:>9} {acc:>8.3f}")
+    by_name = {name: (ws, cs) for name, ws, cs, _ in rows}
+    if "bare loop in a thread" in by_name and "Trainer + TrainingDashboard" in by_name:
+        (tw, tc), (dw, dc) = by_name["bare loop in a thread"], by_name["Trainer + TrainingDashboard"]
+        print(f"dashboard vs the bare loop in a thread (what the dashboard itself adds): wall "
+              f"{100 * (statistics.median(dw) / statistics.median(tw) - 1):+.1f} %, CPU "
+              f"{100 * (statistics.median(dc) / statistics.median(tc) - 1):+.1f} %")
 
 
 class _ReachTarget(Callback):
