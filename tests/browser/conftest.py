@@ -228,7 +228,10 @@ class LabDriver:
 
     def open_notebook(self, name: str, timeout: float = 90.0) -> None:
         """Open ``notebooks/<name>`` and wait until its kernel is idle."""
-        self.page.goto(f"{self.server.url}/lab/tree/{name}?token={self.server.token}",
+        # A fresh, reset workspace per notebook: otherwise JupyterLab restores the previous test's
+        # tabs (whose kernels were shut down) next to this one.
+        workspace = f"t{secrets.token_hex(4)}"
+        self.page.goto(f"{self.server.url}/lab/workspaces/{workspace}/tree/{name}?reset&token={self.server.token}",
                        wait_until="domcontentloaded", timeout=timeout * 1000)
         self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
                                     "&& window.jupyterapp.shell.currentWidget.sessionContext",
@@ -274,8 +277,9 @@ class LabDriver:
                 # (seen on a loaded 2-core machine): issue it again rather than wait for nothing.
                 self.page.evaluate(_RUN_ALL_JS)
                 issued = time.monotonic()
-            if time.monotonic() > deadline:
-                raise AssertionError(f"run-all not finished after {timeout:.0f} s: {state}")
+            if time.monotonic() > deadline or (not started and time.monotonic() - deadline + timeout > 90):
+                raise AssertionError(f"run-all not finished ({'never started' if not started else 'timeout'}): "
+                                     f"{state}; {self.diagnose()}")
             time.sleep(0.5)
 
     def button(self, text: str | re.Pattern[str], within: Any = None) -> Any:
@@ -325,6 +329,20 @@ class LabDriver:
     def notebook_setting(self, key: str) -> Any:
         """A value of the current notebook's ``notebookConfig`` (e.g. ``windowingMode``)."""
         return self.page.evaluate(f"() => window.jupyterapp.shell.currentWidget.content.notebookConfig[{key!r}]")
+
+    def diagnose(self) -> str:
+        """What is on screen when something hangs: open dialogs, the tab titles, and a screenshot."""
+        try:
+            info = self.page.evaluate("""() => ({
+                dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.slice(0, 300)),
+                tabs: [...document.querySelectorAll('.lm-TabBar-tabLabel')].map(t => t.innerText),
+                current: window.jupyterapp && window.jupyterapp.shell.currentWidget
+                         ? window.jupyterapp.shell.currentWidget.title.label : null,
+            })""")
+            shot = self.screenshot(ROOT / "build" / "browser-failure.png")
+            return f"page: {info}; screenshot: {shot}; server log tail:\n{self.server.log_tail()}"
+        except Exception as exc:  # noqa: BLE001 - diagnostics must not hide the real failure
+            return f"(no diagnostics: {exc})"
 
     def screenshot(self, path: Path, target: Any = None) -> Path:
         """Save a PNG of ``target`` (a locator) or the whole page to ``path``."""
