@@ -25,7 +25,9 @@ _LAZY = {
     "average_drop_increase": ".metrics",
     "sanity_check": ".metrics",
     "evaluate_methods": ".metrics",
+    "leaderboard_plot_data": ".metrics",
     "shortcut_detective": ".shortcut",
+    "train_shortcut_pair": ".shortcut",
     "suny": ".suny",
     "SunyResult": ".suny",
 }
