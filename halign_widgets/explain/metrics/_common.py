@@ -10,7 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from ...data.dataset import check_images
-from ...errors import ConfigError, InputShapeError, TargetOutOfRangeError
+from ...errors import ConfigError, InputShapeError
+from .._resolve import resolve_target as _resolve_target
 
 __all__ = ["as_maps", "as_masks", "eval_mode", "model_device", "predict_probs", "resolve_target",
            "warn_undefined"]
@@ -101,15 +102,4 @@ def resolve_target(model: nn.Module, x: Tensor, target: TargetLike, probs: Tenso
     check_images(x)
     if probs is None:
         probs = predict_probs(model, x)
-    b, k = probs.shape
-    if target is None:
-        return probs.argmax(1)
-    t = torch.as_tensor(target, dtype=torch.long).flatten().cpu()
-    if t.numel() == 1:
-        t = t.expand(b).clone()
-    if t.numel() != b:
-        raise InputShapeError(f"target holds {t.numel()} classes for {b} images; give one per image or one for all.")
-    if int(t.min()) < 0 or int(t.max()) >= k:
-        raise TargetOutOfRangeError(f"target {t.tolist()} out of range: the model has {k} classes "
-                                    f"(valid targets 0..{k - 1}).")
-    return t
+    return _resolve_target(target, probs).cpu()

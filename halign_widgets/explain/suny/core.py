@@ -24,7 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from ...data.dataset import check_images
-from ...errors import ConfigError, TargetOutOfRangeError, unknown_name
+from ...errors import ConfigError, unknown_name
+from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
 from .result import COMBINE, SunyResult, combine_maps
 from .shapley import ShapleyValues, exact_shapley, permutation_shapley
@@ -38,20 +39,6 @@ DEFAULT_SAMPLES = 128
 def _check_int(name: str, value: Any, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}.")
-
-
-def _targets(target: Any, probs: Tensor) -> Tensor:
-    b, c = probs.shape
-    t = probs.argmax(1) if target is None else torch.as_tensor(target, dtype=torch.long).flatten().cpu()
-    if t.numel() == 1:
-        t = t.expand(b)
-    if t.numel() != b:
-        raise ConfigError(f"target has {t.numel()} entries for {b} images; give one class or one per image.")
-    bad = (t < 0) | (t >= c)
-    if bool(bad.any()):
-        raise TargetOutOfRangeError(f"target {t[bad][0].item()} is out of range: the model has {c} classes "
-                                    f"(valid targets 0..{c - 1}).")
-    return t.cpu()
 
 
 def _explain_one(cs: CauseSet, pool: int | None, samples: int | None, seed: int, antithetic: bool) -> dict:
@@ -156,7 +143,7 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
     try:
         with torch.no_grad():
             probs = torch.softmax(model(x).float(), 1).cpu()
-        targets = _targets(target, probs)
+        targets = resolve_target(target, probs).cpu()
         parts, forwards = [], 0
         for i in range(x.shape[0]):
             done = [0]
