@@ -7,7 +7,8 @@
 - :func:`save_checkpoint`, :func:`load_checkpoint` — atomic, ``weights_only`` checkpoints;
 - :class:`History` — per-epoch records;
 - :func:`recompute_bn_stats`, :func:`recalibrate_batchnorm` — precise batch-norm statistics (run by the Trainer after each epoch);
-- :func:`resolve_device`, :func:`derive_seed` — devices and seeds.
+- :func:`resolve_device`, :func:`derive_seed` — devices and seeds;
+- :func:`start_compute_thread` — how apps run tensor work off the notebook's main thread.
 """
 
 from .callbacks import Callback, ProgressBar
@@ -15,6 +16,7 @@ from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .device import resolve_device
 from .fit import build_classifier, fit_classifier
 from .history import History
+from ._openmp import start_compute_thread
 from .metrics import accuracy, multilabel_accuracy, probabilities
 from .precise_bn import recalibrate_batchnorm, recompute_bn_stats
 from .seeding import derive_seed, seeded
@@ -39,4 +41,5 @@ __all__ = [
     "resolve_device",
     "save_checkpoint",
     "seeded",
+    "start_compute_thread",
 ]
