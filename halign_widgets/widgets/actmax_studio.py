@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from ..explain.actmax import ActMaxResult, activation_maximization
 from ..models import layer_shapes
+from ..training import start_compute_thread
 from ._app import App, guarded
 
 __all__ = ["ActivationMaximizationStudio"]
@@ -135,8 +136,7 @@ class ActivationMaximizationStudio(App):
         self._unit = unit
         self.start_button.disabled, self.stop_button.disabled = True, False
         self.set_status(f"optimizing {unit} …")
-        self._thread = threading.Thread(target=self._work, args=(unit, opts, self._stop), daemon=True)
-        self._thread.start()
+        self._thread = start_compute_thread(self._work, unit, opts, self._stop, name="halign-actmax")
         if blocking:
             self._thread.join()
             return self.result

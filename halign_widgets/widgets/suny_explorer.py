@@ -19,6 +19,7 @@ from torch import nn
 from ..errors import ConfigError, unknown_name
 from ..explain.suny import CAUSE_KINDS, SunyResult, make_causes, suny, suny_legend, suny_rgb
 from ..models import layer_shapes
+from ..training import start_compute_thread
 from ._app import App, guarded
 
 __all__ = ["SunyExplorer"]
@@ -133,10 +134,9 @@ class SunyExplorer(App):
         self._stop = threading.Event()
         if not background:
             return self._compute(self._image(), self._options(), self._stop)
-        self._thread = threading.Thread(target=self._work, args=(self._image(), self._options(), self._stop),
-                                        daemon=True)
         self.stop_button.disabled = False
-        self._thread.start()
+        self._thread = start_compute_thread(self._work, self._image(), self._options(), self._stop,
+                                            name="halign-suny")
         return None
 
     def stop(self) -> None:
