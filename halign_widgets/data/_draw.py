@@ -22,6 +22,9 @@ __all__ = [
 ]
 
 
+_CHUNK = 128  # images per chunk in the per-pixel rasterisers (bounds their temporaries)
+
+
 def uniform(g: torch.Generator, shape: tuple[int, ...] | int, low: float, high: float) -> Tensor:
     """Uniform samples in ``[low, high)`` of ``shape`` drawn from ``g``."""
     shape = (shape,) if isinstance(shape, int) else shape
@@ -120,8 +123,21 @@ def radial_shape(cy: Tensor, cx: Tensor, radius_fn: Tensor, size: int, edge: flo
     (shape, rel)
         ``shape`` the soft region ``N×H×W`` in [0, 1]; ``rel`` the pixel radius divided by the
         boundary radius (``< 1`` inside), useful for interior shading.
+
+    The per-pixel work runs on chunks of :data:`_CHUNK` images: a dozen full-size temporaries
+    for 1,200 images at once cost ~290 MB of peak memory, the chunks ~30 MB, with the same values.
     """
     n, t = radius_fn.shape
+    flat = radius_fn.reshape(n, t)
+    shape, rel = torch.empty(n, size, size), torch.empty(n, size, size)
+    for s in range(0, n, _CHUNK):  # per-pixel work on a chunk of images: same values, bounded temporaries
+        e = min(n, s + _CHUNK)
+        shape[s:e], rel[s:e] = _radial_chunk(cy[s:e], cx[s:e], flat[s:e], size, edge)
+    return shape, rel
+
+
+def _radial_chunk(cy: Tensor, cx: Tensor, flat: Tensor, size: int, edge: float) -> tuple[Tensor, Tensor]:
+    n, t = flat.shape
     yy, xx = grid(size)
     dy, dx = yy - cy[:, None, None], xx - cx[:, None, None]
     r = torch.sqrt(dy ** 2 + dx ** 2)
@@ -129,7 +145,6 @@ def radial_shape(cy: Tensor, cx: Tensor, radius_fn: Tensor, size: int, edge: flo
     i0 = pos.floor().long() % t
     frac = pos - pos.floor()
     i1 = (i0 + 1) % t
-    flat = radius_fn.reshape(n, t)
     b0 = torch.gather(flat, 1, i0.reshape(n, -1)).reshape(r.shape)
     b1 = torch.gather(flat, 1, i1.reshape(n, -1)).reshape(r.shape)
     bound = b0 + frac * (b1 - b0)
