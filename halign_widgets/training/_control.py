@@ -70,7 +70,7 @@ class RunControl:
         (bad checkpoint, busy trainer) are raised here, synchronously.
 
         The calling thread's idle OpenMP worker pool is released first, so that on a machine
-        with few cores the training thread's pool does not compete with it (measured: 6–54 %
+        with few cores the training thread's pool does not compete with it (measured: 6–80 %
         of wall time on 2 cores; see :mod:`halign_widgets.training._openmp`).
 
         Raises

@@ -7,8 +7,8 @@ parallel region.  A notebook's main thread owns such a pool as soon as the user 
 operation; when a training thread then builds its own pool, libgomp manages more threads than
 there are CPUs and, from then on, lets every idle worker spin only ~100 times before sleeping
 on a futex (its "throttled" spin count).  Every one of the thousands of parallel regions of a
-training run then waits for a futex wake-up: the same bare PyTorch loop ran 6–54 % slower in a
-thread than in the main thread (four runs of 3–5 epochs), with ~5,000 extra voluntary context
+training run then waits for a futex wake-up: the same bare PyTorch loop ran 6–80 % slower in a
+thread than in the main thread (five runs of 3–5 epochs), with ~5,000 extra voluntary context
 switches per two epochs, at nearly the same CPU time.
 
 ``omp_pause_resource_all`` (OpenMP 5.0, exported by libgomp) releases the *calling* thread's idle
