@@ -22,8 +22,8 @@ machine noise and position effects evenly); the table reports the wall-clock med
 (min–max), the median process CPU time (less sensitive to other processes on a shared machine),
 the overheads of the medians against the bare loop, the "paired" overheads (median over repeats
 of each run's ratio to the bare loop of the same repeat: less sensitive to slow drifts in machine
-load), and the final validation accuracy (identical for the first five rows: same computation).  The budget (DESIGN.md) is ≤ 5 % overhead with the
-dashboard attached.  Timings never fail.
+load), and the final validation accuracy (identical for the first five rows: same computation).
+The budget (DESIGN.md) is ≤ 5 % overhead with the dashboard attached.  Timings never fail.
 
 A second, shorter table repeats the budget's comparison inside a real IPython kernel, where the
 dashboard's widget messages really go out over IOPub (``--kernel-repeats``, 0 skips it).
