@@ -13,7 +13,9 @@ switches per two epochs, at nearly the same CPU time.
 
 ``omp_pause_resource_all`` (OpenMP 5.0, exported by libgomp) releases the *calling* thread's idle
 pool, so the training thread's pool is the only one and keeps its normal spin-then-sleep policy.
-The caller's pool is rebuilt transparently the next time that thread runs a parallel operation.
+The caller's pool is rebuilt transparently the next time that thread runs a parallel operation;
+if the user computes in the notebook *while* a run trains, both pools exist again and the
+throttling is back until the run ends — libgomp offers no per-pool setting to avoid that.
 No library wraps this call (PyTorch exposes thread counts, not pool release), hence ``ctypes``.
 
 Everything here is best effort: on other platforms, other OpenMP runtimes or without OpenMP the
