@@ -35,6 +35,27 @@ def _rss() -> int:
         return 0
 
 
+def _sampled(fn: Callable[[], Any], interval: float) -> tuple[float, float, Any]:
+    """Seconds, peak RSS growth (MB, sampled every ``interval`` s while it runs) and result of one call."""
+    base, peak, stop = _rss(), [0], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(interval)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    t = time.perf_counter()
+    try:
+        out = fn()
+    finally:
+        secs = time.perf_counter() - t
+        stop.set()
+        thread.join()
+    return secs, max(0, peak[0] - base) / 2**20, out
+
+
 def measure(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, float, Any]:
     """Median seconds over ``repeat`` calls, peak RSS growth in MB of one more call, and the result.
 
@@ -47,38 +68,14 @@ def measure(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, float, Any]:
         out = fn()
         times.append(time.perf_counter() - t)
     del out
-    base, peak, stop = _rss(), [0], threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(0.001)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    out = fn()
-    stop.set()
-    thread.join()
-    return statistics.median(times), max(0, peak[0] - base) / 2**20, out
+    _, mb, out = _sampled(fn, 0.001)
+    return statistics.median(times), mb, out
 
 
 def _timed_with_memory(fn: Callable[[], Any]) -> tuple[float, float]:
     """Seconds and peak RSS growth (MB) of a single call, sampled while it runs."""
-    base, peak, stop = _rss(), [0], threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(0.002)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    t = time.perf_counter()
-    fn()
-    secs = time.perf_counter() - t
-    stop.set()
-    thread.join()
-    return secs, max(0, peak[0] - base) / 2**20
+    secs, mb, _ = _sampled(fn, 0.002)
+    return secs, mb
 
 
 def bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int = 1, threads: int = 1) -> None:

@@ -2,18 +2,16 @@
 
 Run ``python benchmarks/bench_explain.py`` (from the repository root). Prints, per method, the
 median of ``--repeats`` timed runs after one warm-up, the DESIGN.md budget and pass / over; then
-batched vs one-forward-per-channel Score-CAM. With ``--chapter`` it also executes chapter 01 with
-papermill (default parameters) and reports its wall time and peak memory. Never fails on time:
-budgets are for an idle 2-core machine, a busy one inflates the numbers.
+batched vs one-forward-per-channel Score-CAM. Chapter 01's wall time and peak memory are in
+``bench_notebooks.py 01``. Never fails on time: budgets are for an idle 2-core machine, a busy one
+inflates the numbers.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -66,26 +64,9 @@ def bench_scorecam(model: SmallCNN, x: torch.Tensor, repeats: int) -> tuple[floa
     return batched, looped
 
 
-def bench_chapter() -> tuple[float, float, float]:
-    """Run chapter 01 with default parameters; wall seconds, CPU seconds and peak RSS (MB) of the kernel."""
-    nb = ROOT / "notebooks" / "01_explainability_visualization.ipynb"
-    out = Path("/tmp/bench_01_out.ipynb")
-    env = {k: v for k, v in os.environ.items() if k != "HALIGN_SMOKE"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["MPLBACKEND"] = "Agg"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "papermill", str(nb), str(out), "--cwd", str(ROOT / "notebooks"),
-                    "--log-level", "ERROR"], check=True, cwd=ROOT, env=env)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return time.perf_counter() - t, cpu, after.ru_maxrss / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--chapter", action="store_true", help="also time chapter 01 (papermill)")
     args = parser.parse_args()
     torch.manual_seed(0)
     model = SmallCNN().eval()
@@ -99,10 +80,6 @@ def main() -> None:
     batched, looped = bench_scorecam(model, x, args.repeats)
     print(f"\nScore-CAM on features.conv4 (128 channels): batched {batched:.1f} ms, "
           f"one forward per channel {looped:.1f} ms ({looped / batched:.1f}× slower)")
-    if args.chapter:
-        seconds, cpu, peak = bench_chapter()
-        print(f"\nchapter 01 (default parameters): {seconds:.0f} s wall (budget 180 s), {cpu:.0f} s CPU, "
-              f"peak RSS {peak:.0f} MB (budget 1536 MB)")
 
 
 if __name__ == "__main__":
