@@ -17,7 +17,7 @@ from .maps import causality_map
 from .module import CausalityModule
 from .ordering import channel_order, channel_statistic
 from ..errors import ConfigError, unknown_name
-from ..models import SmallCNN, conv_layers, get_layer
+from ..models import SmallCNN, conv_layers, eval_mode, get_layer
 
 __all__ = ["CausalCNN", "CausalClassifier", "feature_extractor", "causality_map_of"]
 
@@ -92,11 +92,8 @@ class CausalClassifier(nn.Module):
         self.extractor = feature_extractor(backbone, layer)
         self.layer = layer
         self.causality = CausalityModule(**module)
-        with torch.no_grad():
-            was = backbone.training
-            backbone.eval()
+        with torch.no_grad(), eval_mode(backbone):
             k, h, w = self.extractor(torch.zeros(1, *input_shape)).shape[1:]
-            backbone.train(was)
         self.feature_shape = (int(k), int(h), int(w))
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.causality.output_size(k, h, w), num_classes)
@@ -152,10 +149,8 @@ class CausalCNN(SmallCNN):
         self.features = feature_extractor(self, layer)   # type: ignore[assignment]
         hw = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         self.causality = CausalityModule(setting, estimator, p, direction, pooled, random, mode)
-        with torch.no_grad():
-            self.eval()
+        with torch.no_grad(), eval_mode(self):
             k, h, w = self.features(torch.zeros(1, in_channels, *hw)).shape[1:]
-            self.train()
         if min(h, w) < 1:
             raise ConfigError(f"image_size {hw} is too small for layer {layer!r}.")
         self.feature_channels = int(k)
@@ -198,12 +193,8 @@ def causality_map_of(model: nn.Module, x: Tensor, estimator: str | None = None, 
     p = float(p if p is not None else (module.p if module is not None else 1.0))
     direction = direction or (module.direction if module is not None else "causes")
     kind = kind or (module.factor_kind if module is not None else "mulcat")
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         feats = model.forward_features(x)
-    finally:
-        model.train(was)
     cmap = causality_map(feats, estimator, p)
     stat = channel_statistic(feats, estimator, p)
     return {"features": feats, "map": cmap, "adjacency": direction_graph(cmap),

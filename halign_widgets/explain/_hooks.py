@@ -1,4 +1,4 @@
-"""Forward hooks that are always released, and a guard that puts a model in eval mode.
+"""Forward hooks that are always released.
 
 Every explainer that looks at a layer's activations goes through :func:`record_activations`: the
 hook lives only inside a ``with`` block and is removed in ``finally``, so an exception in the
@@ -13,7 +13,7 @@ from typing import Iterator
 
 from torch import Tensor, nn
 
-__all__ = ["ActivationRecord", "eval_mode", "record_activations"]
+__all__ = ["ActivationRecord", "record_activations"]
 
 
 class ActivationRecord:
@@ -55,15 +55,3 @@ def record_activations(module: nn.Module) -> Iterator[ActivationRecord]:
         yield record
     finally:
         handle.remove()
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put every sub-module of ``model`` in eval mode for the block, then restore each one's mode."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, training in modes:
-            m.training = training

@@ -17,10 +17,10 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, TargetOutOfRangeError, unknown_name
-from ..models import get_layer
+from ..models import eval_mode, get_layer, model_device
 from ._baselines import gaussian_blur
 from ._fourier import FourierImage
-from ._hooks import eval_mode, record_activations
+from ._hooks import record_activations
 
 __all__ = ["ActMaxResult", "activation_maximization", "parse_unit"]
 
@@ -136,7 +136,7 @@ def activation_maximization(
         raise ConfigError("steps, l2, tv, jitter and blur_every must be ≥ 0 and lr > 0.")
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     c = _model_channels(model)
-    device = next(model.parameters()).device
+    device = model_device(model)
     gen = torch.Generator().manual_seed(int(seed))
     mid = float(start) if isinstance(start, (int, float)) else (lo + hi) / 2
     noise = 0.1 * (hi - lo) if start == "noise" else 0.0

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
-from ._hooks import eval_mode
+from ..models import eval_mode, model_device
 from ._resolve import in_channels, resolve_layer, resolve_target
 from ._registry import METHODS, MethodInfo, available_methods, resolve_method
 
@@ -191,10 +191,7 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
     info = resolve_method(method)
     check_images(x, channels=in_channels(model))
     opts = _merge_options(info, options)
-    param = next(model.parameters(), None)
-    if param is not None:
-        x = x.to(param.device)
-    x = x.float()
+    x = x.to(model_device(model)).float()
     layer_name, module = resolve_layer(model, layer) if info.uses_layer else (None, None)
     with eval_mode(model), torch.enable_grad():
         with torch.no_grad():

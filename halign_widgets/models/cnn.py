@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, unknown_name
+from .modes import eval_mode, model_device
 
 __all__ = ["ConvBlock", "SmallCNN", "conv_layers", "get_layer", "layer_shapes"]
 
@@ -139,13 +140,10 @@ def layer_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tu
     for name, module in conv_layers(model).items():
         handles.append(module.register_forward_hook(
             lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:]))))
-    was_training = model.training
     try:
-        model.eval()
-        device = next(model.parameters()).device
-        model(torch.zeros((1, *input_shape), device=device))
+        with eval_mode(model):
+            model(torch.zeros((1, *input_shape), device=model_device(model)))
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return shapes

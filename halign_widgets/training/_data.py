@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..data.dataset import check_images
 from ..errors import EmptyDatasetError, InputShapeError, LabelMismatchError, TargetOutOfRangeError
+from ..models import eval_mode
 
 __all__ = ["tensors_of", "iterate_batches", "num_batches", "first_example", "check_dataset"]
 
@@ -110,16 +111,12 @@ def check_dataset(dataset: Any, model: nn.Module, device: torch.device, what: st
     if k is not None and multilabel and y0.shape[0] != k:
         raise LabelMismatchError(f"the {what} has {y0.shape[0]} labels per image but the model has {k} outputs; "
                                  f"build the model with num_classes={y0.shape[0]}.")
-    was_training = model.training
     try:
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             logits = model(x0[None].float().to(device))
     except RuntimeError as exc:
         raise InputShapeError(f"the model cannot process one image of the {what} (shape {tuple(x0.shape)}): "
                               f"{str(exc)[:300]}. Check the image size and channels the model expects.") from exc
-    finally:
-        model.train(was_training)
     if logits.dim() != 2 or (multilabel and logits.shape[1] != y0.shape[0]):
         raise InputShapeError(f"the model returns outputs of shape {tuple(logits.shape)} for one image; expected "
                               f"1×{y0.shape[0] if multilabel else 'num_classes'} logits.")

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import Tensor, nn
 
+from ..models import eval_mode
 from . import _data
 from .metrics import probabilities
 
@@ -27,11 +28,9 @@ def evaluate_model(model: nn.Module, step: Step, metric: Callable[[Tensor, Tenso
 
     The model runs in eval mode and gets its previous mode back afterwards.
     """
-    was_training = model.training
-    model.eval()
     totals: dict[str, float] = {"loss": 0.0, "accuracy": 0.0}
     seen = 0
-    try:
+    with eval_mode(model):
         for x, y in _data.iterate_batches(dataset, batch_size, shuffle=False):
             x, y = x.to(device), y.to(device)
             loss, logits, terms = step(x, y)
@@ -41,8 +40,6 @@ def evaluate_model(model: nn.Module, step: Step, metric: Callable[[Tensor, Tenso
             values.update({k: scalar(v) for k, v in terms.items()})
             for key, value in values.items():
                 totals[key] = totals.get(key, 0.0) + value * n
-    finally:
-        model.train(was_training)
     return {k: v / seen for k, v in totals.items()}
 
 
@@ -50,10 +47,6 @@ def evaluate_model(model: nn.Module, step: Step, metric: Callable[[Tensor, Tenso
 def predict_probabilities(model: nn.Module, chunks: Iterable[Tensor], multilabel: bool,
                           device: torch.device) -> Tensor:
     """Concatenated class probabilities (CPU) of ``model`` for image batches ``chunks``, in eval mode."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         out = [probabilities(model(x.to(device)), multilabel).cpu() for x in chunks]
-    finally:
-        model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..models import eval_mode, model_device
 from . import _data
 
 __all__ = ["recompute_bn_stats", "recalibrate_batchnorm", "bn_layers"]
@@ -92,23 +93,20 @@ def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: in
     if not layers or images.shape[0] == 0:
         return model
     if device is None:
-        first = next(model.parameters(), None)
-        device = first.device if first is not None else torch.device("cpu")
-    was_training = model.training
+        device = model_device(model)
     saved = [(m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None)
              for m in layers]
     try:
-        model.eval()
-        for m in layers:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the batches below
-            m.train()
-        for start in range(0, images.shape[0], batch_size):
-            model(images[start:start + batch_size].to(device).float())
+        with eval_mode(model):  # every other layer (dropout …) in eval mode, each mode restored after
+            for m in layers:
+                m.reset_running_stats()
+                m.momentum = None  # cumulative average over the batches below
+                m.train()
+            for start in range(0, images.shape[0], batch_size):
+                model(images[start:start + batch_size].to(device).float())
     finally:
         for m, (momentum, count) in zip(layers, saved):
             m.momentum = momentum
             if count is not None:
                 m.num_batches_tracked.copy_(count)
-        model.train(was_training)
     return model

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from ..causality import (ESTIMATORS, SETTINGS, CausalityModule, causality_factors, causality_map, channel_order,
                          channel_statistic, direction_graph, is_total_order, reorder)
 from ..errors import ConfigError, InputShapeError, unknown_name
+from ..models import eval_mode
 from ._app import App, guarded
 
 __all__ = ["CausalityMapExplorer"]
@@ -137,13 +138,8 @@ class CausalityMapExplorer(App):
     # -- computing -----------------------------------------------------------------------
     def _feats(self, index: int) -> Tensor:
         if index not in self._features:
-            was = self.model.training
-            self.model.eval()
-            try:
-                with torch.no_grad():
-                    feats = self.model.forward_features(self.images[index:index + 1])
-            finally:
-                self.model.train(was)
+            with eval_mode(self.model), torch.no_grad():
+                feats = self.model.forward_features(self.images[index:index + 1])
             if feats.dim() != 4:
                 raise InputShapeError(f"forward_features must return B×k×h×w conv features, got {tuple(feats.shape)}.")
             self._features[index] = feats

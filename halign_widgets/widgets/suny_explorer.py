@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import ConfigError, unknown_name
 from ..explain.suny import CAUSE_KINDS, SunyResult, make_causes, suny, suny_legend, suny_rgb
-from ..models import layer_shapes
+from ..models import layer_shapes, model_device
 from ..training import start_compute_thread
 from ._app import App, guarded
 
@@ -205,7 +205,7 @@ class SunyExplorer(App):
         if mode not in ("remove", "keep"):
             raise unknown_name("intervention", mode, ("remove", "keep"))
         res = self.result
-        cs = make_causes(self.model, self._image().to(next(self.model.parameters()).device), int(res.target[0]),
+        cs = make_causes(self.model, self._image().to(model_device(self.model)), int(res.target[0]),
                          res.causes, layer=res.layer, grid=int(res.options["grid"]), baseline=res.options["baseline"])
         if cause is None or not 0 <= int(cause) < cs.n_causes:
             raise ConfigError(f"cause must be an index in [0, {cs.n_causes}), got {cause!r}.")

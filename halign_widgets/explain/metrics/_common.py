@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import warnings
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
 
 from ...data.dataset import check_images
 from ...errors import ConfigError, InputShapeError
+from ...models import eval_mode, model_device
 from .._resolve import resolve_target as _resolve_target
 
-__all__ = ["as_maps", "as_masks", "eval_mode", "model_device", "predict_probs", "resolve_target",
-           "warn_undefined"]
+__all__ = ["as_maps", "as_masks", "predict_probs", "resolve_target", "warn_undefined"]
 
 TargetLike = int | Tensor | list[int] | None
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """Device of the model's first parameter (CPU for a parameter-free model)."""
-    for p in model.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode for the block and restore its training flag afterwards."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def as_maps(maps: Tensor, size: tuple[int, int] | None = None, *, batch: int | None = None,

@@ -15,7 +15,8 @@ from torch import Tensor, nn
 from ...data.dataset import check_images
 from ...errors import ConfigError
 from .._baselines import make_baseline
-from ._common import TargetLike, as_maps, eval_mode, model_device, predict_probs, resolve_target
+from ...models import eval_mode, model_device
+from ._common import TargetLike, as_maps, predict_probs, resolve_target
 
 if TYPE_CHECKING:
     import pandas as pd

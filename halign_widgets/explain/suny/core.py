@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ...data.dataset import check_images
 from ...errors import ConfigError, unknown_name
+from ...models import eval_mode, model_device
 from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
 from .result import COMBINE, SunyResult, combine_maps
@@ -133,14 +134,11 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
         _check_int("samples (the number of permutations)", samples, 1)
     _check_int("grid", grid, 1)
     _check_int("batch_size", batch_size, 1)
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
+    device = model_device(model)
     channels = getattr(model, "in_channels", None)
     check_images(x, channels=channels if isinstance(channels, int) else None)
     x = x.to(device=device, dtype=torch.float32)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             probs = torch.softmax(model(x).float(), 1).cpu()
         targets = resolve_target(target, probs).cpu()
@@ -164,8 +162,6 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
             forwards_plan = 2 * cs.n_causes + (2 ** (k + 1) if exact else 2 * (samples or DEFAULT_SAMPLES) * k)
             parts.append(_explain_one(cs, pool, samples, seed, antithetic))
             forwards += cs.forwards
-    finally:
-        model.train(was_training)
     stack = {key: torch.stack([p[key] for p in parts]) for key in parts[0] if key != "sv"}
     sv0: ShapleyValues = parts[0]["sv"]
     coalition_values = None
