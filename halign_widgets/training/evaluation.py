@@ -48,5 +48,5 @@ def predict_probabilities(model: nn.Module, chunks: Iterable[Tensor], multilabel
                           device: torch.device) -> Tensor:
     """Concatenated class probabilities (CPU) of ``model`` for image batches ``chunks``, in eval mode."""
     with eval_mode(model):
-        out = [probabilities(model(x.to(device)), multilabel).cpu() for x in chunks]
+        out = [probabilities(model(x.to(device)).float(), multilabel).cpu() for x in chunks]
     return torch.cat(out) if out else torch.empty(0)

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import TargetOutOfRangeError, unknown_name
 from ..explain import Explanation, explain, list_methods
-from ..models import eval_mode, model_device
+from ..explain.metrics._common import predict_probs
 from ..explain._registry import METHODS
 from ..models import layer_shapes
 from ._app import App, guarded
@@ -170,8 +170,7 @@ class AttributionExplorer(App):
 
     # -- drawing -------------------------------------------------------------------------
     def _probs(self, x: torch.Tensor) -> torch.Tensor:
-        with eval_mode(self.model), torch.no_grad():
-            return self.model(x.to(model_device(self.model))).softmax(1).cpu()
+        return predict_probs(self.model, x)
 
     def draw_maps(self) -> None:
         """Draw the image (mask contour, truth and prediction) and one panel per map."""

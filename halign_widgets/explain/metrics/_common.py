@@ -9,7 +9,8 @@ from torch import Tensor, nn
 
 from ...data.dataset import check_images
 from ...errors import ConfigError, InputShapeError
-from ...models import eval_mode, model_device
+from ...models import model_device
+from ...training.evaluation import predict_probabilities
 from .._resolve import resolve_target as _resolve_target
 
 __all__ = ["as_maps", "as_masks", "predict_probs", "resolve_target", "warn_undefined"]
@@ -59,16 +60,12 @@ def warn_undefined(metric: str, count: int, reason: str) -> None:
         warnings.warn(f"{metric}: {count} image(s) scored NaN because {reason}.", RuntimeWarning, stacklevel=3)
 
 
-@torch.no_grad()
 def predict_probs(model: nn.Module, x: Tensor, batch_size: int = 128) -> Tensor:
-    """Softmax probabilities of ``model`` on ``x`` (eval mode, no grad), in chunks of ``batch_size``."""
+    """Softmax probabilities of ``model`` on ``x`` (eval mode, no grad, on CPU), in chunks of ``batch_size``."""
     if batch_size < 1:
         raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}.")
-    device = model_device(model)
-    with eval_mode(model):
-        out = [torch.softmax(model(x[i:i + batch_size].to(device)).float(), dim=1).cpu()
-               for i in range(0, x.shape[0], batch_size)]
-    return torch.cat(out) if out else torch.zeros(0)
+    chunks = (x[i:i + batch_size] for i in range(0, x.shape[0], batch_size))
+    return predict_probabilities(model, chunks, multilabel=False, device=model_device(model))
 
 
 def resolve_target(model: nn.Module, x: Tensor, target: TargetLike, probs: Tensor | None = None) -> Tensor:
