@@ -20,7 +20,7 @@ def test_blocking_run_updates_image_and_curve() -> None:
     try:
         s.steps.value = 20
         s.tv.value = 1e-4
-        r = s.run(blocking=True)
+        r = s.run()
         assert s.last_error is None and r is not None and not r.stopped
         assert r.image.shape == (1, 1, 16, 16) and len(r.trajectory) == 20
         assert s.view.renders >= 1 and "done" in s.status.value
@@ -41,7 +41,7 @@ def test_channel_unit_and_layer_picker() -> None:
         assert s.channel.max == 7 and s.layer.layout.display is None and s.klass.layout.display == "none"
         s.channel.value = 5
         s.steps.value = 10
-        r = s.run(blocking=True)
+        r = s.run()
         assert r.unit == ("channel", "features.conv2", 5) and len(r.trajectory) == 10
     finally:
         s.close()
@@ -70,9 +70,9 @@ def test_worker_error_shown_inline() -> None:
         s.steps.value = 10
         s.klass.options = [("0", 0), ("9", 9)]
         s.klass.value = 9                                         # a class the model does not have
-        s.run(blocking=True)
+        s.run()
         assert s.last_error is not None and "out of range" in s.error_box.value
         s.klass.value = 0
-        assert s.run(blocking=True) is not None and s.last_error is None
+        assert s.run() is not None and s.last_error is None
     finally:
         s.close()

@@ -116,7 +116,8 @@ def test_apps_release_the_pool_before_their_workers(monkeypatch: pytest.MonkeyPa
     studio = ActivationMaximizationStudio(SmallCNN(width=4, depth=2), key="omp-am", size=16)
     try:
         studio.steps.value = 3
-        assert studio.run(blocking=True) is not None and studio.last_error is None
+        studio.run(background=True)
+        assert studio.wait(60) and studio.result is not None and studio.last_error is None
     finally:
         studio.close()
     assert calls == ["MainThread"]
@@ -125,7 +126,7 @@ def test_apps_release_the_pool_before_their_workers(monkeypatch: pytest.MonkeyPa
                        ImageDataset(images, torch.tensor([0, 1]), ["a", "b"]), key="omp-suny")
     try:
         app.causes.value = "patches"  # a control change computes in a worker thread
-        assert app.wait(timeout=60) is not None and app.last_error is None
+        assert app.wait(timeout=60) and app.result is not None and app.last_error is None
     finally:
         app.close()
     assert len(calls) >= 2 and set(calls) == {"MainThread"}

@@ -78,12 +78,15 @@ def test_background_run_and_stop():
     app = make_app()
     try:
         app.causes.value = "patches"  # a control change computes in a worker thread
-        res = app.wait(timeout=60)
+        assert app.wait(timeout=60)
+        res = app.result
         assert res is not None and res.causes == "patches" and app.last_error is None
-        app.stop_button.disabled = False
-        app.run(background=True)
-        app.stop()
-        assert app._thread is None and app.stop_button.disabled
+        assert not app.run_button.disabled and app.stop_button.disabled   # idle: Compute on, Stop off
+        app.samples.value = 2000                      # a long Monte-Carlo run …
+        assert app.running and app.run_button.disabled and not app.stop_button.disabled
+        app.stop()                                    # … stopped before it ends
+        assert not app.running and app.stop_button.disabled and not app.run_button.disabled
+        assert "stopped" in app.status.value and app.result is None and app.last_error is None
     finally:
         app.close()
 

@@ -7,14 +7,15 @@ worker thread, the image and the objective curve are redrawn (throttled) as it g
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Sequence
 
 import ipywidgets as W
 from torch import Tensor, nn
 
+from ..errors import ConfigError
 from ..explain.actmax import ActMaxResult, activation_maximization
 from ..models import layer_shapes
-from ..training import start_compute_thread
 from ._app import App, guarded
 
 __all__ = ["ActivationMaximizationStudio"]
@@ -39,16 +40,18 @@ class ActivationMaximizationStudio(App):
     Examples
     --------
     >>> studio = ActivationMaximizationStudio(model, classes=["benign", "malignant"])   # doctest: +SKIP
-    >>> studio.steps.value = 100; studio.run(blocking=True).image.shape                # doctest: +SKIP
+    >>> studio.steps.value = 100; studio.run().image.shape                # doctest: +SKIP
     """
 
     def __init__(self, model: nn.Module, key: str | None = None, classes: Sequence[str] | None = None,
                  size: int = 64, data_range: tuple[float, float] = (0.0, 1.0)) -> None:
+        if not (len(data_range) == 2 and float(data_range[0]) < float(data_range[1])):
+            raise ConfigError(f"data_range must be (low, high) with low < high, got {data_range!r}.")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 4:
+            raise ConfigError(f"size must be an integer ≥ 4 (pixels), got {size!r}.")
         super().__init__(key=key)
         self.model, self.size, self.data_range = model, int(size), data_range
         self.result: ActMaxResult | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
         self._trajectory: list[float] = []
         self._unit: tuple | None = None
         in_ch = getattr(model, "in_channels", 1)
@@ -78,16 +81,21 @@ class ActivationMaximizationStudio(App):
         self.seed = W.IntText(value=0, description="seed", style=st, layout=W.Layout(width="160px"))
         self.start_button = W.Button(description="Start", icon="play", button_style="success")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
-        self.view = self.figure(figsize=(7.0, 2.8), dpi=80, min_interval=0.4)
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="steps", style=st,
+                                      layout=W.Layout(width="300px"))
+        self.view = self.figure(figsize=(7.0, 2.8), min_interval=0.4)
         self.track(self.kind, self.klass, self.layer, self.channel, self.steps, self.lr, self.l2, self.tv,
                    self.blur_every, self.blur_sigma, self.jitter, self.param, self.start_from, self.seed,
                    self.start_button, self.stop_button)
-        self.layer.observe(self._on_layer, names="value")
-        self.kind.observe(self._on_kind, names="value")
-        self.start_button.on_click(lambda _b: self.run())
+        self.observe(self.layer, self._on_layer)
+        self.observe(self.kind, self._on_kind)
+        self.observe([self.param, self.blur_every], self._on_param)
+        self.start_button.on_click(lambda _b: self.run(background=True))
         self.stop_button.on_click(lambda _b: self.stop())
+        self.worker_buttons(self.start_button, self.stop_button)
         self._on_layer({})
         self._on_kind({})
+        self._on_param({})
         ax_img, ax_curve = self.view.figure.subplots(1, 2)
         self._im = ax_img.imshow([[0.0]], cmap="gray", vmin=data_range[0], vmax=data_range[1])
         ax_img.set_xticks([])
@@ -101,16 +109,11 @@ class ActivationMaximizationStudio(App):
         reg_box = W.VBox([self.steps, self.lr, self.l2, self.tv, self.blur_every, self.blur_sigma, self.jitter])
         self.set_body(W.HBox([unit_box, reg_box]),
                       W.HBox([self.param, self.start_from, self.seed]),
-                      W.HBox([self.start_button, self.stop_button]), self.view.widget)
+                      W.HBox([self.start_button, self.stop_button, self.progress]), self.view.widget)
         self.ui.add_class("halign-actmax-studio")
         self.set_status("set a unit and press Start")
 
     # -- state -------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        """True while the worker thread optimizes."""
-        return self._thread is not None and self._thread.is_alive()
-
     def unit(self) -> tuple:
         """The unit selected in the controls."""
         if self.kind.value == "class":
@@ -126,49 +129,43 @@ class ActivationMaximizationStudio(App):
 
     # -- driving -----------------------------------------------------------------------
     @guarded
-    def run(self, blocking: bool = False) -> ActMaxResult | None:
-        """Start an optimization (stopping a running one first); ``blocking`` waits and returns the result."""
-        self.stop()
-        self.clear_error()
-        self._stop = threading.Event()
-        self._trajectory = []
+    def run(self, background: bool = False) -> ActMaxResult | None:
+        """Optimize the selected unit (stopping a running optimization first).
+
+        ``background=True`` (the Start button) runs in the app's worker and returns ``None``;
+        otherwise the call returns the :class:`~halign_widgets.explain.actmax.ActMaxResult`.
+        """
         unit, opts = self.unit(), self.options()
-        self._unit = unit
-        self.start_button.disabled, self.stop_button.disabled = True, False
-        self.set_status(f"optimizing {unit} …")
-        self._thread = start_compute_thread(self._work, unit, opts, self._stop, name="halign-actmax")
-        if blocking:
-            self._thread.join()
-            return self.result
-        return None
-
-    def stop(self, wait: bool = True) -> None:
-        """Ask the worker to stop (it finishes the current step) and, with ``wait``, join it."""
-        self._stop.set()
-        if wait and self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
-
-    def close(self) -> None:
-        self.stop()
-        super().close()
+        return self.execute(self._work, unit, opts, background=background)
 
     # -- worker ------------------------------------------------------------------------
-    def _work(self, unit: tuple, opts: dict[str, Any], stop: threading.Event) -> None:
+    def _work(self, stop: threading.Event, unit: tuple, opts: dict[str, Any]) -> ActMaxResult:
+        self._unit, self._trajectory = unit, []
+        self._t0 = self._last_tick = time.perf_counter()
+        self.progress.max, self.progress.value = max(1, int(opts["steps"])), 0
+        self.set_status(f"optimizing {unit} …")
         try:
-            self.result = activation_maximization(self.model, unit, callback=self._on_step, stop=stop, **opts)
-            self._show(self.result.image, force=True)
-            state = "stopped" if self.result.stopped else "done"
-            last = self.result.trajectory[-1] if self.result.trajectory else float("nan")
-            self.set_status(f"{state}: {len(self.result.trajectory)} steps in {self.result.seconds:.1f} s, "
-                            f"unit value {last:.3f}")
-        except Exception as exc:  # noqa: BLE001 - shown inline, the app stays usable
-            self.show_error(exc)
+            result = activation_maximization(self.model, unit, callback=self._on_step, stop=stop, **opts)
+        except Exception:
             self.set_status("failed")
-        finally:
-            self.start_button.disabled, self.stop_button.disabled = False, True
+            raise
+        self.result = result
+        self.progress.value = len(result.trajectory)
+        self._show(result.image, force=True)
+        state = "stopped" if result.stopped else "done"
+        last = result.trajectory[-1] if result.trajectory else float("nan")
+        self.set_status(f"{state}: {len(result.trajectory)} steps in {result.seconds:.1f} s, unit value {last:.3f}")
+        return result
 
     def _on_step(self, step: int, image: Tensor, value: float) -> None:
         self._trajectory.append(value)
+        now = time.perf_counter()
+        if now - self._last_tick >= 0.2 or step + 1 == self.progress.max:   # ≤ 5 updates per second
+            self._last_tick = now
+            self.progress.value = step + 1
+            left = (now - self._t0) / (step + 1) * (self.progress.max - step - 1)
+            self.set_status(f"step {step + 1}/{self.progress.max} · unit value {value:.3f} · "
+                            f"{now - self._t0:.1f} s, about {left:.0f} s left")
         self._show(image, force=False)
 
     def _show(self, image: Tensor, force: bool) -> None:
@@ -183,12 +180,16 @@ class ActivationMaximizationStudio(App):
         self.view.redraw(throttle=not force)
 
     # -- callbacks -----------------------------------------------------------------------
-    @guarded
     def _on_layer(self, _change: dict) -> None:
         if self.layer.value is not None:
             self.channel.max = int(self.shapes[self.layer.value][0]) - 1
 
-    @guarded
+    def _on_param(self, _change: dict) -> None:
+        # blur only acts on the pixel parameterization; its sigma only when blurring at all
+        pixel = self.param.value == "pixel"
+        self.blur_every.disabled = not pixel
+        self.blur_sigma.disabled = not pixel or self.blur_every.value == 0
+
     def _on_kind(self, _change: dict) -> None:
         is_class = self.kind.value == "class"
         self.klass.layout.display = None if is_class else "none"

@@ -59,18 +59,20 @@ class AttributionExplorer(App):
         self.explanations: dict[str, Explanation] = {}
         self.curves: Any = None
         self.seconds = 0.0
-        self._hold = False
         classes = list(getattr(dataset, "classes", [])) or [str(k) for k in range(self._num_classes())]
         shapes = layer_shapes(model, tuple(dataset.images.shape[1:]))
         default_layer = getattr(model, "last_conv_layer", None) or list(shapes)[-1]
         names = list_methods()
+        for m in methods:
+            if m not in names:
+                raise unknown_name("explanation method", m, names)
         style = {"description_width": "70px"}
         self.index = W.BoundedIntText(value=0, min=0, max=len(dataset) - 1, description="image", style=style,
                                       layout=W.Layout(width="170px"))
         self.target = W.Dropdown(options=[("predicted", -1)] + [(f"{k}: {c}", k) for k, c in enumerate(classes)],
                                  value=-1, description="target", style=style, layout=W.Layout(width="220px"))
         self.methods = W.SelectMultiple(options=[(METHODS[n].label, n) for n in names],
-                                        value=tuple(m for m in methods if m in names), rows=8,
+                                        value=tuple(methods), rows=8,
                                         description="methods", style=style, layout=W.Layout(width="260px"))
         self.layer = W.Dropdown(options=[(f"{n}  ({'×'.join(map(str, s))})", n) for n, s in shapes.items()],
                                 value=default_layer, description="layer", style=style, layout=W.Layout(width="300px"))
@@ -82,14 +84,13 @@ class AttributionExplorer(App):
         self.progress = W.IntProgress(value=0, min=0, max=1, layout=W.Layout(width="200px", visibility="hidden"))
         self.timing = W.HTML()
         self.note = W.HTML()
-        self.maps_view = self.figure(figsize=(9.0, 2.6), dpi=80)
-        self.curves_view = self.figure(figsize=(6.0, 2.4), dpi=80)
+        self.maps_view = self.figure(figsize=(9.0, 2.6))
+        self.curves_view = self.figure(figsize=(6.0, 2.4))
         self.track(self.index, self.target, self.methods, self.layer, self.scale, self.curve_method,
                    self.button, self.progress, self.timing, self.note)
-        for w in (self.index, self.target, self.methods, self.layer):
-            w.observe(self._on_change, names="value")
-        self.scale.observe(self._on_view_change, names="value")
-        self.curve_method.observe(self._on_curve_change, names="value")
+        self.observe([self.index, self.target, self.methods, self.layer], self._on_change)
+        self.observe(self.scale, self._on_view_change)
+        self.observe(self.curve_method, self._on_curve_change)
         self.button.on_click(lambda _b: self.run())
         controls = W.VBox([W.HBox([self.index, self.target, self.button, self.progress]),
                            W.HBox([self.methods, W.VBox([self.layer, self.scale, self.curve_method, self.timing])])])
@@ -116,8 +117,7 @@ class AttributionExplorer(App):
             for m in methods:
                 if m not in known:
                     raise unknown_name("explanation method", m, known)
-        self._hold = True
-        try:
+        with self.holding():
             if index is not None:
                 self.index.value = int(index)
             if target is not None:
@@ -128,8 +128,6 @@ class AttributionExplorer(App):
                 self.methods.value = tuple(methods)
             if scale is not None:
                 self.scale.value = scale
-        finally:
-            self._hold = False
         self.run()
         return self
 
@@ -154,12 +152,9 @@ class AttributionExplorer(App):
             self.progress.layout.visibility = "hidden"
         self.explanations = results
         self.seconds = time.perf_counter() - start
-        self._hold = True
-        try:
+        with self.holding():
             self.curve_method.options = [(METHODS[n].label, n) for n in results]
             self.curve_method.value = names[0] if names else None
-        finally:
-            self._hold = False
         self.draw_maps()
         self.draw_curves()
         # timing and status last, so they announce a finished update (the browser test waits on them)
@@ -213,15 +208,10 @@ class AttributionExplorer(App):
         return int(self._probs(self.dataset.images[:1]).shape[1])
 
     def _on_change(self, _change: dict) -> None:
-        if not self._hold:
-            self.run()
+        self.run()
 
-    @guarded
     def _on_view_change(self, _change: dict) -> None:
-        if not self._hold:
-            self.draw_maps()
+        self.draw_maps()
 
-    @guarded
     def _on_curve_change(self, _change: dict) -> None:
-        if not self._hold:
-            self.draw_curves()
+        self.draw_curves()

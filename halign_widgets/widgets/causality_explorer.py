@@ -47,6 +47,8 @@ class CausalityMapExplorer(App):
     """
 
     def __init__(self, model: nn.Module, dataset: Any, key: str | None = None, top: int = 8) -> None:
+        if isinstance(top, bool) or not isinstance(top, int) or top < 2:
+            raise ConfigError(f"top must be an integer ≥ 2 (channels drawn in the graph), got {top!r}.")
         super().__init__(key=key)
         images = dataset.images if hasattr(dataset, "images") else dataset
         if not isinstance(images, Tensor) or images.dim() != 4 or len(images) == 0:
@@ -58,7 +60,6 @@ class CausalityMapExplorer(App):
         self.labels = getattr(dataset, "labels", None)
         self.result: dict[str, Any] = {}
         self._features: dict[int, Tensor] = {}
-        self._hold = False
         module = getattr(model, "causality", None) or CausalityModule()
         k = int(self._feats(0).shape[1])
         style = {"description_width": "70px"}
@@ -77,10 +78,10 @@ class CausalityMapExplorer(App):
         self.top = W.IntSlider(value=min(top, k), min=2, max=min(k, 24), description="graph of", style=style,
                                continuous_update=False)
         self.info = W.HTML()
-        self.view = self.figure(figsize=(12.0, 7.2), dpi=72)
+        self.view = self.figure(figsize=(10.0, 6.4))
         self.track(self.index, self.channel, self.estimator, self.p, self.direction, self.setting, self.top, self.info)
-        for w in (self.index, self.channel, self.estimator, self.p, self.direction, self.setting, self.top):
-            w.observe(self._on_change, names="value")
+        self.observe([self.index, self.channel, self.estimator, self.p, self.direction, self.setting, self.top],
+                     self._on_change)
         controls = W.VBox([W.HBox([self.index, self.channel, self.top]),
                            W.HBox([self.estimator, self.p]), W.HBox([self.direction, self.setting])])
         self.set_body(controls, self.info, self.view.widget)
@@ -102,8 +103,7 @@ class CausalityMapExplorer(App):
             raise ConfigError(f"image index {index} is out of range 0..{len(self.images) - 1}.")
         if channel is not None and not 0 <= int(channel) <= self.channel.max:
             raise ConfigError(f"channel {channel} is out of range 0..{self.channel.max}.")
-        self._hold = True
-        try:
+        with self.holding():
             if p is not None:   # the slider covers the teaching range; the method accepts any finite p
                 self.p.min, self.p.max = min(self.p.min, float(p)), max(self.p.max, float(p))
                 self.p.value = float(p)
@@ -111,8 +111,6 @@ class CausalityMapExplorer(App):
                                   (self.direction, direction), (self.setting, setting), (self.top, top)):
                 if value is not None:
                     widget.value = value
-        finally:
-            self._hold = False
         return self.run()
 
     @guarded
@@ -132,8 +130,7 @@ class CausalityMapExplorer(App):
         return self
 
     def _on_change(self, _change: dict[str, Any]) -> None:
-        if not self._hold:
-            self.run()
+        self.run()
 
     # -- computing -----------------------------------------------------------------------
     def _feats(self, index: int) -> Tensor:

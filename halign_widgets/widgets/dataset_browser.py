@@ -63,7 +63,6 @@ class DatasetBrowser(App):
         self.pool: list[int] = list(range(len(dataset)))
         self.indices_shown: list[int] = []
         self._overlays: list[Any] = []
-        self._hold = False
         style = {"description_width": "45px"}
         self.split_picker = W.Dropdown(options=[ALL, *dataset.splits], value=ALL, description="split",
                                        style=style, layout=W.Layout(width="170px"))
@@ -83,7 +82,7 @@ class DatasetBrowser(App):
         self.page_label = W.HTML(value="")
         cols = math.ceil(math.sqrt(n))
         self.rows, self.cols = math.ceil(n / cols), cols
-        self.view = self.figure(figsize=(1.55 * cols, 1.7 * self.rows), dpi=80)
+        self.view = self.figure(figsize=(1.55 * cols, 1.7 * self.rows))
         self.axes = [self.view.figure.add_subplot(self.rows, self.cols, i + 1) for i in range(n)]
         rgb = dataset.images.shape[1] >= 3
         blank = np.zeros(dataset.image_size + ((3,) if rgb else ()))
@@ -93,10 +92,8 @@ class DatasetBrowser(App):
             self._artists.append(ax.imshow(blank, cmap=None if rgb else "gray", vmin=0.0, vmax=1.0,
                                            interpolation="nearest"))
         self.view.figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93, wspace=0.05, hspace=0.3)
-        self.split_picker.observe(self._on_filter, names="value")
-        self.class_picker.observe(self._on_filter, names="value")
-        self.masks_toggle.observe(self._on_redraw, names="value")
-        self.mask_style.observe(self._on_redraw, names="value")
+        self.observe([self.split_picker, self.class_picker], self._on_filter)
+        self.observe([self.masks_toggle, self.mask_style], self._on_redraw)
         self.prev_button.on_click(lambda _b: self.prev_page())
         self.next_button.on_click(lambda _b: self.next_page())
         self.track(self.split_picker, self.class_picker, self.masks_toggle, self.mask_style, self.prev_button,
@@ -118,14 +115,11 @@ class DatasetBrowser(App):
             raise unknown_name("class", class_name, [ALL, *self.dataset.classes])
         if split is not None and split not in (ALL, *self.dataset.splits):
             raise unknown_name("split", split, [ALL, *self.dataset.splits])
-        self._hold = True
-        try:
+        with self.holding():
             if class_name is not None:
                 self.class_picker.value = class_name
             if split is not None:
                 self.split_picker.value = split
-        finally:
-            self._hold = False
         self._apply_filter()
         return self.indices_shown
 
@@ -137,13 +131,10 @@ class DatasetBrowser(App):
                               "made with make_world.")
         if style is not None and style not in self.mask_style.options:
             raise unknown_name("mask style", style, self.mask_style.options)
-        self._hold = True
-        try:
+        with self.holding():
             if style is not None:
                 self.mask_style.value = style
             self.masks_toggle.value = bool(on)
-        finally:
-            self._hold = False
         self.refresh()
 
     @guarded
@@ -166,15 +157,11 @@ class DatasetBrowser(App):
         return self.indices_shown
 
     # -- callbacks -----------------------------------------------------------------------------------
-    @guarded
     def _on_filter(self, _change: Any = None) -> None:
-        if not self._hold:
-            self._apply_filter()
+        self._apply_filter()
 
-    @guarded
     def _on_redraw(self, _change: Any = None) -> None:
-        if not self._hold:
-            self.refresh()
+        self.refresh()
 
     def _apply_filter(self) -> None:
         ds = self.dataset

@@ -56,18 +56,21 @@ class ScaffoldMap(App):
     'causality-for-xai/concepts'
     """
 
-    def __init__(self, key: str | None = None, show_figure: bool = True) -> None:
+    def __init__(self, key: str | None = None, show_figure: bool = True, start: str = "") -> None:
+        find_node(start)  # an unknown path raises before anything is built
         super().__init__(key=key)
         self.current = ""
         self.detail = W.HTML(layout=W.Layout(border="1px solid #ccc", padding="6px", width="420px"))
         self._accordions: dict[str, W.Accordion] = {}
         self._buttons: dict[str, W.Button] = {}
         self.tree = self._build(SCAFFOLD, "")
-        self.handout = self.figure(figsize=(11.0, 5.5), dpi=72)
+        self.handout = self.figure(figsize=(9.5, 5.2))
         self.track(self.detail, self.tree, *self._accordions.values(), *self._buttons.values())
         self.set_body(W.HTML(f"<h3>{html.escape(SCAFFOLD.title)}</h3>"), W.HBox([self.tree, self.detail]),
                       self.handout.widget)
-        self.open("")
+        for path, acc in self._accordions.items():
+            self.observe(acc, lambda change, path=path: self._on_toggle(path, change["new"]), names="selected_index")
+        self.open(start)
         if show_figure:
             self.render()
 
@@ -83,21 +86,32 @@ class ScaffoldMap(App):
         self._accordions[path] = acc
         return W.VBox([button, acc]) if path else acc
 
+    def _on_toggle(self, parent: str, index: int | None) -> None:
+        """The card follows the branch the user opens (or goes back to the parent when it is closed)."""
+        if index is None:
+            self._show(parent)
+            return
+        child = find_node(parent).children[index]
+        self._show(f"{parent}/{child.key}" if parent else child.key)
+
+    def _show(self, key: str) -> None:
+        self.current = key
+        self.detail.value = node_html(find_node(key))
+        self.set_status(f"showing: {key or 'root'}")
+
     @guarded
     def open(self, path: str) -> "ScaffoldMap":
         """Expand the tree down to ``path`` (keys joined by ``/``; ``""`` = root) and show its card."""
         node = find_node(path)
         key = path.strip("/")
         parts = key.split("/") if key else []
-        for depth in range(len(parts)):
-            parent = "/".join(parts[:depth])
-            acc = self._accordions[parent]
-            children = [c.key for c in find_node(parent).children]
-            acc.selected_index = children.index(parts[depth])
-        self.current = key
-        self.detail.value = node_html(node)
-        self.clear_error()
-        self.set_status(f"showing: {key or 'root'}")
+        with self.holding():
+            for depth in range(len(parts)):
+                parent = "/".join(parts[:depth])
+                acc = self._accordions[parent]
+                children = [c.key for c in find_node(parent).children]
+                acc.selected_index = children.index(parts[depth])
+        self._show(key)
         return self
 
     def paths(self) -> list[str]:

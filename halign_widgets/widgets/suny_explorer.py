@@ -16,17 +16,17 @@ import ipywidgets as W
 import torch
 from torch import nn
 
+from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
+from ..explain._resolve import in_channels
 from ..explain.suny import CAUSE_KINDS, SunyResult, make_causes, suny, suny_legend, suny_rgb
 from ..models import layer_shapes, model_device
-from ..training import start_compute_thread
-from ._app import App, guarded
+from ._app import App, check_stop, guarded
 
 __all__ = ["SunyExplorer"]
 
 
-class _Stopped(Exception):
-    """Raised inside the worker when Stop was pressed."""
+_UNIT = {"features": "feature region", "filters": "filter", "patches": "patch"}
 
 
 class SunyExplorer(App):
@@ -49,13 +49,12 @@ class SunyExplorer(App):
     """
 
     def __init__(self, model: nn.Module, dataset: Any, key: str | None = None) -> None:
+        images = getattr(dataset, "images", None)
+        check_images(images, channels=in_channels(model), name="the dataset's images")
         super().__init__(key=key)
         self.model, self.dataset = model, dataset
         self.result: SunyResult | None = None
         self.last_intervention: dict[str, Any] | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._hold = False
         shapes = layer_shapes(model, tuple(dataset.images.shape[1:]))
         st = {"description_width": "60px"}
         self.index = W.BoundedIntText(value=0, min=0, max=len(dataset.images) - 1, description="image",
@@ -77,22 +76,24 @@ class SunyExplorer(App):
         self.remove_button = W.Button(description="remove it", icon="eraser")
         self.keep_button = W.Button(description="keep only it", icon="crop")
         self.prob = W.HTML()
-        self.maps_view = self.figure(figsize=(10.0, 2.4), dpi=80)
-        self.cause_view = self.figure(figsize=(6.0, 2.4), dpi=80)
+        self.maps_view = self.figure(figsize=(10.0, 2.4))
+        self.cause_view = self.figure(figsize=(6.0, 2.4))
         self.track(self.index, self.causes, self.layer, self.pool, self.grid, self.samples, self.run_button,
                    self.stop_button, self.progress, self.cause, self.remove_button, self.keep_button, self.prob)
-        for w in (self.index, self.causes, self.layer, self.pool, self.grid, self.samples):
-            w.observe(self._on_change, names="value")
-        self.cause.observe(self._on_cause, names="value")
+        self.observe([self.index, self.causes, self.layer, self.pool, self.grid, self.samples], self._on_change)
+        self.observe(self.cause, self._on_cause)
         self.run_button.on_click(lambda _b: self.run(background=True))
         self.stop_button.on_click(lambda _b: self.stop())
+        self.worker_buttons(self.run_button, self.stop_button)
         self.remove_button.on_click(lambda _b: self.intervene(self.cause.value, "remove"))
         self.keep_button.on_click(lambda _b: self.intervene(self.cause.value, "keep"))
         self.set_body(W.HBox([self.index, self.causes, self.layer, self.samples]),
                       W.HBox([self.pool, self.grid, self.run_button, self.stop_button, self.progress]),
                       self.maps_view.widget,
                       W.HBox([self.cause, self.remove_button, self.keep_button]), self.prob, self.cause_view.widget)
-        self.layer.disabled, self.grid.disabled = False, True
+        self._enable_controls()
+        self._placeholder(self.maps_view, "press Compute to explain the image")
+        self._placeholder(self.cause_view, "compute SUNY, then pick a cause")
         self.set_status("press Compute (or call app.run())")
 
     # -- driving from Python -------------------------------------------------------------
@@ -108,14 +109,12 @@ class SunyExplorer(App):
                                     ("samples", samples, self.samples), ("grid", grid, self.grid)):
             if value is not None and not widget.min <= value <= widget.max:
                 raise ConfigError(f"{name} must lie in [{widget.min}, {widget.max}], got {value}.")
-        self._hold = True
-        try:
+        with self.holding():
             for value, widget in ((index, self.index), (causes, self.causes), (layer, self.layer),
                                   (pool, self.pool), (samples, self.samples), (grid, self.grid)):
                 if value is not None:
                     widget.value = value
-        finally:
-            self._hold = False
+            self._enable_controls()
         self.run()
         return self
 
@@ -128,49 +127,26 @@ class SunyExplorer(App):
 
     @guarded
     def run(self, background: bool = False) -> SunyResult | None:
-        """Compute SUNY for the current controls; ``background=True`` uses a worker thread (Stop works)."""
-        self.stop()
-        self.clear_error()
-        self._stop = threading.Event()
-        if not background:
-            return self._compute(self._image(), self._options(), self._stop)
-        self.stop_button.disabled = False
-        self._thread = start_compute_thread(self._work, self._image(), self._options(), self._stop,
-                                            name="halign-suny")
-        return None
+        """Compute SUNY for the current controls (stopping a running computation first).
 
-    def stop(self) -> None:
-        """Stop a running worker (and wait for it)."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=60)
-        self._thread = None
-        self.stop_button.disabled = True
+        ``background=True`` (the Compute button, control changes) uses the app's worker, so Stop
+        works and the call returns ``None``; otherwise the result is returned.
+        """
+        return self.execute(self._compute, self._image(), self._options(), background=background)
 
-    def wait(self, timeout: float = 60.0) -> SunyResult | None:
-        """Wait for a background computation to finish; return the result."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.result
-
-    def _work(self, x: torch.Tensor, opts: dict[str, Any], stop: threading.Event) -> None:
-        try:
-            self._compute(x, opts, stop)
-        except _Stopped:
-            self.set_status("stopped")
-        except Exception as exc:  # noqa: BLE001 - shown inline, the app stays usable
-            self.show_error(exc)
-        finally:
-            self.stop_button.disabled = True
-
-    def _compute(self, x: torch.Tensor, opts: dict[str, Any], stop: threading.Event) -> SunyResult:
+    def _compute(self, stop: threading.Event, x: torch.Tensor, opts: dict[str, Any]) -> SunyResult:
         def progress(fraction: float) -> None:
-            if stop.is_set():
-                raise _Stopped()
+            check_stop(stop)
             self.progress.value = int(round(100 * fraction))
 
         self.progress.value = 0
+        self.result, self.last_intervention = None, None
+        with self.holding():
+            self.cause.options = []
+        self.prob.value = "<i>computing…</i>"
         self.set_status(f"computing SUNY ({opts['causes']}, pool {opts['pool']}) …")
+        self._placeholder(self.maps_view, "computing SUNY …")
+        self._placeholder(self.cause_view, "pick a cause after the maps appear")
         result = suny(self.model, x, progress=progress, **opts)
         self.progress.value = 100
         self.result = result
@@ -178,10 +154,23 @@ class SunyExplorer(App):
         self.set_status(f"SUNY in {result.seconds:.2f} s ({result.forwards} forwards, {how}); "
                         f"p(class {int(result.target[0])}) = {float(result.p_full[0]):.3f}")
         pools = [int(k) for k in result.pool_n[0]] + [int(k) for k in result.pool_s[0]]
-        unit = "patch" if result.causes == "patches" else "channel"
-        self.cause.options = [(self._cause_label(k, unit), k) for k in dict.fromkeys(pools)]
+        unit = _UNIT[result.causes]
+        options = [(self._cause_label(k, unit), k) for k in dict.fromkeys(pools)]
+        with self.holding():
+            self.cause.options = options
+            self.cause.value = options[0][1] if options else None
+        self.prob.value = (f"<i>pick a {unit} and press <b>remove it</b> or <b>keep only it</b>: p(class "
+                           f"{int(result.target[0])}) = {float(result.p_full[0]):.3f} now</i>")
         self.draw_maps()
+        self.draw_cause()
         return result
+
+    @staticmethod
+    def _placeholder(view: Any, text: str) -> None:
+        fig = view.figure
+        fig.clear()
+        fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, color="0.4")
+        view.redraw()
 
     def _cause_label(self, k: int, unit: str) -> str:
         res = self.result
@@ -194,8 +183,10 @@ class SunyExplorer(App):
 
     # -- interventions ---------------------------------------------------------------------
     @guarded
-    def intervene(self, cause: int, mode: str = "remove") -> float:
+    def intervene(self, cause: int | None = None, mode: str = "remove") -> float | None:
         """Remove the cause, or keep only it, on the current image; return ``p_c`` after the intervention.
+
+        ``cause=None`` takes the one selected in the dropdown.
 
         Filters kept "only" are kept within the union of both pools (the other pool channels are
         zeroed), as in the sufficiency game.
@@ -207,7 +198,8 @@ class SunyExplorer(App):
         res = self.result
         cs = make_causes(self.model, self._image().to(model_device(self.model)), int(res.target[0]),
                          res.causes, layer=res.layer, grid=int(res.options["grid"]), baseline=res.options["baseline"])
-        if cause is None or not 0 <= int(cause) < cs.n_causes:
+        cause = self.cause.value if cause is None else cause
+        if cause is None or isinstance(cause, bool) or not 0 <= int(cause) < cs.n_causes:
             raise ConfigError(f"cause must be an index in [0, {cs.n_causes}), got {cause!r}.")
         coalition = torch.zeros(1, cs.n_causes, dtype=torch.bool)
         coalition[0, int(cause)] = True
@@ -219,7 +211,7 @@ class SunyExplorer(App):
         self.last_intervention = dict(cause=int(cause), mode=mode, before=cs.p_full, after=after, image=shown,
                                       region=cs.regions[int(cause)].cpu())
         verb = "removing" if mode == "remove" else "keeping only"
-        unit = {"features": "feature region", "filters": "filter", "patches": "patch"}[res.causes]
+        unit = _UNIT[res.causes]
         self.prob.value = (f"p(class {cs.target}) = <b>{cs.p_full:.3f}</b> before → <b>{after:.3f}</b> after "
                            f"{verb} {unit} {int(cause)}")
         self.draw_cause()
@@ -238,35 +230,40 @@ class SunyExplorer(App):
                   (res.sufficiency[0].numpy(), "Reds", "sufficiency S"),
                   ((0.5 * rgb + 0.5 * torch.as_tensor(img)[None]).clamp(0, 1).permute(1, 2, 0).numpy(), None,
                    "N (blue) + S (red)")]
-        for ax, (data, cmap, title) in zip(axes, panels):
-            ax.imshow(data, cmap=cmap)
+        for i, (ax, (data, cmap, title)) in enumerate(zip(axes, panels)):
+            im = ax.imshow(data, cmap=cmap, vmin=0 if i in (1, 2) else None)
+            if i in (1, 2):
+                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
             ax.set_title(title, fontsize=8)
         axes[4].imshow(suny_legend(32).permute(1, 2, 0).numpy(), extent=(0, 1, 0, 1))
-        axes[4].set_xlabel("sufficiency", fontsize=7)
-        axes[4].set_ylabel("necessity", fontsize=7)
+        axes[4].set_xlabel("sufficiency", fontsize=8)
+        axes[4].set_ylabel("necessity", fontsize=8)
         for ax in axes[:4]:
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[4].tick_params(labelsize=6)
+        axes[4].tick_params(labelsize=7)
         fig.tight_layout()
         self.maps_view.redraw()
 
-    @guarded
     def _on_cause(self, _change: Any = None) -> None:
-        if self.cause.value is not None and self.result is not None:
+        if self.result is not None:
             self.last_intervention = None
+            self.prob.value = (f"<i>{_UNIT[self.result.causes]} {self.cause.value} selected: press <b>remove it</b> "
+                               f"or <b>keep only it</b></i>")
             self.draw_cause()
 
     def draw_cause(self) -> None:
-        """The selected cause's region and, after an intervention, the intervened input."""
+        """The selected cause's region and, after an intervention, the intervened input (or a placeholder)."""
         fig, res = self.cause_view.figure, self.result
-        fig.clear()
-        axes = fig.subplots(1, 2)
         k = self.cause.value if self.last_intervention is None else self.last_intervention["cause"]
         if res is None or k is None:
+            self._placeholder(self.cause_view, "compute SUNY, then pick a cause")
             return
-        axes[0].imshow(res.cause_maps[0, k].numpy(), cmap="viridis", vmin=0, vmax=1)
-        axes[0].set_title(f"region A_{k}", fontsize=8)
+        fig.clear()
+        axes = fig.subplots(1, 2)
+        im = axes[0].imshow(res.cause_maps[0, k].numpy(), cmap="viridis", vmin=0, vmax=1)
+        fig.colorbar(im, ax=axes[0], fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+        axes[0].set_title(f"region A_{k} of {_UNIT[res.causes]} {k}", fontsize=8)
         last = self.last_intervention
         if last is not None and last["image"] is not None:
             axes[1].imshow(last["image"].mean(0).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
@@ -274,20 +271,20 @@ class SunyExplorer(App):
         elif last is not None:
             axes[1].text(0.5, 0.5, f"filter {k} {last['mode']}d inside the network\n"
                          f"p {last['before']:.2f} → {last['after']:.2f}", ha="center", va="center", fontsize=8)
+        else:
+            axes[1].text(0.5, 0.5, "press 'remove it' or\n'keep only it'", ha="center", va="center", fontsize=8,
+                         color="0.4")
         for ax in axes:
             ax.set_xticks([])
             ax.set_yticks([])
         fig.tight_layout()
         self.cause_view.redraw()
 
-    @guarded
-    def _on_change(self, _change: Any = None) -> None:
+    def _enable_controls(self) -> None:
+        # the layer picks feature / filter causes; the grid only cuts patches
         self.layer.disabled = self.causes.value == "patches"
         self.grid.disabled = self.causes.value != "patches"
-        if not self._hold:
-            self.run(background=True)
 
-    def close(self) -> None:
-        """Stop the worker, then close widgets and figures."""
-        self.stop()
-        super().close()
+    def _on_change(self, _change: Any = None) -> None:
+        self._enable_controls()
+        self.run(background=True)

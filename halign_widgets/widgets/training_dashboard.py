@@ -73,10 +73,6 @@ class _LiveView(Callback):
         self.dash.log.append_stdout(f"epoch {epoch}: train loss {logs['train_loss']:.4f}, train acc "
                                     f"{logs['train_acc']:.3f}{val} ({logs['seconds']:.1f} s)\n")
 
-    def on_exception(self, trainer: Trainer, exc: BaseException) -> None:
-        if not self.dash.closed:
-            self.dash.show_error(exc)
-
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.dash.closed:
             return
@@ -90,7 +86,6 @@ class _LiveView(Callback):
         self.dash.set_status(f"{trainer.state}{early}: {len(trainer.history)} epoch(s){score} · "
                              f"{time.monotonic() - self._t0:.1f} s")
         self.dash.log.append_stdout(f"{trainer.state}{early} after {len(trainer.history)} epoch(s)\n")
-        self.dash.stop_button.disabled = True
 
 
 class TrainingDashboard(App):
@@ -169,10 +164,11 @@ class TrainingDashboard(App):
         self.progress = W.IntProgress(value=0, min=0, max=1, description="batches",
                                       layout=W.Layout(width="320px"))
         self.log = W.Output(layout=W.Layout(max_height="140px", overflow="auto", border="1px solid #ddd"))
-        self.view = self.figure((7.5, 2.6), dpi=72, min_interval=0.5)
+        self.view = self.figure((7.5, 2.6), min_interval=0.5)
         self._build_axes()
         self.start_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
+        self.worker_buttons(self.start_button, self.stop_button)
         rows = (W.HBox(controls), W.HBox([self.start_button, self.stop_button, self.progress]))
         self.track(*controls, self.start_button, self.stop_button, self.progress, self.log, *rows)
         self.set_body(*rows, self.view.widget, self.log)
@@ -251,16 +247,26 @@ class TrainingDashboard(App):
 
     # -- actions ----------------------------------------------------------------------------------
     @guarded
-    def start(self) -> Trainer:
-        """Start (or restart) training in the background with the current control values.
+    def run(self, background: bool = False) -> Trainer | None:
+        """Train from fresh weights with the current control values; return the trainer.
 
-        Refused with an inline :class:`~halign_widgets.errors.TrainingBusyError` message while a
-        run is in progress; invalid values show a :class:`~halign_widgets.errors.ConfigError` inline.
+        ``background=True`` (the Start button, :meth:`start`) trains in the app's worker while the
+        curves update live; otherwise the call returns when training has ended. Refused with an
+        inline :class:`~halign_widgets.errors.TrainingBusyError` message while a run is in
+        progress; invalid values show a :class:`~halign_widgets.errors.ConfigError` inline.
         """
-        if self.trainer is not None and self.trainer.is_running:
+        if self.running:
             raise TrainingBusyError("training is already running: press Stop (or call dash.stop()) and wait "
                                     "for it to end before starting again.")
-        self.clear_error()
+        trainer = self._prepare()
+        self.execute(self._train, trainer, background=background, replace=False)
+        return trainer
+
+    def start(self) -> Trainer | None:
+        """Start training in the background (what the Start button does): ``run(background=True)``."""
+        return self.run(background=True)
+
+    def _prepare(self) -> Trainer:
         seed = self.seed_box.value
         model = self._fresh_model(seed if isinstance(seed, int) and seed >= 0 else 0)
         trainer = Trainer(model, self.train_data, self.val_data, epochs=self.epochs_box.value,
@@ -274,20 +280,16 @@ class TrainingDashboard(App):
                                f"batch size {trainer.batch_size}, seed {trainer.seed} on {trainer.device}\n")
         if any(len(line.get_xdata()) for line in self.lines.values()):
             self._plot(History())  # clear the previous run's curves
-        self.stop_button.disabled = False
-        trainer.start_background()
         return trainer
 
-    @guarded
-    def stop(self) -> None:
-        """Ask the running training to stop after the current batch."""
+    @staticmethod
+    def _train(_stop: Any, trainer: Trainer) -> None:
+        trainer.fit()
+
+    def _stop_requested(self) -> None:
         if self.trainer is not None and self.trainer.is_running:
             self.trainer.request_stop()
             self.set_status("stopping after the current batch …")
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until the current run ends; ``True`` if it ended (``False`` on timeout)."""
-        return True if self.trainer is None else self.trainer.wait(timeout)
 
     @property
     def history(self) -> History:
@@ -298,10 +300,3 @@ class TrainingDashboard(App):
     def state(self) -> str:
         """The trainer's state (``"idle"`` before the first Start)."""
         return self.trainer.state if self.trainer is not None else "idle"
-
-    def close(self) -> None:
-        """Stop any training (waiting up to 10 s for it to end), then close widgets and figures."""
-        if self.trainer is not None and self.trainer.is_running:
-            self.trainer.request_stop()
-            self.trainer.wait(10)
-        super().close()

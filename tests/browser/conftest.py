@@ -46,6 +46,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
                  "--disable-dev-shm-usage", "--no-proxy-server"]
 SERVER_START_TIMEOUT = 90.0
+#: Screenshots go to the build folder unless the docs are being updated on purpose.
+SHOTS = ROOT / ("docs/images" if os.environ.get("HALIGN_UPDATE_DOCS") == "1" else "build/screenshots")
 # talk to the local server directly even when an http(s)_proxy is set in the environment
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -343,6 +345,12 @@ class LabDriver:
             return f"page: {info}; screenshot: {shot}; server log tail:\n{self.server.log_tail()}"
         except Exception as exc:  # noqa: BLE001 - diagnostics must not hide the real failure
             return f"(no diagnostics: {exc})"
+
+    @staticmethod
+    def shot_path(name: str) -> Path:
+        """Where a test saves screenshot ``name``: ``build/screenshots/`` — or ``docs/images/`` with
+        ``HALIGN_UPDATE_DOCS=1``, so a test run never rewrites the committed pictures unasked."""
+        return SHOTS / name
 
     def screenshot(self, path: Path, target: Any = None) -> Path:
         """Save a PNG of ``target`` (a locator) or the whole page to ``path``."""

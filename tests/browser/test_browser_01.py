@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOT = ROOT / "docs" / "images" / "attribution.png"
 
 
 def _src(locator: Any) -> str:
@@ -37,5 +36,5 @@ def test_attribution_explorer_method_pick_changes_maps(lab: Any) -> None:
     assert "Layer-CAM" in timing.inner_text() and "Score-CAM" in timing.inner_text()
     assert _src(maps) != before, "picking methods did not re-render the maps"
     assert app.locator("b", has_text="Error").count() == 0
-    lab.screenshot(SHOT, app)
-    assert SHOT.stat().st_size > 10_000
+    shot = lab.screenshot(lab.shot_path("attribution.png"), app)
+    assert shot.stat().st_size > 10_000
