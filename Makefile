@@ -3,15 +3,16 @@
 #
 #   make lab      JupyterLab on the start chapter
 #   make test     the whole test suite: unit + widget + notebooks (papermill, nbval) + browser
-#   make course   execute every chapter with default parameters and export HTML handouts to build/
+#   make course   execute every chapter with default parameters and export HTML handouts to handouts/
 #   make bench    time / memory benchmarks (prints tables, never fails on time)
 #   make clean    remove build outputs and caches (keeps .venv; `make distclean` removes it too)
 
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-export MPLBACKEND ?= Agg
 PYTEST_ARGS ?=
+# extra options for `make lab`, e.g. LAB_ARGS="--ip=0.0.0.0 --port=8890" (the token stays on)
+LAB_ARGS ?=
 
 .PHONY: setup setup-browser lab test test-fast course bench clean distclean
 
@@ -21,11 +22,9 @@ setup:
 setup-browser:
 	bash tools/setup.sh --browser
 
-# as root (containers, CI machines) JupyterLab refuses to start without --allow-root
-ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
-
+# JupyterLab on notebooks/, opening chapter 00 (tools/lab.sh; the browser tests start it the same way)
 lab: setup
-	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) notebooks/00_start_here.ipynb
+	bash tools/lab.sh $(LAB_ARGS)
 
 # The README's test command (CI: .ci/run calls it). One pytest run, all four tiers.
 test: setup-browser
@@ -36,13 +35,13 @@ test-fast: setup
 	$(PY) -m pytest -q --timeout=300 -m "not browser and not notebook" $(PYTEST_ARGS)
 
 course: setup
-	$(PY) tools/nb_tool.py course --out build
+	$(PY) tools/nb_tool.py course --out handouts
 
 bench: setup
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf build .pytest_cache .jupyter_test checkpoints
+	rm -rf build handouts .pytest_cache .jupyter_test checkpoints
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . -path ./$(VENV) -prune -o -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +
 

@@ -1,7 +1,7 @@
 """Shared pytest setup for the whole suite (unit, widget, notebook and browser tiers).
 
 - makes the repository importable even when the package is not pip-installed;
-- uses matplotlib's Agg backend (no screen on CI) and one torch thread per test process;
+- uses matplotlib's Agg backend in the test process (no screen on CI);
 - exposes ``repo_root`` and ``notebook_paths`` fixtures used by the notebook and browser tiers.
 
 The browser tier has its own fixtures in ``tests/browser/conftest.py``.
@@ -20,7 +20,12 @@ for extra in (ROOT, ROOT / "tools"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+# pytest draws with Agg (no screen on CI) — in this process only: notebook kernels started by the
+# tests get the user's environment, as under `make lab`, so they use matplotlib's inline backend.
+if "MPLBACKEND" not in os.environ:
+    import matplotlib
+
+    matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="session")

@@ -3,10 +3,13 @@
 For each ``notebooks/*.ipynb``:
 
 - structure: the first cell is a code cell tagged ``parameters`` that assigns ``SMOKE``; at least
-  one code cell is tagged ``nbval-check-output``; no outputs or execution counts are stored except
-  in those cells (``python tools/nb_tool.py strip`` / ``fill`` fix this);
-- papermill executes it with ``SMOKE=True`` (env ``HALIGN_SMOKE=1``, ``MPLBACKEND=Agg``) on a
-  kernel running this interpreter, into a temporary folder, failing on any cell error;
+  one code cell is tagged ``nbval-check-output``; no outputs or execution counts are *committed*
+  except in those cells (``python tools/nb_tool.py strip`` / ``fill`` fix this; the git filter of
+  ``.gitattributes`` keeps a teacher's saved run out of commits, and the check reads what git has,
+  not the working file);
+- papermill executes it with ``SMOKE=True`` (env ``HALIGN_SMOKE=1``, matplotlib's inline backend as
+  in JupyterLab) on a kernel running this interpreter, into a temporary folder, failing on any
+  cell error; a chapter that calls ``plt.show()`` must produce figures;
 - nbval (``--nbval-lax``) re-runs it with ``HALIGN_SMOKE=1`` and compares the tagged cells' output
   with the stored one.
 
@@ -64,9 +67,18 @@ def test_notebook_structure(path: Path) -> None:
     assert checked, f"{path.name}: tag at least one code cell {nb_tool.CHECK_TAG!r}"
 
 
+def _committed(path: Path) -> nbformat.NotebookNode:
+    """The notebook as git has it in HEAD (the working file when it is new or not in a git checkout)."""
+    rel = path.relative_to(ROOT).as_posix()
+    proc = subprocess.run(["git", "-C", str(ROOT), "show", f"HEAD:{rel}"], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return nbformat.reads(proc.stdout, as_version=4)
+    return nbformat.read(path, as_version=4)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_is_clean(path: Path) -> None:
-    problems = nb_tool.is_clean(nbformat.read(path, as_version=4))
+    problems = nb_tool.is_clean(_committed(path))
     assert not problems, (f"{path.name} is not clean; run `python tools/nb_tool.py fill {path.relative_to(ROOT)}`:\n"
                           + "\n".join(problems))
 
@@ -82,6 +94,9 @@ def test_papermill_smoke(path: Path, tmp_path: Path) -> None:
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    if any("plt.show()" in c.source for c in executed.cells if c.cell_type == "code"):
+        figures = [o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert figures, "plt.show() displayed nothing: the kernel did not use the inline backend"
 
 
 @pytest.mark.notebook
@@ -90,7 +105,7 @@ def test_nbval_lax(path: Path, tmp_path: Path) -> None:
     # a copy in a temp folder: the kernel's working directory (checkpoints, …) stays out of the repo
     shutil.copy(path, tmp_path / path.name)
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts =\n", encoding="utf-8")
-    env = dict(os.environ, HALIGN_SMOKE="1", MPLBACKEND="Agg",
+    env = dict(os.environ, HALIGN_SMOKE="1", MPLBACKEND=nb_tool.INLINE_BACKEND,
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
            "-c", str(tmp_path / "pytest.ini"), "--nbval-lax", "--nbval-current-env",

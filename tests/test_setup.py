@@ -57,3 +57,28 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert target and "setup-browser" in target.group(1)
     recipe = target.group(2)
     assert "-m pytest" in recipe and not re.search(r"\s-m\s+[\"']", recipe), "make test must run the whole suite"
+
+
+def test_make_lab_starts_the_lab_on_chapter_00_with_the_users_environment() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    # an exported MPLBACKEND reached the lab's kernels and hid every plt.show() figure
+    assert not re.search(r"^\s*export\s+MPLBACKEND", makefile, re.M)
+    recipe = re.search(r"^lab: (.*)\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe and "tools/lab.sh" in recipe.group(2)
+    lab = (ROOT / "tools" / "lab.sh").read_text(encoding="utf-8")
+    assert "LabApp.default_url=\"/lab/tree/$START\"" in lab and "00_start_here.ipynb" in lab
+    subprocess.run(["bash", "-n", str(ROOT / "tools" / "lab.sh")], check=True)
+
+
+def test_setup_asks_the_cpu_index_first_and_copes_without_apt() -> None:
+    lines = _commands(SETUP)
+    installs = [ln for ln in lines if " install " in ln and "torch==$TORCH_PIN" in ln and not ln.startswith("say")]
+    assert installs and "--index-url \"$CPU_INDEX\"" in installs[0], "the CPU wheel index comes first"
+    text = SETUP.read_text(encoding="utf-8")
+    assert "command -v apt-get" in text and "HALIGN_CHROMIUM" in text
+
+
+def test_license_file_and_spdx_license() -> None:
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^license = "MIT"$', pyproject, re.M) and "license-files" in pyproject

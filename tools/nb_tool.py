@@ -8,7 +8,8 @@ Usage (from the repository root, with the venv's python)::
     python tools/nb_tool.py verify [NOTEBOOK ...]            # default parameters: nbval cells
                                                              # must print what is stored
     python tools/nb_tool.py run NOTEBOOK OUT [--smoke]       # papermill, venv kernel
-    python tools/nb_tool.py course [--out build]             # every chapter, defaults, + HTML
+    python tools/nb_tool.py course [--out handouts]          # every chapter, defaults, + HTML
+    python tools/nb_tool.py clean-filter < in.ipynb > out.ipynb  # git's clean filter (.gitattributes)
 
 Without a notebook argument, ``strip`` and ``fill`` act on every ``notebooks/*.ipynb``.
 
@@ -47,6 +48,9 @@ WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 # cell metadata written by papermill / nbclient / JupyterLab that must not be committed
 VOLATILE_CELL_META = ("execution", "papermill")  # run records; UI state (jupyter.source_hidden …) is kept
 VOLATILE_NB_META = ("papermill", "widgets")
+# kernels draw with matplotlib's inline backend, as in JupyterLab: plt.show() puts a PNG in the
+# output (with MPLBACKEND=Agg inherited from a Makefile it silently showed nothing)
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 def all_notebooks() -> list[Path]:
@@ -123,7 +127,7 @@ def run_notebook(src: Path, out: Path, *, smoke: bool, cwd: Path | None = None,
         params.setdefault("SMOKE", True)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with venv_kernel() as kernel, patched_env(HALIGN_SMOKE="1" if smoke else None, MPLBACKEND="Agg",
+    with venv_kernel() as kernel, patched_env(HALIGN_SMOKE="1" if smoke else None, MPLBACKEND=INLINE_BACKEND,
                                                 PYTHONPATH=_pythonpath()):
         pm.execute_notebook(str(src), str(out), parameters=params, kernel_name=kernel,
                             cwd=str(cwd or out.parent), progress_bar=False,
@@ -211,7 +215,7 @@ def fill(paths: list[Path]) -> None:
         nb = nbformat.read(path, as_version=4)
         executed = copy.deepcopy(nb)
         with tempfile.TemporaryDirectory(prefix="halign-fill-") as tmp, venv_kernel() as kernel, \
-                patched_env(HALIGN_SMOKE="1", MPLBACKEND="Agg", PYTHONPATH=_pythonpath()):
+                patched_env(HALIGN_SMOKE="1", MPLBACKEND=INLINE_BACKEND, PYTHONPATH=_pythonpath()):
             t0 = time.perf_counter()
             NotebookClient(executed, kernel_name=kernel, timeout=900,
                            resources={"metadata": {"path": tmp}}).execute()
@@ -267,12 +271,14 @@ def has_widget_views(nb: Any) -> bool:
 
 
 def course(out_dir: Path, notebooks: list[Path] | None = None) -> int:
-    """Execute every chapter with default parameters into ``out_dir`` and export HTML.
+    """Execute every chapter with default parameters into ``out_dir`` and export offline HTML.
 
-    The HTML embeds the widget state (papermill/nbclient store it in the notebook metadata), so
-    the apps' last rendering is visible offline. Returns the number of failures.
+    Each handout is self-contained (:mod:`handout`): the apps' last state is frozen into static
+    HTML with their figures embedded, and nothing is fetched from the internet, so it opens
+    offline. Returns the number of failures (a run that fails, a widget left unfrozen, a page that
+    would still fetch something, math without MathJax).
     """
-    from nbconvert import HTMLExporter
+    import handout
 
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
@@ -286,19 +292,39 @@ def course(out_dir: Path, notebooks: list[Path] | None = None) -> int:
             failures += 1
             continue
         nb = nbformat.read(executed, as_version=4)
-        body, _ = HTMLExporter().from_notebook_node(nb)
+        body, report = handout.export_html(nb)
         html_path = executed.with_suffix(".html")
         html_path.write_text(body, encoding="utf-8")
-        state_ok = WIDGET_STATE_MIME in body
-        if has_widget_views(nb) and not state_ok:
-            print(f"FAILED {src.name}: widgets displayed but no {WIDGET_STATE_MIME} in {html_path}")
-            failures += 1
-        rows.append((src.name, seconds, "yes" if state_ok else "no widgets"))
-    print(f"\n{'notebook':40s} {'seconds':>8s}  widget state")
-    for name, seconds, state in rows:
-        print(f"{name:40s} {seconds:8.1f}  {state}")
-    print(f"\nHTML handouts in {out_dir}/")
+        problems = []
+        if WIDGET_VIEW_MIME in body:
+            problems.append("a widget view was not frozen")
+        if report["external"]:
+            problems.append(f"fetches from the internet: {report['external'][:3]}")
+        if report["needs_math"] and not report["mathjax"]:
+            problems.append("has math but MathJax is not installed (pip install django-static-mathjax)")
+        for problem in problems:
+            print(f"FAILED {src.name}: {problem}")
+        failures += bool(problems)
+        figures = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+        rows.append((src.name, seconds, report["snapshots"], figures, html_path.stat().st_size / 1e6))
+    print(f"\n{'notebook':40s} {'seconds':>8s} {'apps':>5s} {'figures':>8s} {'MB':>6s}")
+    for name, seconds, apps, figures, size in rows:
+        print(f"{name:40s} {seconds:8.1f} {apps:5d} {figures:8d} {size:6.1f}")
+    print(f"\noffline HTML handouts in {out_dir}/")
     return failures
+
+
+def clean_filter(source: str) -> str:
+    """git's clean filter: the notebook text with outputs kept only in nbval-checked cells.
+
+    Anything that does not parse as a notebook passes through unchanged (a filter must not fail).
+    """
+    try:
+        nb = nbformat.reads(source, as_version=4)
+    except Exception:  # noqa: BLE001 - not a notebook (or a merge conflict): leave it alone
+        return source
+    out = nbformat.writes(clean_copy(nb))
+    return out if out.endswith("\n") else out + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,8 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     p_verify = sub.add_parser("verify", help="run with default parameters; tagged outputs must match")
     p_verify.add_argument("notebooks", nargs="*", type=Path)
     p_course = sub.add_parser("course", help="execute every chapter (defaults) and export HTML")
-    p_course.add_argument("--out", type=Path, default=ROOT / "build")
+    p_course.add_argument("--out", type=Path, default=ROOT / "handouts")
     p_course.add_argument("notebooks", nargs="*", type=Path)
+    sub.add_parser("clean-filter", help="git clean filter: notebook on stdin, clean notebook on stdout")
     args = parser.parse_args(argv)
 
     if args.cmd == "strip":
@@ -328,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "verify":
         return 1 if verify_default(args.notebooks or all_notebooks()) else 0
+    if args.cmd == "clean-filter":
+        sys.stdout.write(clean_filter(sys.stdin.read()))
+        return 0
     if args.cmd == "run":
         seconds = run_notebook(args.notebook, args.out, smoke=args.smoke)
         print(f"{args.notebook} -> {args.out} in {seconds:.1f} s")

@@ -6,10 +6,12 @@ Fixtures (session-scoped unless said otherwise):
     ``/usr/bin/chromium`` (or ``$HALIGN_CHROMIUM``). Missing → the test FAILS on CI (``CI=true``: ``make test`` installs it)
     and is skipped with a reason elsewhere.
 ``lab_server``
-    JupyterLab on 127.0.0.1, a random free port and a token, serving a temporary copy of
-    ``notebooks/`` (autosave never touches the committed notebooks), with its own config, data,
-    runtime and settings folders: ``overrides.json`` turns news off and sets the notebook
-    windowing mode to ``defer``; the ``python3`` kernel is this interpreter; ``HALIGN_SMOKE=1``.
+    JupyterLab started the way a user starts it — ``make lab`` (which runs ``tools/lab.sh``) —
+    on 127.0.0.1, a random free port and a token, serving a temporary copy of ``notebooks/``
+    (autosave never touches the committed notebooks), with its own config, data, runtime and
+    settings folders: ``overrides.json`` turns news off and sets the notebook windowing mode to
+    ``defer``; the ``python3`` kernel is this interpreter; ``HALIGN_SMOKE=1``; the environment is
+    the user's (in particular no ``MPLBACKEND`` forced on the kernels).
 ``browser``
     Playwright's chromium (``executable_path=/usr/bin/chromium``; a browser is never downloaded).
 ``lab`` (function-scoped)
@@ -136,16 +138,18 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) ->
                JUPYTERLAB_SETTINGS_DIR=str(dirs["user_settings"]),
                JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    env.pop("MPLBACKEND", None)  # the kernel uses the inline backend
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}", "--ServerApp.allow_root=True",
-           f"--ServerApp.root_dir={root_dir}", "--ServerApp.open_browser=False",
-           "--LabApp.expose_app_in_browser=True",
-           f"--LabApp.app_settings_dir={dirs['app_settings']}",
-           f"--LabApp.user_settings_dir={dirs['user_settings']}",
-           f"--LabApp.workspaces_dir={dirs['workspaces']}",
-           "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate"]
+    # the user's environment (tests/conftest.py sets no MPLBACKEND for child processes), so the
+    # kernels use matplotlib's inline backend exactly as under `make lab`
+    env["HALIGN_LAB_DIR"] = str(root_dir)
+    lab_args = ["--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", "--no-browser",
+                "--LabApp.expose_app_in_browser=True",
+                f"--LabApp.app_settings_dir={dirs['app_settings']}",
+                f"--LabApp.user_settings_dir={dirs['user_settings']}",
+                f"--LabApp.workspaces_dir={dirs['workspaces']}",
+                "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate"]
+    # started exactly as a user starts it: `make lab` (setup check, then tools/lab.sh)
+    cmd = ["make", "-s", "-C", str(ROOT), "lab", "LAB_ARGS=" + " ".join(lab_args), f"VENV={Path(sys.executable).parents[1]}"]
     log = base / "server.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(cmd, cwd=root_dir, env=env, stdout=log_file, stderr=subprocess.STDOUT,
@@ -174,6 +178,12 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) ->
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def shot_dir() -> Path:
+    """The folder screenshots go to (``build/screenshots``; ``docs/images`` with HALIGN_UPDATE_DOCS=1)."""
+    return SHOTS
 
 
 @pytest.fixture(scope="session")

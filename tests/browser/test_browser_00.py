@@ -10,6 +10,7 @@ README — with ``HALIGN_UPDATE_DOCS=1``).
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,22 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_make_lab_prints_a_url_that_opens_chapter_00(lab) -> None:  # noqa: ANN001 - fixture
+    log = lab.server.log.read_text(errors="replace")
+    paths = re.findall(r"http://127\.0\.0\.1:\d+(/[^?\s]*)\?token=", log)
+    assert paths and set(paths) == {"/lab/tree/00_start_here.ipynb"}, paths
+    # the server masks a token it was given, so the test adds the one it chose
+    lab.page.goto(f"{lab.server.url}{paths[0]}?token={lab.server.token}&reset", wait_until="domcontentloaded")
+    label_js = ("() => window.jupyterapp && window.jupyterapp.shell.currentWidget "
+                "? window.jupyterapp.shell.currentWidget.title.label : null")
+    deadline = time.monotonic() + 90
+    label = None
+    while time.monotonic() < deadline and label != "00_start_here.ipynb":
+        time.sleep(0.5)
+        label = lab.page.evaluate(label_js)
+    assert label == "00_start_here.ipynb", f"the printed URL opened {label!r}; {lab.diagnose()}"
 
 
 def test_start_here_dashboard_trains_on_click(lab) -> None:  # noqa: ANN001 - fixture

@@ -16,6 +16,10 @@ def _src(locator: Any) -> str:
 def test_attribution_explorer_method_pick_changes_maps(lab: Any) -> None:
     lab.open_notebook("01_explainability_visualization.ipynb")
     lab.run_all(timeout=400)
+    # static matplotlib figures (plt.show) appear in the lab started by `make lab`
+    static = lab.page.locator(".jp-RenderedImage img")
+    assert static.count() >= 1, "no static figure: the kernel drew with a non-interactive backend"
+    assert min(static.evaluate_all("els => els.map(e => e.naturalWidth)")) > 100
     app = lab.widget_area("halign-attribution-explorer")
     app.scroll_into_view_if_needed()
     maps = lab.widget_area("halign-attribution-maps")
