@@ -170,7 +170,7 @@ def test_npz_uint16_and_float_ranges(tmp_path: Path) -> None:
         load_npz(npz(tmp_path, f))                                             # was silently /255
     assert close(load_npz(npz(tmp_path, f), intensity=2).images[0, 0], f[0] / 2)
     neg = f - 1
-    with pytest.raises(InvalidPixelError, match=r"\[-1, 1\].*negative values need 'minmax'"):
+    with pytest.raises(InvalidPixelError, match=r"\[-1, 1\].*negative values need intensity='minmax'"):
         load_npz(npz(tmp_path, neg))
     with pytest.raises(InvalidPixelError, match="negative"):
         load_npz(npz(tmp_path, neg), intensity=1)

@@ -119,10 +119,11 @@ def to_unit(arr: np.ndarray, intensity: Intensity, where: str, *, native_max: fl
     if intensity == "dtype":
         if kind == "f":
             if lo < -_SLACK or hi > 1 + _SLACK:
-                raise InvalidPixelError(
-                    f"{where} holds float pixels in {_range_text(lo, hi)}, but intensity='dtype' needs float "
-                    f"images already in [0, 1]; pass intensity='minmax' (per-image min–max) or the data's maximum "
-                    f"as a number (e.g. {_suggest(hi, integer=False)})" + (" — negative values need 'minmax'." if lo < 0 else "."))
+                fix = ("pass intensity='minmax' (per-image min–max) or the data's maximum as a number "
+                       f"(e.g. {_suggest(hi, integer=False)})." if lo >= 0 else
+                       "negative values need intensity='minmax' (per-image min–max), or shift them before saving.")
+                raise InvalidPixelError(f"{where} holds float pixels in {_range_text(lo, hi)}, but "
+                                        f"intensity='dtype' needs float images already in [0, 1]; {fix}")
             return np.clip(x, 0.0, 1.0).astype(np.float32)
         top = 1.0 if kind == "b" else float(native_max if native_max is not None else np.iinfo(arr.dtype).max)
         if native_max is None and wide and hi < top / 256:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 
@@ -27,10 +28,9 @@ _NPY = b"\x93NUMPY"
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError)
 
 
-def _first_bytes(file: Path) -> bytes:
+def _open(file: Path) -> BinaryIO:
     try:
-        with open(file, "rb") as fh:
-            return fh.read(8)
+        return open(file, "rb")
     except PermissionError as exc:
         raise DataLoadError(f"permission denied reading {str(file)!r}; make it readable (e.g. chmod a+r on the "
                             "file) or run as a user who may read it.") from exc
@@ -39,17 +39,7 @@ def _first_bytes(file: Path) -> bytes:
                             "you have permission to read it.") from exc
 
 
-def open_npz(file: Path) -> Any:
-    """Return ``numpy.load(file)`` as an ``NpzFile`` (close it), or raise a typed error.
-
-    Raises
-    ------
-    DataLoadError
-        Unreadable file, or a ``.npy`` file (one array, not an archive).
-    CorruptFileError
-        Empty, not a zip archive, or a truncated / damaged archive.
-    """
-    head = _first_bytes(file)
+def _check_head(head: bytes, file: Path) -> None:
     name = repr(str(file))
     if head.startswith(_NPY):
         raise DataLoadError(f"{name} is a .npy file (a single array), not a .npz archive of named arrays; save "
@@ -62,14 +52,35 @@ def open_npz(file: Path) -> Any:
         raise CorruptFileError(f"{name} is not a .npz archive{hint}: a .npz file is a zip archive starting with "
                                f"'PK', this one starts with {head[:4]!r}; give a file written by numpy.savez (or "
                                "re-download it if it should be one).")
-    try:
-        data = np.load(file, allow_pickle=False)
-    except _READ_ERRORS as exc:
-        raise CorruptFileError(f"{name} is a truncated or damaged .npz archive ({type(exc).__name__}: {exc}); "
-                               "re-download it or re-save it with numpy.savez.") from exc
-    if not isinstance(data, np.lib.npyio.NpzFile):                       # defensive: numpy changed its mind
-        raise DataLoadError(f"{name} did not open as a .npz archive of named arrays; re-save it with numpy.savez.")
-    return data
+
+
+@contextmanager
+def open_npz(file: Path) -> Iterator[Any]:
+    """``numpy.load(file)`` as an ``NpzFile`` for the ``with`` block, or a typed error.
+
+    The file is opened here, not by numpy, so it is closed even when the archive is damaged
+    (``numpy.load`` leaks its handle when ``zipfile`` fails).
+
+    Raises
+    ------
+    DataLoadError
+        Unreadable file, or a ``.npy`` file (one array, not an archive).
+    CorruptFileError
+        Empty, not a zip archive, or a truncated / damaged archive.
+    """
+    with _open(file) as fh:
+        _check_head(fh.read(8), file)
+        fh.seek(0)
+        try:
+            data = np.load(fh, allow_pickle=False)
+        except _READ_ERRORS as exc:
+            raise CorruptFileError(f"{str(file)!r} is a truncated or damaged .npz archive ({type(exc).__name__}: "
+                                   f"{exc}); re-download it or re-save it with numpy.savez.") from exc
+        if not isinstance(data, np.lib.npyio.NpzFile):                   # defensive: numpy changed its mind
+            raise DataLoadError(f"{str(file)!r} did not open as a .npz archive of named arrays; re-save it with "
+                                "numpy.savez.")
+        with data:
+            yield data
 
 
 def _member(data: Any, key: str) -> str:

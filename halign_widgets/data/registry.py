@@ -14,12 +14,16 @@ from ._memory import check_memory
 from .dataset import ImageDataset
 from .worlds import WORLDS, World
 
-__all__ = ["make_world", "list_worlds", "world_knobs", "describe_world", "world_memory", "BYTES_PER_WORLD_PIXEL"]
+__all__ = ["make_world", "list_worlds", "world_knobs", "describe_world", "world_memory", "BYTES_PER_WORLD_PIXEL",
+           "WORLD_FIXED_BYTES"]
 
 #: Peak bytes per generated pixel, a rough upper bound for every world: the float32 images and bool
 #: masks (5 bytes) plus the generators' float32 temporaries (texture octaves, distance maps, blur
-#: buffers). Measured peaks were 36–76 bytes per pixel over the five worlds at sizes 64–512 [ours].
+#: buffers) [ours]. Peaks measured (VmHWM) over the five worlds at sizes 64–512 were 40–94 bytes per
+#: pixel, the highest for a handful of 512-pixel images, where the fixed part below dominates.
 BYTES_PER_WORLD_PIXEL = 96
+#: Bytes every request may use whatever its n (temporaries sized by ``size`` alone, allocator slack).
+WORLD_FIXED_BYTES = 128 * 2**20
 
 
 def list_worlds() -> list[str]:
@@ -56,14 +60,15 @@ def describe_world(name: str) -> str:
 
 
 def world_memory(n: int, size: int) -> int:
-    """Estimated peak bytes of ``make_world(name, n, size)`` (any world): ``n·size²·BYTES_PER_WORLD_PIXEL``."""
-    return int(n) * int(size) ** 2 * BYTES_PER_WORLD_PIXEL
+    """Estimated peak bytes of ``make_world(name, n, size)``, any world: ``n·size²·96 + 128 MiB`` (see above)."""
+    return int(n) * int(size) ** 2 * BYTES_PER_WORLD_PIXEL + WORLD_FIXED_BYTES
 
 
 def _fits(n: int, size: int, room: int) -> str:
     """What would fit in ``room`` bytes: a smaller n at this size, and a smaller size for this n."""
-    fit_n = room // (size * size * BYTES_PER_WORLD_PIXEL)
-    fit_size = math.isqrt(room // (n * BYTES_PER_WORLD_PIXEL))
+    left = max(0, room - WORLD_FIXED_BYTES)
+    fit_n = left // (size * size * BYTES_PER_WORLD_PIXEL)
+    fit_size = math.isqrt(left // (n * BYTES_PER_WORLD_PIXEL))
     parts = [f"n={fit_n:,} at size={size}" if fit_n >= 1 else f"no image fits at size={size}"]
     if fit_size >= 16:
         parts.append(f"size={fit_size} for n={n:,}")
