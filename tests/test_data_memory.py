@@ -98,13 +98,16 @@ def test_folder_refused_before_decoding(tmp_path: Path, monkeypatch: pytest.Monk
     budget(monkeypatch, 1_000_000)
     with pytest.raises(ConfigError, match=r"load_folder\('.*d'\) of 12 images at 512×512 would need about 12.6 MB "
                                           r"of memory, but this machine has only 1 MB available; pass size=(\d+) or "
-                                          r"smaller, or load a subset of at most 0 images") as info:
+                                          r"smaller\.$") as info:
         load_folder(root, size=512)                                          # not CorruptFileError: nothing decoded
     size_fit = int(re.search(r"size=(\d+) or smaller", str(info.value)).group(1))  # type: ignore[union-attr]
     png.unlink()
     assert load_folder(root, size=size_fit).images.shape == (11, 1, size_fit, size_fit)
     with pytest.raises(ConfigError):
         load_folder(root, size=size_fit + 10)
+    budget(monkeypatch, 40 * 40 * 40 + 5 * 40 * 40 * 4 + 100)              # one decode + five 40×40 images
+    with pytest.raises(ConfigError, match=r"of 11 images at 40×40 .*; load a subset of at most 5 images\.$"):
+        load_folder(root, size=None)
 
 
 def test_npz_refused_before_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -84,6 +84,8 @@ def opened(path: Path) -> Iterator[Any]:
             yield img
         except HalignError:
             raise
+        except Image.DecompressionBombError as exc:                       # a size known only when decoding
+            raise _bomb(path, None, limit or 0, str(exc)) from exc
         except (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error) as exc:
             raise _mapped(path, exc) from exc
 

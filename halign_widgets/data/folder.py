@@ -65,9 +65,10 @@ def _check_memory(root: Path, n: int, hw: tuple[int, int], channels: int, masks:
 
     def advice(room: int) -> str:
         left = max(0, room - decode)
-        smaller = math.isqrt(left // (n * (4 * channels + (1 if masks else 0))))
-        hint = f"pass size={smaller} or smaller, or " if size is not None and smaller >= 4 else ""
-        return f"{hint}load a subset of at most {left // per_image} images"
+        smaller, subset = math.isqrt(left // (n * (4 * channels + (1 if masks else 0)))), left // per_image
+        hints = ([f"pass size={smaller} or smaller"] if size is not None and smaller >= 4 else []) + \
+            ([f"load a subset of at most {subset} images"] if subset >= 1 else [])
+        return " or ".join(hints) or "free memory, or use a machine with more"
 
     check_memory(n * per_image + decode, f"load_folder({str(root)!r}) of {n} images at {hw[0]}×{hw[1]}", advice)
 
