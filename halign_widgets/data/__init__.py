@@ -2,7 +2,8 @@
 
 - :func:`make_world` generates a procedural world with the true cause of every label as a mask
   (``list_worlds()``, ``world_knobs(name)``);
-- :func:`load_folder`, :func:`load_npz`, :func:`load_digits` read real data (no masks).
+- :func:`load_folder`, :func:`load_npz`, :func:`load_digits` read real data at its true bit depth, with
+  ground-truth masks where the data has them.
 """
 
 from __future__ import annotations

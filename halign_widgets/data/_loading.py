@@ -1,4 +1,4 @@
-"""Helpers shared by the real-data loaders (private): argument checks, resizing, default splits."""
+"""Helpers shared by the real-data loaders (private): argument checks, resizing images and masks, splits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import Tensor
 from ..errors import ConfigError
 from .worlds._base import make_splits
 
-__all__ = ["check_size_channels", "resize", "default_splits"]
+__all__ = ["check_size_channels", "resize", "resize_masks", "default_splits"]
 
 
 def check_size_channels(size: int | None, channels: int | None) -> None:
@@ -30,3 +30,10 @@ def resize(x: Tensor, size: int | None) -> Tensor:
 def default_splits(n: int, seed: int) -> dict[str, Tensor]:
     """The deterministic 70 / 15 / 15 train / val / test split of ``n`` images for ``seed``."""
     return make_splits(n, torch.Generator().manual_seed(seed))
+
+
+def resize_masks(m: Tensor, size: int | None) -> Tensor:
+    """Resize ``N×1×H×W`` bool masks to ``size×size`` by nearest neighbour (kept bool); ``None`` keeps them."""
+    if size is None or tuple(m.shape[-2:]) == (size, size):
+        return m
+    return F.interpolate(m.float(), size=(size, size), mode="nearest-exact") > 0.5

@@ -1,8 +1,14 @@
 """Real-data loaders: a folder of class sub-folders, a MedMNIST ``.npz`` file, scikit-learn's digits.
 
-All of them return the same :class:`ImageDataset` as the worlds (``masks=None``: real data has no
-ground-truth cause), with intensities in [0, 1] and train / val / test splits — the file's own
-splits where it has them, otherwise a deterministic 70 / 15 / 15 split.
+All of them return the same :class:`ImageDataset` as the worlds, with intensities in [0, 1] scaled
+by the data's real bit depth (``intensity="dtype"``, ``"minmax"`` or a stated maximum; see
+``halign_widgets.data._intensity``) and train / val / test splits — the file's own splits where it
+has them, otherwise a deterministic 70 / 15 / 15 split. Ground-truth masks come with the data
+where it has them: a parallel mask folder or ``*_mask`` files beside the images
+(:func:`load_folder`), ``<split>_masks`` arrays (:func:`load_npz`); otherwise ``masks`` is
+``None`` (the digits have none). Bad files, values that cannot be meant, masks that disagree with
+their images and requests that cannot fit in memory raise typed errors from
+:mod:`halign_widgets.errors` that name the file (or key) and the fix.
 """
 
 from __future__ import annotations

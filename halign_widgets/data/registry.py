@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import time
 from typing import Any
@@ -9,10 +10,20 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, unknown_name
+from ._memory import check_memory
 from .dataset import ImageDataset
 from .worlds import WORLDS, World
 
-__all__ = ["make_world", "list_worlds", "world_knobs", "describe_world"]
+__all__ = ["make_world", "list_worlds", "world_knobs", "describe_world", "world_memory", "BYTES_PER_WORLD_PIXEL",
+           "WORLD_FIXED_BYTES"]
+
+#: Peak bytes per generated pixel, a rough upper bound for every world: the float32 images and bool
+#: masks (5 bytes) plus the generators' float32 temporaries (texture octaves, distance maps, blur
+#: buffers) [ours]. Peaks measured (VmHWM) over the five worlds at sizes 64–512 were 40–94 bytes per
+#: pixel, the highest for a handful of 512-pixel images, where the fixed part below dominates.
+BYTES_PER_WORLD_PIXEL = 96
+#: Bytes every request may use whatever its n (temporaries sized by ``size`` alone, allocator slack).
+WORLD_FIXED_BYTES = 128 * 2**20
 
 
 def list_worlds() -> list[str]:
@@ -48,6 +59,22 @@ def describe_world(name: str) -> str:
     return _world(name).description
 
 
+def world_memory(n: int, size: int) -> int:
+    """Estimated peak bytes of ``make_world(name, n, size)``, any world: ``n·size²·96 + 128 MiB`` (see above)."""
+    return int(n) * int(size) ** 2 * BYTES_PER_WORLD_PIXEL + WORLD_FIXED_BYTES
+
+
+def _fits(n: int, size: int, room: int) -> str:
+    """What would fit in ``room`` bytes: a smaller n at this size, and a smaller size for this n."""
+    left = max(0, room - WORLD_FIXED_BYTES)
+    fit_n = left // (size * size * BYTES_PER_WORLD_PIXEL)
+    fit_size = math.isqrt(left // (n * BYTES_PER_WORLD_PIXEL))
+    parts = [f"n={fit_n:,} at size={size}" if fit_n >= 1 else f"no image fits at size={size}"]
+    if fit_size >= 16:
+        parts.append(f"size={fit_size} for n={n:,}")
+    return "at most " + " or ".join(parts) + " would fit (or generate the world in several smaller parts)"
+
+
 def make_world(name: str, n: int, size: int = 64, seed: int = 0, **knobs: Any) -> ImageDataset:
     """Generate a ground-truth world.
 
@@ -80,7 +107,9 @@ def make_world(name: str, n: int, size: int = 64, seed: int = 0, **knobs: Any) -
     UnknownKnobError
         A knob is not accepted by the world (the message lists the valid ones).
     ConfigError
-        ``n``, ``size``, ``seed`` or a knob value is invalid.
+        ``n``, ``size``, ``seed`` or a knob value is invalid, or the world would not fit in the
+        memory available (checked before anything is generated: the message says how much would be
+        needed, how much is available, and which ``n`` or ``size`` would fit).
 
     Examples
     --------
@@ -95,6 +124,8 @@ def make_world(name: str, n: int, size: int = 64, seed: int = 0, **knobs: Any) -
     n = _integer("n", n, 1, None, "number of images, e.g. n=2000")
     size = _integer("size", size, 16, 512, "pixels, e.g. size=64")
     seed = _integer("seed", seed, None, None, "e.g. seed=0")
+    check_memory(world_memory(n, size), f"make_world({name!r}, n={n:,}, size={size})",
+                 lambda room: _fits(n, size, room))
     settings = {**world.knobs, **knobs}
     g = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
