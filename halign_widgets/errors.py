@@ -39,7 +39,7 @@ class InputShapeError(HalignError, ValueError):
 
 
 class InvalidPixelError(HalignError, ValueError):
-    """An image holds NaN or infinite values."""
+    """An image holds NaN or infinite values, or values outside the range the data can mean."""
 
 
 class DataLoadError(HalignError, OSError):

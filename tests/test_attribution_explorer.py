@@ -33,7 +33,8 @@ def app(world: ImageDataset):
 def test_initial_run_draws_maps_and_curves(app: AttributionExplorer) -> None:
     assert app.last_error is None
     assert set(app.explanations) == {"gradcam", "saliency"}
-    assert app.maps_view.renders == 1 and app.curves_view.renders == 1
+    # each view: a "computing" placeholder, then the result (never the previous setting's picture)
+    assert app.maps_view.renders == 2 and app.curves_view.renders == 2
     assert len(app.maps_view.figure.axes) == 3                      # image + 2 maps
     assert app.curves is not None and app.curves.deletion_curve.shape == (1, 5)
     assert "recomputed in" in app.timing.value
@@ -48,11 +49,11 @@ def test_select_methods_rerenders_figure(app: AttributionExplorer) -> None:
     assert app.last_error is None
     assert list(app.explanations) == ["gradcam++", "layercam", "input_x_gradient"]
     assert all(int(e.target[0]) == 1 for e in app.explanations.values())
-    assert app.maps_view.renders == 2 and len(app.maps_view.figure.axes) == 4
+    assert app.maps_view.renders == 4 and len(app.maps_view.figure.axes) == 4
     assert app.maps_view.image.value != before
     assert [v for _, v in app.curve_method.options] == ["gradcam++", "layercam", "input_x_gradient"]
     app.curve_method.value = "layercam"
-    assert app.curves_view.renders == 3
+    assert app.curves_view.renders == 5
 
 
 def test_layer_picker_lists_shapes_and_changes_cam(app: AttributionExplorer) -> None:

@@ -76,3 +76,56 @@ def test_scaffold_map_navigation_and_figure() -> None:
     assert all(n.title in texts for n in leaves) and "SunyExplorer" in texts
     assert app.handout.renders == 2                  # once at start, once on render()
     app.close()
+
+
+def test_explorer_summary_line_matches_its_own_numbers(model_and_images) -> None:
+    model, images = model_and_images
+    app = CausalityMapExplorer(model, images, key="test-cexp-summary")
+    try:
+        for estimator, p in (("max", 1.0), ("lehmer", 2.0), ("lehmer", -12.0)):
+            app.select(estimator=estimator, p=p)
+            r, text = app.result, app.info.value
+            assert r["edges"] == int(r["adjacency"].sum())
+            assert (f"{r['edges']} edge(s)" in text) if r["edges"] else ("no edge" in text)
+            assert r["distinct"] == int(torch.unique(r["statistic"]).numel())
+            if r["distinct"] == 1:
+                assert r["edges"] == 0 and "no edge" in text and "total order" not in text
+            elif r["distinct"] < r["k"]:
+                assert "with ties" in text and "total order" not in text
+            else:
+                assert "total order" in text
+        app.select(estimator="lehmer", p=-12.0)        # every Lehmer mean tends to the clamp: all tie
+        assert app.result["distinct"] == 1 and "all 4 channels tie" in app.info.value
+    finally:
+        app.close()
+
+
+def test_explorer_disables_p_under_max_and_reports_a_clamped_index(model_and_images) -> None:
+    model, images = model_and_images
+    app = CausalityMapExplorer(model, images, key="test-cexp-controls")
+    try:
+        app.select(estimator="max")
+        assert app.p.disabled
+        app.select(estimator="lehmer")
+        assert not app.p.disabled
+        app.index.value = 9999                           # as if typed into the box
+        assert app.index.value == 3 and "image 9999 is outside 0–3: showing image 3" in app.status.value
+        assert app.last_error is None and torch.equal(app.result["features"], app._feats(3)[0])
+    finally:
+        app.close()
+
+
+def test_scaffold_card_follows_the_branch_the_user_opens() -> None:
+    app = ScaffoldMap(key="test-scaffold-follow", show_figure=False)
+    try:
+        from halign_widgets.causality import find_node
+
+        app._accordions[""].selected_index = 1              # the user opens the second branch
+        assert app.current == "xai-for-causality"
+        assert find_node("xai-for-causality").title in app.detail.value
+        app._accordions["causality-for-xai"].selected_index = 0     # a sub-branch of another branch
+        assert app.current == "causality-for-xai/concepts"
+        app._accordions[""].selected_index = None           # closing the top branch: back to the root card
+        assert app.current == "" and find_node("").title in app.detail.value
+    finally:
+        app.close()

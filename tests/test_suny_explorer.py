@@ -98,3 +98,21 @@ def test_rerun_with_same_key_replaces_the_app():
         assert first.closed and not second.closed
     finally:
         second.close()
+
+
+def test_no_leftover_state_after_compute_and_recompute():
+    app = make_app("suny-stale")
+    try:
+        app.select(index=1, causes="patches", pool=4, grid=2)
+        assert app.cause.value is not None, "after Compute a cause is selected"
+        app.remove_button.click()                        # the first natural click works
+        assert app.last_error is None and app.last_intervention["mode"] == "remove"
+        assert "patch" in app.prob.value and "removing" in app.prob.value
+        app.select(causes="features", pool=3)            # recompute with other causes
+        assert app.last_intervention is None and app.cause.value is not None
+        assert "patch" not in app.prob.value and "feature region" in app.prob.value
+        label = app.cause.options[0][0]
+        assert label.startswith("feature region") and "removing" not in app.prob.value
+        assert app.result.cause_maps.shape[1] != 4 or app.result.causes == "features"
+    finally:
+        app.close()

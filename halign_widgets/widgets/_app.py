@@ -14,7 +14,9 @@ the error box clears at the start of the next guarded action, so an error never 
 success. :meth:`App.observe` connects controls to a guarded callback that is skipped while the
 app sets several controls at once (``with app.holding(): ...``). Every float control an app
 creates refuses a non-finite number (a NaN typed into a box) by putting the previous value back
-and saying so, so the app never keeps failing on a value the user cannot see.
+and saying so, so the app never keeps failing on a value the user cannot see; a
+:class:`RangeIntText` (image index, channel) out of range is brought to the nearest bound and the
+status line says so.
 
 **One worker.** :meth:`App.start_worker` runs ``target(stop_event, *args)`` in a background thread
 (after releasing the notebook thread's idle OpenMP pool, see
@@ -52,7 +54,7 @@ from ..errors import ConfigError, HalignError, TrainingBusyError
 from ..training import start_compute_thread
 from ._figure import FigureView
 
-__all__ = ["App", "FigureView", "WorkerStopped", "check_stop", "guarded", "live_widget_count"]
+__all__ = ["App", "FigureView", "RangeIntText", "WorkerStopped", "check_stop", "guarded", "live_widget_count"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -122,6 +124,23 @@ def widget_tree(roots: Iterable[W.Widget]) -> list[W.Widget]:
 _FLOAT_CONTROLS = (W.FloatSlider, W.FloatLogSlider, W.FloatText, W.BoundedFloatText)
 
 
+class RangeIntText(W.IntText):
+    """An integer box that its app keeps within ``[min, max]`` — and says so when it has to.
+
+    ``BoundedIntText`` clamps silently (image 9999 quietly became image 44); here a value outside
+    the range is brought to the nearest bound and the app's status line reports it. ``min`` and
+    ``max`` are plain attributes the app may change (e.g. the channels of another layer).
+    """
+
+    def __init__(self, *, min: int = 0, max: int = 0, **kwargs: Any) -> None:  # noqa: A002 - ipywidgets' names
+        super().__init__(**kwargs)
+        self.min, self.max = int(min), int(max)
+
+    def outside(self, value: Any) -> bool:
+        """True when ``value`` is an integer outside ``[min, max]``."""
+        return isinstance(value, int) and not self.min <= value <= self.max
+
+
 class _AppMeta(type):
     """Builds an app, then replaces the live app of the same key; a failed build closes its widgets."""
 
@@ -187,6 +206,8 @@ class App(metaclass=_AppMeta):
         for widget in self._created:   # every float control of the app refuses NaN / ±inf
             if isinstance(widget, _FLOAT_CONTROLS):
                 widget.observe(self._refuse_non_finite, names="value")
+            elif isinstance(widget, RangeIntText):
+                widget.observe(self._clamp_to_range, names="value")
         old = App._live.get(self.key)
         if old is not None and old is not self:
             old.close()
@@ -237,13 +258,25 @@ class App(metaclass=_AppMeta):
         widgets = [widgets] if isinstance(widgets, W.Widget) else list(widgets)
 
         def handler(change: dict[str, Any]) -> None:
-            new = change.get("new")
+            new, owner = change.get("new"), change.get("owner")
             if self.held or self.closed or (isinstance(new, float) and not math.isfinite(new)):
-                return  # a non-finite number is put back by the guard of _refuse_non_finite
+                return  # a non-finite number is put back by _refuse_non_finite
+            if isinstance(owner, RangeIntText) and owner.outside(new):
+                return  # _clamp_to_range brings it into range (and this handler then runs again)
             self._guarded_call(callback, change)
 
         for widget in widgets:
             widget.observe(handler, names=names)
+
+    def _clamp_to_range(self, change: dict[str, Any]) -> None:
+        """Bring a :class:`RangeIntText` value back into its range and say what was done."""
+        box, new = change["owner"], change["new"]
+        if self.closed or not box.outside(new):
+            return
+        clamped = min(max(new, box.min), box.max)
+        box.value = clamped                   # the app's callbacks run for the clamped value …
+        label = box.description or change["name"]
+        self.set_status(f"{label} {new} is outside {box.min}–{box.max}: showing {label} {clamped}")  # … then this
 
     def _refuse_non_finite(self, change: dict[str, Any]) -> None:
         """Put the previous value back when a float control receives NaN or ±inf, and say so."""

@@ -76,6 +76,12 @@ class FigureView:
             self.renders += 1
         return True
 
+    def placeholder(self, text: str) -> None:
+        """Replace the figure by a centred grey message ("computing …", "pick a cause") and render it."""
+        self.figure.clear()
+        self.figure.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, color="0.4")
+        self.redraw()
+
     def png(self) -> bytes:
         """Render the figure to PNG bytes at ``dpi × scale``.
 

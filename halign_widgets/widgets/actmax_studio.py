@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..explain.actmax import ActMaxResult, activation_maximization
 from ..models import layer_shapes
-from ._app import App, guarded
+from ._app import App, RangeIntText, guarded
 
 __all__ = ["ActivationMaximizationStudio"]
 
@@ -67,7 +67,7 @@ class ActivationMaximizationStudio(App):
                                 description="class", style=st, layout=lay())
         self.layer = W.Dropdown(options=[(f"{n} ({'×'.join(map(str, s))})", n) for n, s in self.shapes.items()],
                                 description="layer", style=st, layout=lay())
-        self.channel = W.BoundedIntText(value=0, min=0, max=1, description="channel", style=st, layout=lay())
+        self.channel = RangeIntText(value=0, min=0, max=1, description="channel", style=st, layout=lay())
         common = dict(continuous_update=False, style=st)
         self.steps = W.IntSlider(value=200, min=10, max=1000, step=10, description="steps", layout=lay(), **common)
         self.lr = W.FloatLogSlider(value=0.05, base=10, min=-3, max=0, description="learning rate", layout=lay(), **common)

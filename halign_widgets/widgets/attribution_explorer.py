@@ -18,7 +18,7 @@ from ..explain import Explanation, explain, list_methods
 from ..explain.metrics._common import predict_probs
 from ..explain._registry import METHODS
 from ..models import layer_shapes
-from ._app import App, guarded
+from ._app import App, RangeIntText, guarded
 from ._attribution_plots import plot_curves, plot_maps
 
 __all__ = ["AttributionExplorer"]
@@ -67,7 +67,7 @@ class AttributionExplorer(App):
             if m not in names:
                 raise unknown_name("explanation method", m, names)
         style = {"description_width": "70px"}
-        self.index = W.BoundedIntText(value=0, min=0, max=len(dataset) - 1, description="image", style=style,
+        self.index = RangeIntText(value=0, min=0, max=len(dataset) - 1, description="image", style=style,
                                       layout=W.Layout(width="170px"))
         self.target = W.Dropdown(options=[("predicted", -1)] + [(f"{k}: {c}", k) for k, c in enumerate(classes)],
                                  value=-1, description="target", style=style, layout=W.Layout(width="220px"))
@@ -138,6 +138,9 @@ class AttributionExplorer(App):
         x = self.dataset.images[self.index.value][None]
         target = None if self.target.value < 0 else self.target.value
         names = list(self.methods.value)
+        # no panel shows the previous setting's result while this one is computed
+        self.maps_view.placeholder("computing …")
+        self.curves_view.placeholder("computing …")
         self.progress.max, self.progress.value = max(1, len(names)), 0
         self.progress.layout.visibility = "visible"
         start = time.perf_counter()

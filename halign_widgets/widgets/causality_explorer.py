@@ -17,7 +17,7 @@ from ..causality import (ESTIMATORS, SETTINGS, CausalityModule, causality_factor
                          channel_statistic, direction_graph, is_total_order, reorder)
 from ..errors import ConfigError, InputShapeError, unknown_name
 from ..models import eval_mode
-from ._app import App, guarded
+from ._app import App, RangeIntText, guarded
 
 __all__ = ["CausalityMapExplorer"]
 
@@ -63,7 +63,7 @@ class CausalityMapExplorer(App):
         module = getattr(model, "causality", None) or CausalityModule()
         k = int(self._feats(0).shape[1])
         style = {"description_width": "70px"}
-        self.index = W.BoundedIntText(value=0, min=0, max=len(images) - 1, description="image", style=style,
+        self.index = RangeIntText(value=0, min=0, max=len(images) - 1, description="image", style=style,
                                       layout=W.Layout(width="160px"))
         self.channel = W.IntSlider(value=0, min=0, max=k - 1, description="channel", style=style,
                                    continuous_update=False)
@@ -116,15 +116,13 @@ class CausalityMapExplorer(App):
     @guarded
     def run(self) -> "CausalityMapExplorer":
         """Recompute the map, graph and factors of the selected image and redraw."""
-        self.clear_error()
+        self.p.disabled = self.estimator.value != "lehmer"      # p only shapes the Lehmer mean
         self.result = self._compute()
         self._draw()
         r = self.result
         self.info.value = (f"<b>{r['k']}</b> channels on a {r['grid']} grid · estimator <b>{r['estimator']}</b>"
                            f"{' p=' + format(r['p'], 'g') if r['estimator'] == 'lehmer' else ''} · "
-                           f"direction graph is a total order by <b>{r['stat_name']}</b>: "
-                           f"<b>{'yes' if r['total_order'] else 'no (ties)'}</b> · classifier input "
-                           f"{r['input_size']} numbers ({r['setting']})")
+                           f"{order_summary(r)} · classifier input {r['input_size']} numbers ({r['setting']})")
         self.set_status(f"image {self.index.value}" + (f", label {int(self.labels[self.index.value])}"
                                                         if self.labels is not None and self.labels.dim() == 1 else ""))
         return self
@@ -156,6 +154,7 @@ class CausalityMapExplorer(App):
         return dict(features=feats[0], map=cmap[0], adjacency=adjacency[0], factors=factors[0], statistic=stat[0],
                     order=order[0], sorted_adjacency=reorder(adjacency[0], order[0]),
                     total_order=bool(is_total_order(adjacency, stat)[0]), k=int(k), grid=f"{h}×{w}",
+                    distinct=int(torch.unique(stat[0]).numel()), edges=int(adjacency[0].sum()),
                     estimator=est, p=p, direction=direction, setting=setting, uses_factors=setting.startswith("mul"),
                     stat_name="mass S_i" if est == "max" else f"Lehmer mean LM_{p:g}",
                     input_size=module.output_size(int(k), int(h), int(w)), channel=self.channel.value)
@@ -217,6 +216,23 @@ class CausalityMapExplorer(App):
         ax.axis("off")
         ax.set_title(f"direction graph of the {m} strongest channels\n(arrow i → j when C[i,j] > C[j,i])",
                      fontsize=9)
+
+
+def order_summary(r: dict[str, Any]) -> str:
+    """What the direction graph of one image is, in words, from the explorer's own numbers.
+
+    Ties matter: with ``p`` far below 0 every Lehmer mean tends to the clamp ``eps`` and all
+    channels tie — then there is no edge at all, which is not a "total order".
+    """
+    k, distinct, edges, stat = r["k"], r["distinct"], r["edges"], r["stat_name"]
+    if not r["total_order"]:
+        return f"direction graph: {edges} edge(s), <b>not</b> the order of one statistic (numerical ties)"
+    if distinct == 1:
+        return f"direction graph: <b>no edge</b> — all {k} channels tie on {stat}, so nothing is ordered"
+    if distinct < k:
+        return (f"direction graph: {edges} edge(s), an order by <b>{stat}</b> <b>with ties</b> ({distinct} distinct "
+                f"values among {k} channels; tied channels have no edge)")
+    return f"direction graph: {edges} edge(s), a <b>total order</b> of all {k} channels by <b>{stat}</b>"
 
 
 def _rank_color(rank: int, m: int) -> tuple[float, float, float]:

@@ -21,7 +21,7 @@ from ..errors import ConfigError, unknown_name
 from ..explain._resolve import in_channels
 from ..explain.suny import CAUSE_KINDS, SunyResult, make_causes, suny, suny_legend, suny_rgb
 from ..models import layer_shapes, model_device
-from ._app import App, check_stop, guarded
+from ._app import App, RangeIntText, check_stop, guarded
 
 __all__ = ["SunyExplorer"]
 
@@ -57,7 +57,7 @@ class SunyExplorer(App):
         self.last_intervention: dict[str, Any] | None = None
         shapes = layer_shapes(model, tuple(dataset.images.shape[1:]))
         st = {"description_width": "60px"}
-        self.index = W.BoundedIntText(value=0, min=0, max=len(dataset.images) - 1, description="image",
+        self.index = RangeIntText(value=0, min=0, max=len(dataset.images) - 1, description="image",
                                       style=st, layout=W.Layout(width="150px"))
         self.causes = W.Dropdown(options=list(CAUSE_KINDS), value="features", description="causes", style=st,
                                  layout=W.Layout(width="190px"))
@@ -66,7 +66,7 @@ class SunyExplorer(App):
                                 value=default, description="layer", style=st, layout=W.Layout(width="290px"))
         self.pool = W.IntSlider(value=8, min=1, max=16, description="pool", continuous_update=False, style=st)
         self.grid = W.IntSlider(value=4, min=2, max=8, description="grid", continuous_update=False, style=st)
-        self.samples = W.BoundedIntText(value=0, min=0, max=10000, description="samples", style=st,
+        self.samples = RangeIntText(value=0, min=0, max=10000, description="samples", style=st,
                                         layout=W.Layout(width="160px"),
                                         tooltip="Monte-Carlo permutations; 0 = exact when pool ≤ 10")
         self.run_button = W.Button(description="Compute", icon="play", button_style="primary")
@@ -92,8 +92,8 @@ class SunyExplorer(App):
                       self.maps_view.widget,
                       W.HBox([self.cause, self.remove_button, self.keep_button]), self.prob, self.cause_view.widget)
         self._enable_controls()
-        self._placeholder(self.maps_view, "press Compute to explain the image")
-        self._placeholder(self.cause_view, "compute SUNY, then pick a cause")
+        self.maps_view.placeholder("press Compute to explain the image")
+        self.cause_view.placeholder("compute SUNY, then pick a cause")
         self.set_status("press Compute (or call app.run())")
 
     # -- driving from Python -------------------------------------------------------------
@@ -145,8 +145,8 @@ class SunyExplorer(App):
             self.cause.options = []
         self.prob.value = "<i>computing…</i>"
         self.set_status(f"computing SUNY ({opts['causes']}, pool {opts['pool']}) …")
-        self._placeholder(self.maps_view, "computing SUNY …")
-        self._placeholder(self.cause_view, "pick a cause after the maps appear")
+        self.maps_view.placeholder("computing SUNY …")
+        self.cause_view.placeholder("pick a cause after the maps appear")
         result = suny(self.model, x, progress=progress, **opts)
         self.progress.value = 100
         self.result = result
@@ -159,18 +159,12 @@ class SunyExplorer(App):
         with self.holding():
             self.cause.options = options
             self.cause.value = options[0][1] if options else None
-        self.prob.value = (f"<i>pick a {unit} and press <b>remove it</b> or <b>keep only it</b>: p(class "
-                           f"{int(result.target[0])}) = {float(result.p_full[0]):.3f} now</i>")
+        self.prob.value = (f"<i>{unit} {self.cause.value} selected (pick another above): press <b>remove it</b> or "
+                           f"<b>keep only it</b> — p(class {int(result.target[0])}) = {float(result.p_full[0]):.3f} "
+                           "now</i>")
         self.draw_maps()
         self.draw_cause()
         return result
-
-    @staticmethod
-    def _placeholder(view: Any, text: str) -> None:
-        fig = view.figure
-        fig.clear()
-        fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, color="0.4")
-        view.redraw()
 
     def _cause_label(self, k: int, unit: str) -> str:
         res = self.result
@@ -257,7 +251,7 @@ class SunyExplorer(App):
         fig, res = self.cause_view.figure, self.result
         k = self.cause.value if self.last_intervention is None else self.last_intervention["cause"]
         if res is None or k is None:
-            self._placeholder(self.cause_view, "compute SUNY, then pick a cause")
+            self.cause_view.placeholder("compute SUNY, then pick a cause")
             return
         fig.clear()
         axes = fig.subplots(1, 2)
