@@ -17,7 +17,7 @@ from .maps import causality_map
 from .module import CausalityModule
 from .ordering import channel_order, channel_statistic
 from ..errors import ConfigError, unknown_name
-from ..models import SmallCNN, conv_layers, eval_mode, get_layer
+from ..models import SmallCNN, conv_layers, eval_mode, get_layer, model_device, model_dtype, model_input
 
 __all__ = ["CausalCNN", "CausalClassifier", "feature_extractor", "causality_map_of"]
 
@@ -93,7 +93,9 @@ class CausalClassifier(nn.Module):
         self.layer = layer
         self.causality = CausalityModule(**module)
         with torch.no_grad(), eval_mode(backbone):
-            k, h, w = self.extractor(torch.zeros(1, *input_shape)).shape[1:]
+            probe = torch.zeros(1, *input_shape, device=model_device(backbone),
+                                dtype=model_dtype(backbone) or torch.float32)
+            k, h, w = self.extractor(probe).shape[1:]
         self.feature_shape = (int(k), int(h), int(w))
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.causality.output_size(k, h, w), num_classes)
@@ -194,7 +196,7 @@ def causality_map_of(model: nn.Module, x: Tensor, estimator: str | None = None, 
     direction = direction or (module.direction if module is not None else "causes")
     kind = kind or (module.factor_kind if module is not None else "mulcat")
     with eval_mode(model):
-        feats = model.forward_features(x)
+        feats = model.forward_features(model_input(model, x))
     cmap = causality_map(feats, estimator, p)
     stat = channel_statistic(feats, estimator, p)
     return {"features": feats, "map": cmap, "adjacency": direction_graph(cmap),

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, TargetOutOfRangeError, unknown_name
-from ..models import eval_mode, get_layer, model_device
+from ..models import eval_mode, get_layer, model_device, model_dtype
 from ._baselines import gaussian_blur
 from ._fourier import FourierImage
 from ._hooks import record_activations
@@ -137,6 +137,10 @@ def activation_maximization(
     h, w = (size, size) if isinstance(size, int) else tuple(size)
     c = _model_channels(model)
     device = model_device(model)
+    # [ours] the image is optimised in the model's dtype, but at least float32 (Adam steps of 0.05 on a
+    # bfloat16 image would be rounded away); it is cast to the model's dtype for each forward pass
+    seen_dtype = model_dtype(model) or torch.float32
+    work = torch.promote_types(seen_dtype, torch.float32)
     gen = torch.Generator().manual_seed(int(seed))
     mid = float(start) if isinstance(start, (int, float)) else (lo + hi) / 2
     noise = 0.1 * (hi - lo) if start == "noise" else 0.0
@@ -152,11 +156,11 @@ def activation_maximization(
             init = start.detach().float().reshape(1, c, h, w).clone()
         else:
             init = torch.full((1, c, h, w), mid) + noise * torch.randn(1, c, h, w, generator=gen)
-        leaf = init.clamp(lo, hi).to(device).requires_grad_(True)
+        leaf = init.clamp(lo, hi).to(device=device, dtype=work).requires_grad_(True)
         make_image = lambda: leaf  # noqa: E731
     center = mid
     opt = torch.optim.Adam([leaf], lr=lr)
-    result = ActMaxResult(image=make_image().detach().cpu(), unit=u)
+    result = ActMaxResult(image=make_image().detach().float().cpu(), unit=u)
     t0 = time.perf_counter()
     with eval_mode(model), torch.enable_grad():
         for step in range(int(steps)):
@@ -168,7 +172,7 @@ def activation_maximization(
             if jitter:
                 dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen))
                 seen = torch.roll(img, shifts=(dy, dx), dims=(2, 3))
-            value = _unit_value(model, seen, u, layer)
+            value = _unit_value(model, seen.to(seen_dtype), u, layer).to(work)
             tv_term = (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
             objective = value - l2 * ((img - center) ** 2).mean() - tv * tv_term
             (grad,) = torch.autograd.grad(-objective, [leaf])
@@ -181,11 +185,11 @@ def activation_maximization(
                     leaf.clamp_(lo, hi)
             result.trajectory.append(float(value.detach()))
             result.objective.append(float(objective.detach()))
-            if callback is not None and callback(step, make_image().detach().cpu(), float(value.detach())) is True:
+            if callback is not None and callback(step, make_image().detach().float().cpu(), float(value.detach())) is True:
                 result.stopped = True
                 break
     with torch.no_grad():
-        result.image = make_image().detach().cpu()
+        result.image = make_image().detach().float().cpu()
     result.seconds = time.perf_counter() - t0
     return result
 

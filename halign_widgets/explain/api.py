@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
-from ..models import eval_mode, model_device
+from ..models import eval_mode, model_input
 from ._resolve import in_channels, resolve_layer, resolve_target
 from ._registry import METHODS, MethodInfo, available_methods, resolve_method
 
@@ -191,7 +191,7 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
     info = resolve_method(method)
     check_images(x, channels=in_channels(model))
     opts = _merge_options(info, options)
-    x = x.to(model_device(model)).float()
+    x = model_input(model, x)  # the model's device and dtype (float64, bfloat16 … work too)
     layer_name, module = resolve_layer(model, layer) if info.uses_layer else (None, None)
     with eval_mode(model), torch.enable_grad():
         with torch.no_grad():

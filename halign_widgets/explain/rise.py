@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..models import model_input
 
 __all__ = ["rise", "rise_masks"]
 
@@ -49,15 +50,19 @@ def rise(model: nn.Module, x: Tensor, target: Tensor, n_masks: int = 500, grid: 
         Coarse grid size and keep probability of the masks.
     batch_size:
         Masked images per forward pass.
+
+    The images follow the model's device and dtype; the map is accumulated in at least float32.
     """
     if n_masks < 1 or batch_size < 1 or not 0 < p <= 1:
         raise ConfigError(f"RISE needs n_masks ≥ 1, batch_size ≥ 1 and 0 < p ≤ 1; got {n_masks}, "
                           f"{batch_size}, {p}.")
-    masks = rise_masks(int(n_masks), tuple(x.shape[-2:]), int(grid), float(p), seed, x.device)
-    out = torch.zeros(x.shape[0], *x.shape[-2:], device=x.device, dtype=x.dtype)
+    x = model_input(model, x)  # the model's device and dtype
+    acc = torch.promote_types(x.dtype, torch.float32)  # accumulate in ≥ float32 even for a half-precision model
+    masks = rise_masks(int(n_masks), tuple(x.shape[-2:]), int(grid), float(p), seed, x.device).to(acc)
+    out = torch.zeros(x.shape[0], *x.shape[-2:], device=x.device, dtype=acc)
     for b in range(x.shape[0]):
         for start in range(0, n_masks, batch_size):
             m = masks[start:start + batch_size]
-            probs = model(x[b:b + 1] * m).softmax(1)[:, int(target[b])]
+            probs = model(x[b:b + 1] * m.to(x.dtype)).to(acc).softmax(1)[:, int(target[b])]
             out[b] += (probs[:, None, None] * m[:, 0]).sum(0)
     return out / (n_masks * p)

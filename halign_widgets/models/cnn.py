@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, unknown_name
-from .modes import eval_mode, model_device
+from .modes import eval_mode, model_device, model_dtype
 
 __all__ = ["ConvBlock", "SmallCNN", "conv_layers", "get_layer", "layer_shapes"]
 
@@ -142,7 +142,7 @@ def layer_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tu
             lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:]))))
     try:
         with eval_mode(model):
-            model(torch.zeros((1, *input_shape), device=model_device(model)))
+            model(torch.zeros((1, *input_shape), device=model_device(model), dtype=model_dtype(model) or torch.float32))
     finally:
         for h in handles:
             h.remove()

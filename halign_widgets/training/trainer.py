@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, LabelMismatchError, TrainingBusyError
+from ..models import model_input
 from . import _data
 from ._control import RunControl
 from ._divergence import checkpoint_note, gradients_finite, restore_buffers, snapshot_buffers
@@ -291,7 +292,8 @@ class Trainer(RunControl):
         seen = 0
         batches = _data.iterate_batches(self.train_data, self.batch_size, shuffle=True, generator=generator)
         for batch, (x, y) in enumerate(batches, 1):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            x = model_input(self.model, x.to(self.device, non_blocking=True), images=False)
+            y = model_input(self.model, y.to(self.device, non_blocking=True), images=False)  # float 0/1 rows too
             buffers = snapshot_buffers(self.model)  # BN statistics of the last good step
             loss, logits, terms = self._step(x, y)
             loss_value = float(loss.detach())

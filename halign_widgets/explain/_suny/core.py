@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ...data.dataset import check_images
 from ...errors import ConfigError, unknown_name
-from ...models import eval_mode, model_device
+from ...models import eval_mode, model_input
 from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
 from .result import COMBINE, SunyResult, combine_maps
@@ -134,10 +134,9 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
         _check_int("samples (the number of permutations)", samples, 1)
     _check_int("grid", grid, 1)
     _check_int("batch_size", batch_size, 1)
-    device = model_device(model)
     channels = getattr(model, "in_channels", None)
     check_images(x, channels=channels if isinstance(channels, int) else None)
-    x = x.to(device=device, dtype=torch.float32)
+    x = model_input(model, x)  # the model's device and dtype; maps and values come back float32
     with eval_mode(model):
         with torch.no_grad():
             probs = torch.softmax(model(x).float(), 1).cpu()

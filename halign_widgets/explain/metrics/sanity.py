@@ -52,7 +52,9 @@ def randomize_layers(model: nn.Module, names: Sequence[str], seed: int = 0) -> n
     initialization (random for conv / linear weights; batch norm back to identity with fresh
     running statistics), with ``torch.manual_seed(seed + i)`` for the ``i``-th layer so that a
     cascade is reproducible and the layers re-initialized at depth ``d`` are the same at ``d + 1``.
-    The original model is untouched.
+    The new values are drawn on a float32 CPU copy of each layer and then cast into the model
+    **[ours]**, so the cascade is the same whatever the model's dtype (float64, bfloat16) and device
+    (CUDA draws other random numbers than the CPU). The original model is untouched.
     """
     modules = dict(model.named_modules())
     clone = copy.deepcopy(model)
@@ -63,12 +65,14 @@ def randomize_layers(model: nn.Module, names: Sequence[str], seed: int = 0) -> n
             if name not in modules:
                 raise unknown_name("layer", name, cascade_layers(model))
             torch.manual_seed(seed + i)
-            for sub in clone_modules[name].modules():
+            layer = copy.deepcopy(clone_modules[name]).to(device="cpu", dtype=torch.float32)
+            for sub in layer.modules():
                 reset = getattr(sub, "reset_parameters", None)
                 if callable(reset):
                     reset()
                 if isinstance(sub, nn.modules.batchnorm._BatchNorm):
                     sub.reset_running_stats()
+            clone_modules[name].load_state_dict(layer.state_dict())  # cast back to the model's dtype/device
     finally:
         torch.random.set_rng_state(state)
     return clone
