@@ -17,10 +17,11 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, TargetOutOfRangeError, unknown_name
-from ..models import eval_mode, get_layer, model_device, model_dtype
+from ..models import check_model_input, eval_mode, get_layer, model_device, model_dtype, size_errors
 from ._baselines import gaussian_blur
 from ._fourier import FourierImage
 from ._hooks import record_activations
+from ._options import check_int, check_real
 
 __all__ = ["ActMaxResult", "activation_maximization", "parse_unit"]
 
@@ -129,13 +130,22 @@ def activation_maximization(
         raise unknown_name("parameterization", param, PARAMS)
     if isinstance(start, str) and start not in STARTS:
         raise unknown_name("start", start, STARTS)
-    lo, hi = float(data_range[0]), float(data_range[1])
+    if not (isinstance(data_range, (tuple, list)) and len(data_range) == 2):
+        raise ConfigError(f"data_range must be (low, high), got {data_range!r}.")
+    lo, hi = (check_real("data_range", v) for v in data_range)
     if not hi > lo:
         raise ConfigError(f"data_range must be (low, high) with low < high, got {data_range}.")
-    if int(steps) < 0 or lr <= 0 or l2 < 0 or tv < 0 or jitter < 0 or blur_every < 0:
-        raise ConfigError("steps, l2, tv, jitter and blur_every must be ≥ 0 and lr > 0.")
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
+    steps, jitter, blur_every = (check_int(n, v, 0) for n, v in (("steps", steps), ("jitter", jitter),
+                                                                  ("blur_every", blur_every)))
+    lr = check_real("lr (the learning rate)", lr, 0.0, strict=True)
+    l2, tv, blur_sigma = (check_real(n, v, 0.0) for n, v in (("l2", l2), ("tv", tv), ("blur_sigma", blur_sigma)))
+    seed = check_int("seed", seed, 0)
+    if isinstance(start, (int, float)) and not isinstance(start, bool):
+        check_real("start (a constant intensity)", start, lo, high=hi)
+    sides = list(size) if isinstance(size, (tuple, list)) and len(size) == 2 else [size, size]
+    h, w = (check_int("size (pixels per side, or (H, W))", side, 1) for side in sides)
     c = _model_channels(model)
+    check_model_input(model, torch.empty(1, c, h, w, device="meta"), name=f"images of size={size!r}")
     device = model_device(model)
     # [ours] the image is optimised in the model's dtype, but at least float32 (Adam steps of 0.05 on a
     # bfloat16 image would be rounded away); it is cast to the model's dtype for each forward pass
@@ -162,8 +172,8 @@ def activation_maximization(
     opt = torch.optim.Adam([leaf], lr=lr)
     result = ActMaxResult(image=make_image().detach().float().cpu(), unit=u)
     t0 = time.perf_counter()
-    with eval_mode(model), torch.enable_grad():
-        for step in range(int(steps)):
+    with eval_mode(model), torch.enable_grad(), size_errors(model, torch.empty(1, c, h, w, device="meta")):
+        for step in range(steps):
             if stop is not None and stop.is_set():
                 result.stopped = True
                 break

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
-from ..models import eval_mode, model_input
+from ..models import check_model_input, eval_mode, model_input, size_errors
 from ._resolve import in_channels, resolve_layer, resolve_target
 from ._registry import METHODS, MethodInfo, available_methods, resolve_method
 
@@ -180,7 +180,8 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
     TargetOutOfRangeError
         A target outside ``[0, K)``.
     InputShapeError, InvalidPixelError
-        Bad images.
+        Bad images: wrong shape or channels, NaN/inf pixels, an empty batch, or images smaller than
+        the model can take (the message says the minimum size).
 
     Examples
     --------
@@ -190,11 +191,12 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
     """
     info = resolve_method(method)
     check_images(x, channels=in_channels(model))
+    check_model_input(model, x)  # at least one image, large enough for the model
     opts = _merge_options(info, options)
     x = model_input(model, x)  # the model's device and dtype (float64, bfloat16 … work too)
     layer_name, module = resolve_layer(model, layer) if info.uses_layer else (None, None)
     with eval_mode(model), torch.enable_grad():
-        with torch.no_grad():
+        with torch.no_grad(), size_errors(model, x):
             logits = model(x)
         tgt = resolve_target(target, logits)
         start = time.perf_counter()

@@ -96,6 +96,17 @@ class SmallCNN(nn.Module):
         return int(self.config["num_classes"])
 
     @property
+    def min_input_size(self) -> int:
+        """Smallest image side the model accepts: ``2**(depth − 1)`` (each max-pooling halves the grid)."""
+        return 2 ** (int(self.config["depth"]) - 1)
+
+    @property
+    def min_input_reason(self) -> str:
+        """Why :attr:`min_input_size` (used in error messages)."""
+        pools = int(self.config["depth"]) - 1
+        return f" (depth={pools + 1}: its {pools} 2×2 max-pooling(s) halve the grid {pools} time(s))"
+
+    @property
     def last_conv_layer(self) -> str:
         """Dotted name of the last conv block (the default layer of CAM methods)."""
         return f"features.conv{self.config['depth']}"

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, LabelMismatchError, TrainingBusyError
-from ..models import model_input
+from ..models import check_model_input, model_input, size_errors
 from . import _data
 from ._control import RunControl
 from ._divergence import checkpoint_note, gradients_finite, restore_buffers, snapshot_buffers
@@ -355,12 +355,14 @@ class Trainer(RunControl):
         if isinstance(data, Tensor):
             channels = getattr(self.model, "in_channels", None)
             check_images(data, channels=channels if isinstance(channels, int) else None)
+            check_model_input(self.model, data)  # at least one image, large enough for the model
             chunks = [data[i:i + self.batch_size] for i in range(0, data.shape[0], self.batch_size)]
         else:
             dataset = _data.as_dataset(data)
             _data.first_example(dataset, "data to predict")
             chunks = [x for x, _ in _data.iterate_batches(dataset, self.batch_size, shuffle=False)]
-        return predict_probabilities(self.model, chunks, self.multilabel, self.device)
+        with size_errors(self.model, chunks[0] if chunks else torch.empty(0, 0, 0, 0)):
+            return predict_probabilities(self.model, chunks, self.multilabel, self.device)
 
     # -- checkpoints --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

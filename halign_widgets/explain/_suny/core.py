@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from ...data.dataset import check_images
 from ...errors import ConfigError, unknown_name
-from ...models import eval_mode, model_input
+from ...models import check_model_input, eval_mode, model_input, size_errors
 from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
 from .result import COMBINE, SunyResult, combine_maps
@@ -136,9 +136,10 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
     _check_int("batch_size", batch_size, 1)
     channels = getattr(model, "in_channels", None)
     check_images(x, channels=channels if isinstance(channels, int) else None)
+    check_model_input(model, x)  # at least one image, large enough for the model
     x = model_input(model, x)  # the model's device and dtype; maps and values come back float32
     with eval_mode(model):
-        with torch.no_grad():
+        with torch.no_grad(), size_errors(model, x):
             probs = torch.softmax(model(x).float(), 1).cpu()
         targets = resolve_target(target, probs).cpu()
         parts, forwards = [], 0

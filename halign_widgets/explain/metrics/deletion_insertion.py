@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ...data.dataset import check_images
 from ...errors import ConfigError
 from .._baselines import make_baseline
 from ...models import eval_mode, model_input
-from ._common import TargetLike, as_maps, predict_probs, resolve_target
+from ._common import TargetLike, check_batch, as_maps, predict_probs, resolve_target
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -146,7 +145,7 @@ def deletion_insertion(model: nn.Module, x: Tensor, maps: Tensor, target: Target
     >>> res = deletion_insertion(model, x, explanation.maps, steps=16)   # doctest: +SKIP
     >>> res.overall.mean()                                               # doctest: +SKIP
     """
-    check_images(x)
+    check_batch(model, x)
     if not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps must be an integer ≥ 1, got {steps!r}.")
     if batch_size < 1:

@@ -15,10 +15,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ...data.dataset import check_images
 from ...errors import ConfigError, unknown_name
 from ...models import conv_layers
-from ._common import TargetLike, predict_probs, resolve_target
+from ._common import TargetLike, check_batch, predict_probs, resolve_target
 from .similarity import SIMILARITIES
 from .similarity import similarity as map_similarity
 
@@ -131,7 +130,7 @@ def sanity_check(model: nn.Module, x: Tensor, method: str | MapFn, target: Targe
         One row per depth: ``depth``, ``layer`` (the layer randomized at that depth), one column per
         similarity (mean over images) and ``<similarity>_std``, ``n_images``.
     """
-    check_images(x)
+    check_batch(model, x)
     measures = (similarity,) if isinstance(similarity, str) else tuple(similarity)
     for m in measures:
         if m not in SIMILARITIES:
