@@ -9,6 +9,7 @@ Hand-written: captum has no feature-visualization optimizer.
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -61,15 +62,22 @@ def parse_unit(unit: str | Sequence[Any]) -> tuple:
     """Normalize ``"class:1"``, ``("class", 1)``, ``"channel:features.conv2:5"`` or ``("channel", layer, k)``."""
     parts: list[Any] = unit.split(":") if isinstance(unit, str) else list(unit)
     kind = str(parts[0]).lower() if parts else ""
-    try:
-        if kind == "class" and len(parts) == 2:
-            return ("class", int(parts[1]))
-        if kind == "channel" and len(parts) == 3:
-            return ("channel", str(parts[1]), int(parts[2]))
-    except (TypeError, ValueError):
-        pass
+    if kind == "class" and len(parts) == 2 and _index(parts[1]) is not None:
+        return ("class", _index(parts[1]))
+    if kind == "channel" and len(parts) == 3 and _index(parts[2]) is not None:
+        return ("channel", str(parts[1]), _index(parts[2]))
     raise ConfigError(f"unit {unit!r} is not understood; use 'class:<k>', ('class', k) or "
-                      "('channel', '<layer name>', k).")
+                      "('channel', '<layer name>', k) with k an integer class / channel index.")
+
+
+def _index(value: Any) -> int | None:
+    """An integer index from ``"3"`` or ``3``; ``None`` for anything else (``1.7``, ``True``, ``"1.7"``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.lstrip("-").isdigit() else None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return None
 
 
 def _model_channels(model: nn.Module) -> int:

@@ -22,9 +22,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..errors import ConfigError
 from ._baselines import make_baseline
+from ._options import check_int, check_real
 
-__all__ = ["CAPTUM_DEFAULTS", "run_captum"]
+__all__ = ["CAPTUM_DEFAULTS", "check_captum_options", "run_captum"]
 
 #: Options each captum-backed method accepts, with their defaults. Sample counts are chosen
 #: **[ours]** to keep one 64×64 image under the 150 ms interactive budget on 2 CPU cores
@@ -39,6 +41,41 @@ CAPTUM_DEFAULTS: dict[str, dict[str, Any]] = {
     "occlusion": {"window": None, "stride": None, "baseline": "zeros", "batch_size": 64},
     "smoothgrad": {"n_samples": 16, "stdev": 0.15, "abs": True, "seed": 0},
 }
+
+
+def check_captum_options(name: str, opts: dict[str, Any], image_size: tuple[int, int]) -> dict[str, Any]:
+    """Validate the options of captum method ``name`` for images of ``image_size`` before any work.
+
+    captum checks some of these with bare ``assert`` statements (or not at all, and then fails
+    with a ``ZeroDivisionError`` or a sampling error); here every bad value raises
+    :class:`~halign_widgets.errors.ConfigError` naming the option and its valid range.
+    Returns ``opts`` with the counts as ints.
+    """
+    out = dict(opts)
+    for key in ("abs",):
+        if key in out and not isinstance(out[key], bool):
+            raise ConfigError(f"{key} must be True or False, got {out[key]!r}.")
+    if "seed" in out and out["seed"] is not None:
+        out["seed"] = check_int("seed", out["seed"], 0)
+    if name == "integrated_gradients":
+        out["n_steps"] = check_int("n_steps (integration steps)", out["n_steps"], 1)
+        if out.get("internal_batch_size") is not None:
+            out["internal_batch_size"] = check_int("internal_batch_size", out["internal_batch_size"], 1)
+    if name in ("gradient_shap", "smoothgrad"):
+        out["n_samples"] = check_int("n_samples (noisy samples per image)", out["n_samples"], 1)
+        key = "stdevs" if name == "gradient_shap" else "stdev"
+        out[key] = check_real(f"{key} (std of the added Gaussian noise)", out[key], 0.0)
+    if name == "occlusion":
+        side = min(image_size)
+        if out["window"] is not None:
+            out["window"] = check_int(f"window (occlusion patch side; the images are {image_size[0]}×{image_size[1]})",
+                                      out["window"], 1, side)
+        window = out["window"] or max(2, image_size[0] // 8)
+        if out["stride"] is not None:
+            out["stride"] = check_int(f"stride (at most the window, {min(window, side)} px)", out["stride"], 1,
+                                      min(window, side))
+        out["batch_size"] = check_int("batch_size (occluded images per forward pass)", out["batch_size"], 1)
+    return out
 
 
 @contextmanager
@@ -66,7 +103,7 @@ def _occlusion(model: nn.Module, x: Tensor, target: Tensor, window: int | None, 
     from captum import attr as ca
 
     h = x.shape[-2]
-    window = int(window or max(2, h // 8))
+    window = min(int(window or max(2, h // 8)), min(x.shape[-2:]))
     stride = int(stride or max(1, window // 2))
     c = x.shape[1]
     return ca.Occlusion(model).attribute(
@@ -82,6 +119,7 @@ def run_captum(name: str, model: nn.Module, x: Tensor, target: Tensor, **opts: A
     Tensor
         ``B×H×W`` signed attribution (channel sum).
     """
+    opts = check_captum_options(name, opts, tuple(x.shape[-2:]))
     x = x.detach().clone().requires_grad_(True)
     chunk = max(1, MAX_PASS // _expansion(name, opts))
     seed = opts.get("seed")

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from ...data.dataset import check_images
 from ...errors import ConfigError, unknown_name
 from ...models import check_model_input, eval_mode, model_input, size_errors
+from .._baselines import check_baseline
 from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
 from .result import COMBINE, SunyResult, combine_maps
@@ -134,6 +135,8 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
         _check_int("samples (the number of permutations)", samples, 1)
     _check_int("grid", grid, 1)
     _check_int("batch_size", batch_size, 1)
+    _check_int("seed", seed, 0)
+    check_baseline(baseline)  # a NaN/inf baseline is refused before any forward pass
     channels = getattr(model, "in_channels", None)
     check_images(x, channels=channels if isinstance(channels, int) else None)
     check_model_input(model, x)  # at least one image, large enough for the model
