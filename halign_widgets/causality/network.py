@@ -27,27 +27,34 @@ class _Stop(Exception):
 
 
 class _LayerTap(nn.Module):
-    """Run ``backbone`` up to ``layer`` and return that layer's output (any backbone, via a hook)."""
+    """Run ``backbone`` up to ``layer`` and return that layer's output (any backbone, via a hook).
+
+    The hook lives only during :meth:`forward` (registered there, removed in ``finally``): the
+    user's backbone keeps working on its own, unchanged, before and after it is wrapped.
+    """
 
     def __init__(self, backbone: nn.Module, layer: str) -> None:
         super().__init__()
+        get_layer(backbone, layer)  # unknown layer → typed error now, not at the first forward
         self.backbone, self.layer = backbone, layer
-        self._out: Tensor | None = None
-        get_layer(backbone, layer).register_forward_hook(self._grab)
-
-    def _grab(self, _m: nn.Module, _i: Any, out: Tensor) -> None:
-        self._out = out
-        raise _Stop
 
     def forward(self, x: Tensor) -> Tensor:
+        grabbed: list[Tensor] = []
+
+        def grab(_m: nn.Module, _i: Any, out: Tensor) -> None:
+            grabbed.append(out)
+            raise _Stop  # skip the rest of the backbone
+
+        handle = get_layer(self.backbone, self.layer).register_forward_hook(grab)
         try:
             self.backbone(x)
         except _Stop:
             pass
-        out, self._out = self._out, None
-        if out is None:
+        finally:
+            handle.remove()
+        if not grabbed:
             raise ConfigError(f"layer {self.layer!r} was not reached by the backbone's forward pass.")
-        return out
+        return grabbed[0]
 
 
 def feature_extractor(backbone: nn.Module, layer: str) -> nn.Module:
