@@ -185,7 +185,13 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
         Conv layer for CAM-family methods; default ``model.last_conv_layer`` or the last conv layer.
     **options:
         Method options (e.g. ``n_steps`` and ``baseline`` for Integrated Gradients, ``batch_size``
-        for Score-CAM, ``n_masks`` for RISE); unknown options raise a typed error listing the valid ones.
+        for Score-CAM, ``n_masks`` for RISE); unknown options raise a typed error listing the valid ones,
+        bad values a :class:`~halign_widgets.errors.ConfigError` with the valid range, before any work.
+        Every captum-backed method takes ``max_pass``: images per forward-backward pass (inputs ×
+        steps / samples / occluded copies); ``None`` (default) adapts it to the free memory
+        (:mod:`halign_widgets.explain._memory`); the maps do not depend on it. Saliency and
+        SmoothGrad take ``channels="max"`` (Simonyan et al.'s channel maximum, default) or ``"sum"``
+        (see :mod:`halign_widgets.explain.captum_methods` for every method's channel reduction).
 
     Returns
     -------
