@@ -101,10 +101,12 @@ def test_occlusion_of_the_whole_image_is_the_output_change(rgb, images) -> None:
                                              ("occlusion", {"batch_size": 5, "window": 6, "stride": 6}),
                                              ("deeplift", {}), ("saliency", {})])
 def test_the_pass_size_never_changes_the_result(rgb, images, method, options) -> None:
+    # identical up to float rounding: a conv kernel may sum in another order for another batch size
+    # (IG and DeepLift come out bit for bit equal here; saliency and occlusion within ~1e-8)
     maps = [explain(rgb, images, method, target=1, max_pass=cap, **options).maps for cap in (1, 9, 30, 10_000)]
     for other in maps[1:]:
-        assert torch.allclose(maps[0], other, rtol=1e-5, atol=1e-6), method
-    assert torch.allclose(explain(rgb, images, method, target=1, **options).maps, maps[0], rtol=1e-5, atol=1e-6)
+        assert torch.allclose(maps[0], other, rtol=1e-6, atol=1e-7), method
+    assert torch.allclose(explain(rgb, images, method, target=1, **options).maps, maps[0], rtol=1e-6, atol=1e-7)
 
 
 def test_the_chunks_follow_max_pass(rgb, images, monkeypatch) -> None:
