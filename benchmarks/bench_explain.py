@@ -2,7 +2,9 @@
 
 Run ``python benchmarks/bench_explain.py`` (from the repository root). Prints, per method, the
 median of ``--repeats`` timed runs after one warm-up, the DESIGN.md budget and pass / over; then
-batched vs one-forward-per-channel Score-CAM. Chapter 01's wall time and peak memory are in
+batched vs one-forward-per-channel Score-CAM; then the lab's Integrated Gradients on a batch of 32
+images (pass size adapted to the free memory) against captum called directly on the same batch
+(the ratio should be close to 1: the lab adds validation, seeding and the channel reduction). Chapter 01's wall time and peak memory are in
 ``bench_notebooks.py 01``. Never fails on time: budgets are for an idle 2-core machine, a busy one
 inflates the numbers.
 """
@@ -64,6 +66,31 @@ def bench_scorecam(model: SmallCNN, x: torch.Tensor, repeats: int) -> tuple[floa
     return batched, looped
 
 
+def bench_ig_batch(model: SmallCNN, repeats: int, batch: int = 32, n_steps: int = 20) -> tuple[float, float, int]:
+    """Median ms of explain(..., "integrated_gradients") vs captum's IntegratedGradients, and the pass size."""
+    import warnings
+
+    from captum.attr import IntegratedGradients
+
+    from halign_widgets.explain._memory import auto_max_pass
+
+    x = torch.rand(batch, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+    target = torch.ones(batch, dtype=torch.long)
+
+    def lab() -> None:
+        explain(model, x, "integrated_gradients", target=target, n_steps=n_steps)
+
+    def direct() -> None:
+        xx = x.clone().requires_grad_(True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            IntegratedGradients(model).attribute(xx, baselines=torch.zeros_like(x), target=target,
+                                                 n_steps=n_steps).sum(1)
+
+    reps = max(3, repeats // 2)
+    return median_ms(lab, reps), median_ms(direct, reps), auto_max_pass(model, x)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -78,8 +105,11 @@ def main() -> None:
         verdict = "-" if budget is None else ("pass" if ms <= budget else "OVER")
         print(f"{name:<22}{ms:>10.1f}{'' if budget is None else f'{budget:.0f}':>11}  {verdict}")
     batched, looped = bench_scorecam(model, x, args.repeats)
+    ig_lab, ig_captum, max_pass = bench_ig_batch(model, args.repeats)
     print(f"\nScore-CAM on features.conv4 (128 channels): batched {batched:.1f} ms, "
           f"one forward per channel {looped:.1f} ms ({looped / batched:.1f}× slower)")
+    print(f"Integrated Gradients, 32 images × 20 steps: lab {ig_lab:.0f} ms (max_pass={max_pass}), captum "
+          f"directly {ig_captum:.0f} ms, ratio lab/captum {ig_lab / ig_captum:.2f}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError, InputShapeError, unknown_name
+from ..errors import ConfigError, InputShapeError, InvalidPixelError, unknown_name
 
 __all__ = ["FACTOR_KINDS", "DIRECTIONS", "straight_through_step", "direction_graph", "degrees",
            "causality_factors", "random_factors"]
@@ -47,6 +47,11 @@ def _check_map(cmap: Tensor) -> None:
         shape = tuple(cmap.shape) if isinstance(cmap, Tensor) else type(cmap).__name__
         raise InputShapeError(f"a causality map must be a B×k×k tensor (see causality_map), got {shape}; "
                               "add a batch dimension with cmap[None] for a single k×k map.")
+    if not bool(torch.isfinite(cmap).all()):
+        bad = int((~torch.isfinite(cmap)).flatten(1).any(1).sum())
+        raise InvalidPixelError(f"the causality map of {bad} sample(s) contains NaN or infinite values (every "
+                                "comparison with NaN is False, so those channels would silently lose all their "
+                                "edges); check the features it was computed from, or torch.nan_to_num it.")
 
 
 def _check_kind(kind: str) -> None:

@@ -17,7 +17,7 @@ from .maps import causality_map
 from .module import CausalityModule
 from .ordering import channel_order, channel_statistic
 from ..errors import ConfigError, unknown_name
-from ..models import SmallCNN, conv_layers, eval_mode, get_layer
+from ..models import SmallCNN, conv_layers, eval_mode, get_layer, model_device, model_dtype, model_input
 
 __all__ = ["CausalCNN", "CausalClassifier", "feature_extractor", "causality_map_of"]
 
@@ -27,27 +27,34 @@ class _Stop(Exception):
 
 
 class _LayerTap(nn.Module):
-    """Run ``backbone`` up to ``layer`` and return that layer's output (any backbone, via a hook)."""
+    """Run ``backbone`` up to ``layer`` and return that layer's output (any backbone, via a hook).
+
+    The hook lives only during :meth:`forward` (registered there, removed in ``finally``): the
+    user's backbone keeps working on its own, unchanged, before and after it is wrapped.
+    """
 
     def __init__(self, backbone: nn.Module, layer: str) -> None:
         super().__init__()
+        get_layer(backbone, layer)  # unknown layer → typed error now, not at the first forward
         self.backbone, self.layer = backbone, layer
-        self._out: Tensor | None = None
-        get_layer(backbone, layer).register_forward_hook(self._grab)
-
-    def _grab(self, _m: nn.Module, _i: Any, out: Tensor) -> None:
-        self._out = out
-        raise _Stop
 
     def forward(self, x: Tensor) -> Tensor:
+        grabbed: list[Tensor] = []
+
+        def grab(_m: nn.Module, _i: Any, out: Tensor) -> None:
+            grabbed.append(out)
+            raise _Stop  # skip the rest of the backbone
+
+        handle = get_layer(self.backbone, self.layer).register_forward_hook(grab)
         try:
             self.backbone(x)
         except _Stop:
             pass
-        out, self._out = self._out, None
-        if out is None:
+        finally:
+            handle.remove()
+        if not grabbed:
             raise ConfigError(f"layer {self.layer!r} was not reached by the backbone's forward pass.")
-        return out
+        return grabbed[0]
 
 
 def feature_extractor(backbone: nn.Module, layer: str) -> nn.Module:
@@ -93,7 +100,9 @@ class CausalClassifier(nn.Module):
         self.layer = layer
         self.causality = CausalityModule(**module)
         with torch.no_grad(), eval_mode(backbone):
-            k, h, w = self.extractor(torch.zeros(1, *input_shape)).shape[1:]
+            probe = torch.zeros(1, *input_shape, device=model_device(backbone),
+                                dtype=model_dtype(backbone) or torch.float32)
+            k, h, w = self.extractor(probe).shape[1:]
         self.feature_shape = (int(k), int(h), int(w))
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(self.causality.output_size(k, h, w), num_classes)
@@ -194,7 +203,7 @@ def causality_map_of(model: nn.Module, x: Tensor, estimator: str | None = None, 
     direction = direction or (module.direction if module is not None else "causes")
     kind = kind or (module.factor_kind if module is not None else "mulcat")
     with eval_mode(model):
-        feats = model.forward_features(x)
+        feats = model.forward_features(model_input(model, x))
     cmap = causality_map(feats, estimator, p)
     stat = channel_statistic(feats, estimator, p)
     return {"features": feats, "map": cmap, "adjacency": direction_graph(cmap),

@@ -15,6 +15,7 @@ everywhere.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +23,7 @@ from torch import Tensor
 
 from ..errors import ConfigError, unknown_name
 
-__all__ = ["BASELINES", "gaussian_blur", "make_baseline"]
+__all__ = ["BASELINES", "check_baseline", "gaussian_blur", "make_baseline"]
 
 BASELINES: tuple[str, ...] = ("zeros", "mean", "blur")
 
@@ -51,6 +52,34 @@ def gaussian_blur(x: Tensor, sigma: float, kernel_size: int | None = None) -> Te
     return out
 
 
+def check_baseline(kind: object) -> None:
+    """Refuse a baseline that is not a known name, a finite number or a finite tensor (before any work).
+
+    Raises
+    ------
+    UnknownNameError
+        An unknown name.
+    ConfigError
+        A NaN/inf number or a tensor holding NaN/inf values (they would spread into every
+        perturbed image), a boolean, or any other type.
+    """
+    if isinstance(kind, str):
+        if kind not in BASELINES:
+            raise unknown_name("baseline", kind, BASELINES)
+        return
+    if isinstance(kind, bool) or not isinstance(kind, (numbers.Real, Tensor)):
+        raise ConfigError(f"baseline must be one of {BASELINES}, a number or an image tensor, got {kind!r:.60}.")
+    if isinstance(kind, Tensor):
+        if not kind.is_floating_point() and kind.dtype not in (torch.uint8, torch.int8, torch.int16, torch.int32,
+                                                                 torch.int64):
+            raise ConfigError(f"a baseline tensor must hold numbers, got dtype {kind.dtype}.")
+        if kind.is_floating_point() and not bool(torch.isfinite(kind).all()):
+            raise ConfigError("the baseline tensor contains NaN or infinite values; give a finite image "
+                              "(torch.nan_to_num) or a named baseline such as 'blur'.")
+    elif not math.isfinite(float(kind)):
+        raise ConfigError(f"baseline must be a finite number, got {kind!r}; use e.g. 0.0 or 'mean'.")
+
+
 def make_baseline(x: Tensor, kind: str | float | Tensor = "zeros", *, sigma: float | None = None) -> Tensor:
     """Return a baseline of the same shape as ``x`` (``B×C×H×W``).
 
@@ -69,15 +98,20 @@ def make_baseline(x: Tensor, kind: str | float | Tensor = "zeros", *, sigma: flo
     UnknownNameError
         ``kind`` is an unknown name.
     ConfigError
-        ``kind`` is a tensor that does not broadcast to ``x``.
+        ``kind`` is a tensor that does not broadcast to ``x``, or a NaN/inf number or tensor, or
+        ``sigma`` is not a finite number ≥ 0.
     """
+    check_baseline(kind)
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))
+                              or not math.isfinite(sigma) or sigma < 0):
+        raise ConfigError(f"sigma (blur std in pixels) must be a finite number ≥ 0, got {sigma!r}.")
     if isinstance(kind, Tensor):
         try:
             return torch.broadcast_to(kind.to(x), x.shape).clone()
         except RuntimeError as exc:
             raise ConfigError(f"baseline of shape {tuple(kind.shape)} does not broadcast to the images "
                               f"{tuple(x.shape)}; give a tensor of shape C×H×W or B×C×H×W.") from exc
-    if isinstance(kind, (int, float)) and not isinstance(kind, bool):
+    if isinstance(kind, numbers.Real):
         return torch.full_like(x, float(kind))
     if kind == "zeros":
         return torch.zeros_like(x)

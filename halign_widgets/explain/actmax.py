@@ -9,6 +9,7 @@ Hand-written: captum has no feature-visualization optimizer.
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -17,10 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, TargetOutOfRangeError, unknown_name
-from ..models import eval_mode, get_layer, model_device
+from ..models import check_model_input, eval_mode, get_layer, model_device, model_dtype, size_errors
 from ._baselines import gaussian_blur
 from ._fourier import FourierImage
 from ._hooks import record_activations
+from ._options import check_int, check_real
 
 __all__ = ["ActMaxResult", "activation_maximization", "parse_unit"]
 
@@ -60,15 +62,22 @@ def parse_unit(unit: str | Sequence[Any]) -> tuple:
     """Normalize ``"class:1"``, ``("class", 1)``, ``"channel:features.conv2:5"`` or ``("channel", layer, k)``."""
     parts: list[Any] = unit.split(":") if isinstance(unit, str) else list(unit)
     kind = str(parts[0]).lower() if parts else ""
-    try:
-        if kind == "class" and len(parts) == 2:
-            return ("class", int(parts[1]))
-        if kind == "channel" and len(parts) == 3:
-            return ("channel", str(parts[1]), int(parts[2]))
-    except (TypeError, ValueError):
-        pass
+    if kind == "class" and len(parts) == 2 and _index(parts[1]) is not None:
+        return ("class", _index(parts[1]))
+    if kind == "channel" and len(parts) == 3 and _index(parts[2]) is not None:
+        return ("channel", str(parts[1]), _index(parts[2]))
     raise ConfigError(f"unit {unit!r} is not understood; use 'class:<k>', ('class', k) or "
-                      "('channel', '<layer name>', k).")
+                      "('channel', '<layer name>', k) with k an integer class / channel index.")
+
+
+def _index(value: Any) -> int | None:
+    """An integer index from ``"3"`` or ``3``; ``None`` for anything else (``1.7``, ``True``, ``"1.7"``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.lstrip("-").isdigit() else None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return None
 
 
 def _model_channels(model: nn.Module) -> int:
@@ -129,14 +138,27 @@ def activation_maximization(
         raise unknown_name("parameterization", param, PARAMS)
     if isinstance(start, str) and start not in STARTS:
         raise unknown_name("start", start, STARTS)
-    lo, hi = float(data_range[0]), float(data_range[1])
+    if not (isinstance(data_range, (tuple, list)) and len(data_range) == 2):
+        raise ConfigError(f"data_range must be (low, high), got {data_range!r}.")
+    lo, hi = (check_real("data_range", v) for v in data_range)
     if not hi > lo:
         raise ConfigError(f"data_range must be (low, high) with low < high, got {data_range}.")
-    if int(steps) < 0 or lr <= 0 or l2 < 0 or tv < 0 or jitter < 0 or blur_every < 0:
-        raise ConfigError("steps, l2, tv, jitter and blur_every must be ≥ 0 and lr > 0.")
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
+    steps, jitter, blur_every = (check_int(n, v, 0) for n, v in (("steps", steps), ("jitter", jitter),
+                                                                  ("blur_every", blur_every)))
+    lr = check_real("lr (the learning rate)", lr, 0.0, strict=True)
+    l2, tv, blur_sigma = (check_real(n, v, 0.0) for n, v in (("l2", l2), ("tv", tv), ("blur_sigma", blur_sigma)))
+    seed = check_int("seed", seed, 0)
+    if isinstance(start, (int, float)) and not isinstance(start, bool):
+        check_real("start (a constant intensity)", start, lo, high=hi)
+    sides = list(size) if isinstance(size, (tuple, list)) and len(size) == 2 else [size, size]
+    h, w = (check_int("size (pixels per side, or (H, W))", side, 1) for side in sides)
     c = _model_channels(model)
+    check_model_input(model, torch.empty(1, c, h, w, device="meta"), name=f"images of size={size!r}")
     device = model_device(model)
+    # [ours] the image is optimised in the model's dtype, but at least float32 (Adam steps of 0.05 on a
+    # bfloat16 image would be rounded away); it is cast to the model's dtype for each forward pass
+    seen_dtype = model_dtype(model) or torch.float32
+    work = torch.promote_types(seen_dtype, torch.float32)
     gen = torch.Generator().manual_seed(int(seed))
     mid = float(start) if isinstance(start, (int, float)) else (lo + hi) / 2
     noise = 0.1 * (hi - lo) if start == "noise" else 0.0
@@ -152,14 +174,14 @@ def activation_maximization(
             init = start.detach().float().reshape(1, c, h, w).clone()
         else:
             init = torch.full((1, c, h, w), mid) + noise * torch.randn(1, c, h, w, generator=gen)
-        leaf = init.clamp(lo, hi).to(device).requires_grad_(True)
+        leaf = init.clamp(lo, hi).to(device=device, dtype=work).requires_grad_(True)
         make_image = lambda: leaf  # noqa: E731
     center = mid
     opt = torch.optim.Adam([leaf], lr=lr)
-    result = ActMaxResult(image=make_image().detach().cpu(), unit=u)
+    result = ActMaxResult(image=make_image().detach().float().cpu(), unit=u)
     t0 = time.perf_counter()
-    with eval_mode(model), torch.enable_grad():
-        for step in range(int(steps)):
+    with eval_mode(model), torch.enable_grad(), size_errors(model, torch.empty(1, c, h, w, device="meta")):
+        for step in range(steps):
             if stop is not None and stop.is_set():
                 result.stopped = True
                 break
@@ -168,7 +190,7 @@ def activation_maximization(
             if jitter:
                 dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen))
                 seen = torch.roll(img, shifts=(dy, dx), dims=(2, 3))
-            value = _unit_value(model, seen, u, layer)
+            value = _unit_value(model, seen.to(seen_dtype), u, layer).to(work)
             tv_term = (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
             objective = value - l2 * ((img - center) ** 2).mean() - tv * tv_term
             (grad,) = torch.autograd.grad(-objective, [leaf])
@@ -181,11 +203,11 @@ def activation_maximization(
                     leaf.clamp_(lo, hi)
             result.trajectory.append(float(value.detach()))
             result.objective.append(float(objective.detach()))
-            if callback is not None and callback(step, make_image().detach().cpu(), float(value.detach())) is True:
+            if callback is not None and callback(step, make_image().detach().float().cpu(), float(value.detach())) is True:
                 result.stopped = True
                 break
     with torch.no_grad():
-        result.image = make_image().detach().cpu()
+        result.image = make_image().detach().float().cpu()
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -17,9 +17,10 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
-from ..models import eval_mode, model_device
+from ..models import check_model_input, eval_mode, model_input, size_errors
 from ._resolve import in_channels, resolve_layer, resolve_target
 from ._registry import METHODS, MethodInfo, available_methods, resolve_method
+from .captum_methods import CAPTUM_DEFAULTS, check_captum_options
 
 __all__ = ["Explanation", "explain", "list_methods", "shared_scale"]
 
@@ -120,6 +121,23 @@ def _merge_options(info: MethodInfo, options: dict[str, Any]) -> dict[str, Any]:
     return {**info.defaults, **options}
 
 
+def _check_options(info: MethodInfo, opts: dict[str, Any], model: nn.Module, x: Tensor,
+                   module: nn.Module | None) -> dict[str, Any]:
+    """Validate a method's options before any work (typed errors with the valid range)."""
+    if info.name in CAPTUM_DEFAULTS:
+        return check_captum_options(info.name, opts, tuple(x.shape[-2:]))
+    if info.name == "rise":
+        from .rise import check_rise_options
+
+        values = check_rise_options(opts["n_masks"], opts["grid"], opts["p"], opts["seed"], opts["batch_size"])
+        return dict(zip(("n_masks", "grid", "p", "seed", "batch_size"), values))
+    if info.name == "scorecam":
+        from .cam import ScoreCAM
+
+        ScoreCAM(model, module, **opts)  # type: ignore[arg-type]  # the constructor validates
+    return opts
+
+
 def _run(info: MethodInfo, model: nn.Module, x: Tensor, target: Tensor, layer: str | None,
          module: nn.Module | None, opts: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
     from . import cam
@@ -167,7 +185,13 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
         Conv layer for CAM-family methods; default ``model.last_conv_layer`` or the last conv layer.
     **options:
         Method options (e.g. ``n_steps`` and ``baseline`` for Integrated Gradients, ``batch_size``
-        for Score-CAM, ``n_masks`` for RISE); unknown options raise a typed error listing the valid ones.
+        for Score-CAM, ``n_masks`` for RISE); unknown options raise a typed error listing the valid ones,
+        bad values a :class:`~halign_widgets.errors.ConfigError` with the valid range, before any work.
+        Every captum-backed method takes ``max_pass``: images per forward-backward pass (inputs ×
+        steps / samples / occluded copies); ``None`` (default) adapts it to the free memory
+        (:mod:`halign_widgets.explain._memory`); the maps do not depend on it. Saliency and
+        SmoothGrad take ``channels="max"`` (Simonyan et al.'s channel maximum, default) or ``"sum"``
+        (see :mod:`halign_widgets.explain.captum_methods` for every method's channel reduction).
 
     Returns
     -------
@@ -180,7 +204,8 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
     TargetOutOfRangeError
         A target outside ``[0, K)``.
     InputShapeError, InvalidPixelError
-        Bad images.
+        Bad images: wrong shape or channels, NaN/inf pixels, an empty batch, or images smaller than
+        the model can take (the message says the minimum size).
 
     Examples
     --------
@@ -190,11 +215,13 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
     """
     info = resolve_method(method)
     check_images(x, channels=in_channels(model))
+    check_model_input(model, x)  # at least one image, large enough for the model
     opts = _merge_options(info, options)
-    x = x.to(model_device(model)).float()
+    x = model_input(model, x)  # the model's device and dtype (float64, bfloat16 … work too)
     layer_name, module = resolve_layer(model, layer) if info.uses_layer else (None, None)
+    opts = _check_options(info, opts, model, x, module)  # before any forward pass
     with eval_mode(model), torch.enable_grad():
-        with torch.no_grad():
+        with torch.no_grad(), size_errors(model, x):
             logits = model(x)
         tgt = resolve_target(target, logits)
         start = time.perf_counter()

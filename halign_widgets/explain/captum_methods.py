@@ -1,9 +1,31 @@
 """Gradient and perturbation attributions, delegated to captum.
 
-Each function returns captum's raw attribution summed over the colour channels, a signed
-``B×H×W`` map (summing keeps the sign; grayscale images have one channel anyway). Nothing is
-re-implemented here: this module only chooses sensible defaults for small 64×64 images, builds
-baselines with :mod:`halign_widgets.explain._baselines` and makes the random methods seeded.
+Nothing is re-implemented here: this module chooses defaults for small 64×64 images, validates
+the options (:mod:`._captum_options`), builds baselines with :mod:`._baselines`, seeds the random
+methods, sizes the passes to the memory at hand (:mod:`._memory`) and reduces captum's
+``B×C×H×W`` attribution to a ``B×H×W`` map:
+
+- **saliency** (``abs=True``): ``max_c |∂y/∂x_c|``, the maximum over colour channels, as Simonyan
+  et al. define the image-specific saliency map. ``channels="sum"`` sums instead; ``abs=False``
+  keeps the signed gradient, summed over channels (no maximum of signed values) **[ours]**.
+- **SmoothGrad** (``abs=True``): the per-channel mean of ``|∂y/∂x|`` over the noisy copies
+  (captum's ``NoiseTunnel`` over ``Saliency``), then the same channel maximum — so SmoothGrad is
+  exactly saliency averaged under noise and equals it at ``stdev=0`` **[ours]**: Smilkov et al.
+  build on Simonyan's map, while the visualisation code they published sums ``|·|`` over
+  channels — ``channels="sum"`` gives that.
+- **Occlusion**: the mean over channels — every channel of an occluded window receives the same
+  output change, so the mean *is* that change (a sum would multiply it by ``C``).
+- **Every other method** (Input×Gradient, Integrated Gradients, GradientShap, DeepLift, Guided
+  Backprop): the signed sum over channels. These attributions are additive — IG, DeepLift and
+  GradientShap satisfy completeness, ``Σ_pixels Σ_channels a = f(x) − f(baseline)`` — and the sum
+  keeps that property pixel by pixel (and the sign). Grayscale images have one channel anyway.
+
+Randomness is per image **[ours]**: GradientShap draws each image's references from *its own*
+distribution — a black image and the chosen baseline of that image (Lundberg & Lee's expected
+gradients over a reference distribution; captum would pool the references of a whole batch, so
+an image was often attributed against another image's blur) — and SmoothGrad and GradientShap
+re-seed for every image, so an image's map is identical whether it is explained alone or in a
+batch.
 
 References: Saliency (Simonyan et al., ICLR workshops 2014); Input×Gradient (Shrikumar et al.,
 2016); Integrated Gradients (Sundararajan et al., ICML 2017); GradientShap (Lundberg & Lee,
@@ -23,22 +45,14 @@ import torch
 from torch import Tensor, nn
 
 from ._baselines import make_baseline
+from ._captum_options import CAPTUM_DEFAULTS, CHANNEL_REDUCTIONS, check_captum_options
+from ._memory import auto_max_pass
 
-__all__ = ["CAPTUM_DEFAULTS", "run_captum"]
+__all__ = ["CAPTUM_DEFAULTS", "CHANNEL_REDUCTIONS", "PER_IMAGE", "check_captum_options", "reduce_channels",
+           "run_captum"]
 
-#: Options each captum-backed method accepts, with their defaults. Sample counts are chosen
-#: **[ours]** to keep one 64×64 image under the 150 ms interactive budget on 2 CPU cores
-#: (Integrated Gradients: 20 Gauss-Legendre steps; SmoothGrad / GradientShap: 16 samples).
-CAPTUM_DEFAULTS: dict[str, dict[str, Any]] = {
-    "saliency": {"abs": True},
-    "input_x_gradient": {},
-    "integrated_gradients": {"baseline": "zeros", "n_steps": 20, "internal_batch_size": None},
-    "gradient_shap": {"baseline": "blur", "n_samples": 16, "stdevs": 0.1, "seed": 0},
-    "deeplift": {"baseline": "zeros"},
-    "guided_backprop": {},
-    "occlusion": {"window": None, "stride": None, "baseline": "zeros", "batch_size": 64},
-    "smoothgrad": {"n_samples": 16, "stdev": 0.15, "abs": True, "seed": 0},
-}
+#: Random methods explained one image at a time, each re-seeded (see the module docstring).
+PER_IMAGE = ("gradient_shap", "smoothgrad")
 
 
 @contextmanager
@@ -54,19 +68,13 @@ def _seeded(seed: int) -> Iterator[None]:
         np.random.set_state(state)
 
 
-#: At most this many images (inputs × steps / samples / windows) go through one forward-backward
-#: pass **[ours]**: a batch of 32 images with 20 IG steps would otherwise be one pass of 640
-#: images (≈1 GB of activations); larger batches are explained in chunks of images.
-MAX_PASS = 64
-
-
 def _occlusion(model: nn.Module, x: Tensor, target: Tensor, window: int | None, stride: int | None,
                baseline: Any, batch_size: int) -> Tensor:
     # [ours] default window = H/8 (8 px on 64×64), stride = half the window: 15×15 = 225 forwards.
     from captum import attr as ca
 
     h = x.shape[-2]
-    window = int(window or max(2, h // 8))
+    window = min(int(window or max(2, h // 8)), min(x.shape[-2:]))
     stride = int(stride or max(1, window // 2))
     c = x.shape[1]
     return ca.Occlusion(model).attribute(
@@ -74,28 +82,51 @@ def _occlusion(model: nn.Module, x: Tensor, target: Tensor, window: int | None, 
         baselines=make_baseline(x, baseline), perturbations_per_eval=int(batch_size))
 
 
+def reduce_channels(name: str, attribution: Tensor, opts: dict[str, Any]) -> Tensor:
+    """``B×C×H×W`` captum attribution → ``B×H×W`` map, per method (see the module docstring)."""
+    if name in ("saliency", "smoothgrad") and opts.get("abs", True) and opts.get("channels", "max") == "max":
+        return attribution.amax(1)
+    if name == "occlusion":
+        return attribution.mean(1)
+    return attribution.sum(1)
+
+
 def run_captum(name: str, model: nn.Module, x: Tensor, target: Tensor, **opts: Any) -> Tensor:
     """Run the captum method ``name`` with options ``opts`` (already merged with the defaults).
+
+    Images go through captum in chunks of at most ``max_pass`` images per forward-backward pass
+    (inputs × steps / samples / occluded copies); ``max_pass=None`` adapts it to the free memory.
+    The random methods run image by image (:data:`PER_IMAGE`).
 
     Returns
     -------
     Tensor
-        ``B×H×W`` signed attribution (channel sum).
+        ``B×H×W`` map (see :func:`reduce_channels`).
     """
+    opts = check_captum_options(name, opts, tuple(x.shape[-2:]))
     x = x.detach().clone().requires_grad_(True)
-    chunk = max(1, MAX_PASS // _expansion(name, opts))
     seed = opts.get("seed")
-    with warnings.catch_warnings(), (_seeded(int(seed)) if seed is not None else nullcontext()):
+    with warnings.catch_warnings():
         # captum warns each time it (temporarily) hooks ReLUs; the hooks are removed by captum.
         warnings.filterwarnings("ignore", category=UserWarning, module="captum")
         warnings.filterwarnings("ignore", message=".*hooks.*")
-        parts = [_dispatch(name, model, x[i:i + chunk], target[i:i + chunk], opts).detach()
-                 for i in range(0, x.shape[0], chunk)]
-    return torch.cat(parts).sum(1)
+        if name in PER_IMAGE:
+            parts = []
+            for i in range(x.shape[0]):
+                with _seeded(int(seed)) if seed is not None else nullcontext():
+                    parts.append(_dispatch(name, model, x[i:i + 1], target[i:i + 1], opts).detach())
+        else:
+            max_pass = opts.get("max_pass") or auto_max_pass(model, x)
+            chunk = max(1, max_pass // _expansion(name, opts))
+            parts = [_dispatch(name, model, x[i:i + chunk], target[i:i + chunk], opts).detach()
+                     for i in range(0, x.shape[0], chunk)]
+    return reduce_channels(name, torch.cat(parts), opts)
 
 
 def _expansion(name: str, opts: dict[str, Any]) -> int:
     """How many images one input becomes inside captum (steps, samples or occlusion windows per pass)."""
+    if name == "integrated_gradients" and opts.get("internal_batch_size"):
+        return 1  # captum splits the steps itself; a chunk of images then costs internal_batch_size
     key = {"integrated_gradients": "n_steps", "gradient_shap": "n_samples", "smoothgrad": "n_samples",
            "occlusion": "batch_size"}.get(name)
     return max(1, int(opts[key])) if key else 1
@@ -115,8 +146,8 @@ def _dispatch(name: str, model: nn.Module, x: Tensor, target: Tensor, opts: dict
             x, baselines=make_baseline(x, opts["baseline"]), target=target, n_steps=int(opts["n_steps"]),
             internal_batch_size=opts["internal_batch_size"])
     elif name == "gradient_shap":
-        # Baseline distribution: a black image and the chosen baseline of each image.
-        base = torch.cat([torch.zeros_like(x[:1]), make_baseline(x, opts["baseline"])])
+        # One image: its reference distribution is a black image and its own baseline.
+        base = torch.cat([torch.zeros_like(x), make_baseline(x, opts["baseline"])])
         out = ca.GradientShap(model).attribute(x, baselines=base, target=target,
                                                n_samples=int(opts["n_samples"]), stdevs=float(opts["stdevs"]))
     elif name == "deeplift":

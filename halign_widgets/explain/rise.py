@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import ConfigError
+from ._options import check_int, check_real
+from ..models import model_input
 
-__all__ = ["rise", "rise_masks"]
+__all__ = ["check_rise_options", "rise", "rise_masks"]
 
 
 def rise_masks(n_masks: int, size: tuple[int, int], grid: int = 8, p: float = 0.5, seed: int = 0,
@@ -34,6 +35,15 @@ def rise_masks(n_masks: int, size: tuple[int, int], grid: int = 8, p: float = 0.
     return masks.to(device)
 
 
+def check_rise_options(n_masks: int, grid: int, p: float, seed: int, batch_size: int) -> tuple[int, int, float, int, int]:
+    """Validate RISE's options (:class:`~halign_widgets.errors.ConfigError` with the valid range)."""
+    return (check_int("n_masks (RISE needs n_masks ≥ 1)", n_masks, 1),
+            check_int("grid (cells per side of the coarse masks)", grid, 1),
+            check_real("p (the keep probability; RISE needs 0 < p ≤ 1)", p, 0.0, strict=True, high=1.0),
+            check_int("seed", seed, 0),
+            check_int("batch_size (masked images per forward pass)", batch_size, 1))
+
+
 @torch.no_grad()
 def rise(model: nn.Module, x: Tensor, target: Tensor, n_masks: int = 500, grid: int = 8, p: float = 0.5,
          seed: int = 0, batch_size: int = 100) -> Tensor:
@@ -49,15 +59,17 @@ def rise(model: nn.Module, x: Tensor, target: Tensor, n_masks: int = 500, grid: 
         Coarse grid size and keep probability of the masks.
     batch_size:
         Masked images per forward pass.
+
+    The images follow the model's device and dtype; the map is accumulated in at least float32.
     """
-    if n_masks < 1 or batch_size < 1 or not 0 < p <= 1:
-        raise ConfigError(f"RISE needs n_masks ≥ 1, batch_size ≥ 1 and 0 < p ≤ 1; got {n_masks}, "
-                          f"{batch_size}, {p}.")
-    masks = rise_masks(int(n_masks), tuple(x.shape[-2:]), int(grid), float(p), seed, x.device)
-    out = torch.zeros(x.shape[0], *x.shape[-2:], device=x.device, dtype=x.dtype)
+    n_masks, grid, p, seed, batch_size = check_rise_options(n_masks, grid, p, seed, batch_size)
+    x = model_input(model, x)  # the model's device and dtype
+    acc = torch.promote_types(x.dtype, torch.float32)  # accumulate in ≥ float32 even for a half-precision model
+    masks = rise_masks(int(n_masks), tuple(x.shape[-2:]), int(grid), float(p), seed, x.device).to(acc)
+    out = torch.zeros(x.shape[0], *x.shape[-2:], device=x.device, dtype=acc)
     for b in range(x.shape[0]):
         for start in range(0, n_masks, batch_size):
             m = masks[start:start + batch_size]
-            probs = model(x[b:b + 1] * m).softmax(1)[:, int(target[b])]
+            probs = model(x[b:b + 1] * m.to(x.dtype)).to(acc).softmax(1)[:, int(target[b])]
             out[b] += (probs[:, None, None] * m[:, 0]).sum(0)
     return out / (n_masks * p)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, unknown_name
-from .modes import eval_mode, model_device
+from .modes import eval_mode, model_device, model_dtype
 
 __all__ = ["ConvBlock", "SmallCNN", "conv_layers", "get_layer", "layer_shapes"]
 
@@ -96,6 +96,17 @@ class SmallCNN(nn.Module):
         return int(self.config["num_classes"])
 
     @property
+    def min_input_size(self) -> int:
+        """Smallest image side the model accepts: ``2**(depth − 1)`` (each max-pooling halves the grid)."""
+        return 2 ** (int(self.config["depth"]) - 1)
+
+    @property
+    def min_input_reason(self) -> str:
+        """Why :attr:`min_input_size` (used in error messages)."""
+        pools = int(self.config["depth"]) - 1
+        return f" (depth={pools + 1}: its {pools} 2×2 max-pooling(s) halve the grid {pools} time(s))"
+
+    @property
     def last_conv_layer(self) -> str:
         """Dotted name of the last conv block (the default layer of CAM methods)."""
         return f"features.conv{self.config['depth']}"
@@ -142,7 +153,7 @@ def layer_shapes(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, tu
             lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:]))))
     try:
         with eval_mode(model):
-            model(torch.zeros((1, *input_shape), device=model_device(model)))
+            model(torch.zeros((1, *input_shape), device=model_device(model), dtype=model_dtype(model) or torch.float32))
     finally:
         for h in handles:
             h.remove()

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..data.dataset import check_images
 from ..errors import EmptyDatasetError, InputShapeError, LabelMismatchError, TargetOutOfRangeError
-from ..models import eval_mode
+from ..models import check_model_input, eval_mode, model_input
 
 __all__ = ["tensors_of", "iterate_batches", "num_batches", "first_example", "check_dataset"]
 
@@ -98,6 +98,7 @@ def check_dataset(dataset: Any, model: nn.Module, device: torch.device, what: st
     pair = tensors_of(dataset)
     images = pair[0] if pair is not None else x0[None]
     check_images(images, channels=channels, name=f"the {what} images")
+    check_model_input(model, x0[None], name=f"the {what} images")
     multilabel = bool(y0.is_floating_point() and y0.dim() == 1)
     if y0.dim() > 1 or (y0.dim() == 1 and not multilabel):
         raise LabelMismatchError(f"each label of the {what} must be a class index or a float 0/1 row, got a "
@@ -113,7 +114,7 @@ def check_dataset(dataset: Any, model: nn.Module, device: torch.device, what: st
                                  f"build the model with num_classes={y0.shape[0]}.")
     try:
         with eval_mode(model), torch.no_grad():
-            logits = model(x0[None].float().to(device))
+            logits = model(model_input(model, x0[None].to(device), images=False))
     except RuntimeError as exc:
         raise InputShapeError(f"the model cannot process one image of the {what} (shape {tuple(x0.shape)}): "
                               f"{str(exc)[:300]}. Check the image size and channels the model expects.") from exc

@@ -1,15 +1,22 @@
-"""Atomic, code-free checkpoints: write a temporary file beside the target, then ``os.replace``.
+"""Atomic, code-free, all-or-nothing checkpoints.
 
 A checkpoint is a plain dict of tensors and Python numbers/strings, written with :func:`torch.save`
 and read back with ``torch.load(..., weights_only=True)`` so loading never executes code from the
-file.  Because the final rename is atomic on POSIX and Windows, a crash while saving leaves the
-previous checkpoint intact and no partial file behind.
+file.
+
+- **Saving** goes through :func:`~halign_widgets.training._atomic.atomic_write`: a temporary file
+  beside the target, then ``os.replace``; a crash while saving leaves the previous checkpoint
+  intact, a process killed mid-save leaves a hidden temporary that the next save of the same
+  target removes, and the file gets the user's usual permissions (``0666 & ~umask``).
+- **Loading** is all or nothing: the model (class, config, keys, shapes) *and* the optimiser
+  (parameter groups, parameters per group, per-parameter state shapes) are checked before
+  anything is written, and if writing still fails both are rolled back to what they held.
 """
 
 from __future__ import annotations
 
+import copy
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +24,8 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, CheckpointMismatchError
+from ._atomic import atomic_write
+from ._compat import check_model, check_optimizer_state
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "FORMAT"]
 
@@ -65,22 +74,12 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, optimizer: t
         "seed": None if seed is None else int(seed),
         "extra": dict(extra or {}),
     }
-    tmp_name: str | None = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_write(target) as handle:
             torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-        tmp_name = None
     except Exception as exc:
         raise CheckpointError(f"could not write checkpoint {target}: {exc}; the previous checkpoint (if any) "
                               "is unchanged. Check free disk space and write permissions.") from exc
-    finally:
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.remove(tmp_name)
     return target
 
 
@@ -108,42 +107,14 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     return data
 
 
-def _check_compatible(data: dict[str, Any], model: nn.Module, source: str) -> None:
-    """Raise :class:`CheckpointMismatchError` naming what differs between checkpoint and model."""
-    cls = type(model).__name__
-    if data.get("model_class") not in (None, cls):
-        raise CheckpointMismatchError(
-            f"{source} was written by a {data['model_class']} but the model is a {cls}; build a "
-            f"{data['model_class']}(**{data.get('model_config')}) to load it.")
-    config = getattr(model, "config", None)
-    saved = data.get("model_config")
-    if isinstance(config, dict) and isinstance(saved, dict) and dict(config) != saved:
-        diffs = [f"{k}: checkpoint {saved.get(k)!r} vs model {config.get(k)!r}"
-                 for k in sorted(set(saved) | set(config)) if saved.get(k) != config.get(k)]
-        raise CheckpointMismatchError(f"{source} was written by a {cls} with another configuration ("
-                                      f"{'; '.join(diffs)}); rebuild the model as {cls}(**{saved}).")
-    state = data["model_state"]
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {missing[:5]}")
-        if unexpected:
-            parts.append(f"unexpected keys {unexpected[:5]}")
-        if shapes:
-            parts.append("shape mismatch " + "; ".join(shapes[:5]))
-        raise CheckpointMismatchError(f"{source} does not fit this {cls}: {', '.join(parts)}. Build the model "
-                                      "with the same architecture and sizes as the one that was saved.")
-
-
 def load_checkpoint(path: str | os.PathLike[str], model: nn.Module | None = None,
                     optimizer: torch.optim.Optimizer | None = None,
                     map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint (``weights_only=True``), optionally restoring ``model`` and ``optimizer`` in place.
+
+    All or nothing: everything is validated before anything is written, and if writing still
+    fails, ``model`` and ``optimizer`` are rolled back, so a refused checkpoint never leaves a
+    half-loaded model behind.
 
     Parameters
     ----------
@@ -152,7 +123,8 @@ def load_checkpoint(path: str | os.PathLike[str], model: nn.Module | None = None
     model:
         Model to restore; must have the same class, ``config`` and parameter shapes as the saved one.
     optimizer:
-        Optimiser to restore (must hold the same parameter groups as when saved).
+        Optimiser to restore (must hold the same parameter groups, parameter counts and state
+        shapes as when saved).
     map_location:
         Where to load tensors (``"cpu"`` by default; the model's own device is kept).
 
@@ -168,17 +140,28 @@ def load_checkpoint(path: str | os.PathLike[str], model: nn.Module | None = None
         Missing or corrupt file.
     CheckpointMismatchError
         The checkpoint belongs to another model class, configuration or parameter layout, or the
-        optimiser's parameter groups differ.
+        optimiser's parameter groups or state differ. ``model`` and ``optimizer`` are unchanged.
     """
     data = read_checkpoint(path, map_location)
+    opt_state = data.get("optimizer_state") if optimizer is not None else None
     if model is not None:
-        _check_compatible(data, model, str(path))
-        model.load_state_dict(data["model_state"])
-    if optimizer is not None and data.get("optimizer_state") is not None:
-        try:
-            optimizer.load_state_dict(data["optimizer_state"])
-        except (ValueError, KeyError, RuntimeError) as exc:
-            raise CheckpointMismatchError(
-                f"the optimiser state in {path} does not fit the current optimiser ({exc}); make the same "
-                "parameters trainable (trainer.set_trainable) as when the checkpoint was written.") from exc
+        check_model(data, model, str(path))
+    if opt_state is not None:
+        check_optimizer_state(opt_state, optimizer, str(path))  # type: ignore[arg-type]
+    model_backup = {k: v.detach().clone() for k, v in model.state_dict().items()} if model is not None else None
+    opt_backup = copy.deepcopy(optimizer.state_dict()) if opt_state is not None else None  # type: ignore[union-attr]
+    try:
+        if model is not None:
+            model.load_state_dict(data["model_state"])
+        if opt_state is not None:
+            optimizer.load_state_dict(opt_state)  # type: ignore[union-attr]
+    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
+        if model is not None:
+            model.load_state_dict(model_backup)  # type: ignore[arg-type]
+        if opt_backup is not None:
+            optimizer.load_state_dict(opt_backup)  # type: ignore[union-attr]
+        raise CheckpointMismatchError(
+            f"{path} could not be loaded ({type(exc).__name__}: {str(exc)[:200]}); the model and optimiser are "
+            "unchanged. Make the same parameters trainable (trainer.set_trainable) and build the same model as "
+            "when the checkpoint was written.") from exc
     return data

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-from ..models import eval_mode
+from ..models import eval_mode, model_input
 from . import _data
 from .metrics import probabilities
 
@@ -32,7 +32,7 @@ def evaluate_model(model: nn.Module, step: Step, metric: Callable[[Tensor, Tenso
     seen = 0
     with eval_mode(model):
         for x, y in _data.iterate_batches(dataset, batch_size, shuffle=False):
-            x, y = x.to(device), y.to(device)
+            x, y = model_input(model, x.to(device), images=False), model_input(model, y.to(device), images=False)
             loss, logits, terms = step(x, y)
             n = int(x.shape[0])
             seen += n
@@ -48,5 +48,6 @@ def predict_probabilities(model: nn.Module, chunks: Iterable[Tensor], multilabel
                           device: torch.device) -> Tensor:
     """Concatenated class probabilities (CPU) of ``model`` for image batches ``chunks``, in eval mode."""
     with eval_mode(model):
-        out = [probabilities(model(x.to(device)).float(), multilabel).cpu() for x in chunks]
+        out = [probabilities(model(model_input(model, x.to(device), images=False)).float(), multilabel).cpu()
+               for x in chunks]
     return torch.cat(out) if out else torch.empty(0)

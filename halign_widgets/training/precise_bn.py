@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..models import eval_mode, model_device
+from ..models import eval_mode, model_device, model_input
 from . import _data
 
 __all__ = ["recompute_bn_stats", "recalibrate_batchnorm", "bn_layers"]
@@ -103,7 +103,7 @@ def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: in
                 m.momentum = None  # cumulative average over the batches below
                 m.train()
             for start in range(0, images.shape[0], batch_size):
-                model(images[start:start + batch_size].to(device).float())
+                model(model_input(model, images[start:start + batch_size].to(device), images=False))
     finally:
         for m, (momentum, count) in zip(layers, saved):
             m.momentum = momentum

@@ -6,6 +6,7 @@ short and the loop readable in class: the whole epoch is :meth:`Trainer._train_e
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -18,8 +19,10 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, LabelMismatchError, TrainingBusyError
+from ..models import check_model_input, model_input, size_errors
 from . import _data
 from ._control import RunControl
+from ._divergence import checkpoint_note, gradients_finite, restore_buffers, snapshot_buffers
 from ._options import check_lr, check_optimizer, check_positive_int, make_optimizer, select_parameters
 from .callbacks import Callback, CallbackList, ProgressBar
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -79,7 +82,15 @@ class Trainer(RunControl):
         Show a text ``tqdm`` progress bar.
     precise_bn:
         After every epoch, re-estimate batch-norm statistics on this many evenly spaced training
-        images (0 disables) — see :mod:`~halign_widgets.training.precise_bn` for why [ours].
+        images (0 disables; ``True`` means 128, ``False`` 0) — see
+        :mod:`~halign_widgets.training.precise_bn` for why [ours].
+
+    Notes
+    -----
+    A step whose loss or gradients are NaN/inf is refused *before* ``optimizer.step()``: the
+    trainer raises :class:`~halign_widgets.errors.ConfigError` naming the epoch and batch and the
+    last checkpoint, and the model (parameters and batch-norm statistics) and the optimiser stay
+    as they were after the last good step.
 
     Examples
     --------
@@ -124,7 +135,9 @@ class Trainer(RunControl):
         self.callbacks: list[Callback] = list(callbacks)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.progress = bool(progress)
-        self.precise_bn = check_positive_int("precise_bn", {True: 128, False: 0}.get(precise_bn, precise_bn), 0)
+        # only the bools themselves map (1 == True would match a dict key): True → 128 images, False → 0
+        bn_images = 128 if precise_bn is True else 0 if precise_bn is False else precise_bn
+        self.precise_bn = check_positive_int("precise_bn", bn_images, 0)
         self.optimizer = make_optimizer(self.optimizer_factory, self.model.parameters(), self.lr, self.weight_decay)
         self.history = History()
         self.global_step = 0
@@ -279,15 +292,21 @@ class Trainer(RunControl):
         seen = 0
         batches = _data.iterate_batches(self.train_data, self.batch_size, shuffle=True, generator=generator)
         for batch, (x, y) in enumerate(batches, 1):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            x = model_input(self.model, x.to(self.device, non_blocking=True), images=False)
+            y = model_input(self.model, y.to(self.device, non_blocking=True), images=False)  # float 0/1 rows too
+            buffers = snapshot_buffers(self.model)  # BN statistics of the last good step
             loss, logits, terms = self._step(x, y)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                restore_buffers(self.model, buffers)
+                raise self._diverged(f"the loss is {loss_value}", epoch, batch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if not gradients_finite(self.optimizer):
+                self.optimizer.zero_grad(set_to_none=True)
+                restore_buffers(self.model, buffers)
+                raise self._diverged(f"the loss is {loss_value:g} but its gradients hold NaN or inf", epoch, batch)
             self.optimizer.step()
-            loss_value = float(loss.detach())
-            if loss_value != loss_value or abs(loss_value) == float("inf"):
-                raise ConfigError(f"training diverged: the loss is {loss_value} at epoch {epoch}, batch {batch}; "
-                                  f"lower the learning rate (now {self.lr:g}) or check the data.")
             with torch.no_grad():
                 acc_value = float(self.metric(logits.detach(), y))
             n = int(x.shape[0])
@@ -301,6 +320,15 @@ class Trainer(RunControl):
             if self.stop_requested:
                 return None
         return {"epoch": epoch, **{f"train_{k}": v / seen for k, v in totals.items()}}
+
+    def _diverged(self, what: str, epoch: int, batch: int) -> ConfigError:
+        """The error of a refused step: the model and optimiser are those after the previous step."""
+        done = f"epoch {epoch}, batch {batch - 1}" if batch > 1 else (
+            f"the end of epoch {epoch - 1}" if epoch > 1 else "their initial values")
+        return ConfigError(f"training diverged at epoch {epoch}, batch {batch}: {what}. The step was not taken: "
+                           f"the model and optimiser are left as they were after {done}; "
+                           f"{checkpoint_note(self.checkpoint_dir)}. Lower the learning rate (now {self.lr:g}) "
+                           "or check the data and the loss.")
 
     def _early_stop_due(self) -> bool:
         if self.early_stopping is None:
@@ -327,12 +355,14 @@ class Trainer(RunControl):
         if isinstance(data, Tensor):
             channels = getattr(self.model, "in_channels", None)
             check_images(data, channels=channels if isinstance(channels, int) else None)
+            check_model_input(self.model, data)  # at least one image, large enough for the model
             chunks = [data[i:i + self.batch_size] for i in range(0, data.shape[0], self.batch_size)]
         else:
             dataset = _data.as_dataset(data)
             _data.first_example(dataset, "data to predict")
             chunks = [x for x, _ in _data.iterate_batches(dataset, self.batch_size, shuffle=False)]
-        return predict_probabilities(self.model, chunks, self.multilabel, self.device)
+        with size_errors(self.model, chunks[0] if chunks else torch.empty(0, 0, 0, 0)):
+            return predict_probabilities(self.model, chunks, self.multilabel, self.device)
 
     # -- checkpoints --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ...models import model_input
 from .._hooks import record_activations
 
 __all__ = ["BaseCAM", "upsample"]
@@ -57,7 +58,7 @@ class BaseCAM:
     def activations(self, x: Tensor, target: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
         """Forward ``x``; return the layer activations, ``∂y_c/∂X`` (or ``None``) and the logits."""
         with torch.set_grad_enabled(self.needs_gradients):
-            x_in = x.detach().clone().requires_grad_(self.needs_gradients)
+            x_in = model_input(self.model, x.detach()).clone().requires_grad_(self.needs_gradients)
             with record_activations(self.layer) as rec:
                 logits = self.model(x_in)
             acts = rec.output
@@ -66,7 +67,7 @@ class BaseCAM:
                                    "pick one of the model's conv layers.")
             grads = None
             if self.needs_gradients:
-                score = logits.gather(1, target[:, None]).sum()
+                score = logits.gather(1, target.to(logits.device)[:, None]).sum()
                 grads = torch.autograd.grad(score, acts)[0]
         return acts.detach(), None if grads is None else grads.detach(), logits.detach()
 
@@ -75,8 +76,13 @@ class BaseCAM:
         raise NotImplementedError
 
     def __call__(self, x: Tensor, target: Tensor) -> Tensor:
-        """Return raw maps ``B×H×W`` at the input's resolution for classes ``target`` (``B`` long)."""
+        """Return raw float32 maps ``B×H×W`` at the input's resolution for classes ``target`` (``B`` long).
+
+        ``x`` is moved to the model's device and cast to its dtype first.
+        """
+        x = model_input(self.model, x.detach())  # the model's device and dtype
+        target = target.to(x.device)
         acts, grads, _ = self.activations(x, target)
         with torch.no_grad():
             cam = self.combine(x, acts, grads, target)
-            return upsample(cam, tuple(x.shape[-2:]))
+            return upsample(cam.float(), tuple(x.shape[-2:]))

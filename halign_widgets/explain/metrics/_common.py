@@ -9,11 +9,11 @@ from torch import Tensor, nn
 
 from ...data.dataset import check_images
 from ...errors import ConfigError, InputShapeError
-from ...models import model_device
+from ...models import check_model_input, model_device, size_errors
 from ...training.evaluation import predict_probabilities
 from .._resolve import resolve_target as _resolve_target
 
-__all__ = ["as_maps", "as_masks", "predict_probs", "resolve_target", "warn_undefined"]
+__all__ = ["as_maps", "as_masks", "check_batch", "predict_probs", "resolve_target", "warn_undefined"]
 
 TargetLike = int | Tensor | list[int] | None
 
@@ -60,12 +60,19 @@ def warn_undefined(metric: str, count: int, reason: str) -> None:
         warnings.warn(f"{metric}: {count} image(s) scored NaN because {reason}.", RuntimeWarning, stacklevel=3)
 
 
+def check_batch(model: nn.Module, x: Tensor) -> Tensor:
+    """Validate the images of a metric: ``check_images``, at least one image, large enough for the model."""
+    check_images(x)
+    return check_model_input(model, x)
+
+
 def predict_probs(model: nn.Module, x: Tensor, batch_size: int = 128) -> Tensor:
     """Softmax probabilities of ``model`` on ``x`` (eval mode, no grad, on CPU), in chunks of ``batch_size``."""
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be an integer ≥ 1, got {batch_size!r}.")
     chunks = (x[i:i + batch_size] for i in range(0, x.shape[0], batch_size))
-    return predict_probabilities(model, chunks, multilabel=False, device=model_device(model))
+    with size_errors(model, x):
+        return predict_probabilities(model, chunks, multilabel=False, device=model_device(model))
 
 
 def resolve_target(model: nn.Module, x: Tensor, target: TargetLike, probs: Tensor | None = None) -> Tensor:
@@ -76,7 +83,7 @@ def resolve_target(model: nn.Module, x: Tensor, target: TargetLike, probs: Tenso
     TargetOutOfRangeError
         A target is outside ``[0, num_classes)``.
     """
-    check_images(x)
+    check_batch(model, x)
     if probs is None:
         probs = predict_probs(model, x)
     return _resolve_target(target, probs).cpu()

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ...data.dataset import check_images
 from .._baselines import make_baseline
-from ._common import TargetLike, as_maps, predict_probs, resolve_target
+from ._common import TargetLike, check_batch, as_maps, predict_probs, resolve_target
 
 __all__ = ["ConfidenceChange", "average_drop_increase", "explanation_image"]
 
@@ -95,7 +94,7 @@ def average_drop_increase(model: nn.Module, x: Tensor, maps: Tensor, target: Tar
         What the map hides becomes: ``"zero"`` (the paper) or a baseline such as ``"blur"``
         **[ours]**, see :func:`explanation_image`.
     """
-    check_images(x)
+    check_batch(model, x)
     x = x.detach().float().cpu()
     probs = predict_probs(model, x, batch_size)
     tgt = resolve_target(model, x, target, probs)

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ...data.dataset import check_images
 from ...errors import ConfigError
 from .._baselines import make_baseline
-from ...models import eval_mode, model_device
-from ._common import TargetLike, as_maps, predict_probs, resolve_target
+from ...models import eval_mode, model_input
+from ._common import TargetLike, check_batch, as_maps, predict_probs, resolve_target
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,7 +88,6 @@ def _curves(model: nn.Module, x: Tensor, base: Tensor, ranks: Tensor, counts: Te
     # job j ↔ image j // (2s), mode (0 deletion, 1 insertion) (j // s) % 2, step j % s
     jobs = torch.arange(b * 2 * s)
     probs = torch.empty(b * 2 * s)
-    device = model_device(model)
     with eval_mode(model):
         for start in range(0, jobs.numel(), batch_size):
             j = jobs[start:start + batch_size]
@@ -98,7 +96,7 @@ def _curves(model: nn.Module, x: Tensor, base: Tensor, ranks: Tensor, counts: Te
             deleted = torch.where(hit, base[img], x[img])
             inserted = torch.where(hit, x[img], base[img])
             batch = torch.where((mode == 0).view(-1, 1, 1, 1), deleted, inserted)
-            p = torch.softmax(model(batch.to(device)).float(), dim=1).cpu()
+            p = torch.softmax(model(model_input(model, batch)).float(), dim=1).cpu()
             probs[start:start + batch_size] = p.gather(1, target[img, None])[:, 0]
     probs = probs.view(b, 2, s)
     return probs[:, 0], probs[:, 1]
@@ -147,7 +145,7 @@ def deletion_insertion(model: nn.Module, x: Tensor, maps: Tensor, target: Target
     >>> res = deletion_insertion(model, x, explanation.maps, steps=16)   # doctest: +SKIP
     >>> res.overall.mean()                                               # doctest: +SKIP
     """
-    check_images(x)
+    check_batch(model, x)
     if not isinstance(steps, int) or steps < 1:
         raise ConfigError(f"steps must be an integer ≥ 1, got {steps!r}.")
     if batch_size < 1:

@@ -15,10 +15,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from ...data.dataset import check_images
 from ...errors import ConfigError, unknown_name
 from ...models import conv_layers
-from ._common import TargetLike, predict_probs, resolve_target
+from ._common import TargetLike, check_batch, predict_probs, resolve_target
 from .similarity import SIMILARITIES
 from .similarity import similarity as map_similarity
 
@@ -52,7 +51,9 @@ def randomize_layers(model: nn.Module, names: Sequence[str], seed: int = 0) -> n
     initialization (random for conv / linear weights; batch norm back to identity with fresh
     running statistics), with ``torch.manual_seed(seed + i)`` for the ``i``-th layer so that a
     cascade is reproducible and the layers re-initialized at depth ``d`` are the same at ``d + 1``.
-    The original model is untouched.
+    The new values are drawn on a float32 CPU copy of each layer and then cast into the model
+    **[ours]**, so the cascade is the same whatever the model's dtype (float64, bfloat16) and device
+    (CUDA draws other random numbers than the CPU). The original model is untouched.
     """
     modules = dict(model.named_modules())
     clone = copy.deepcopy(model)
@@ -63,12 +64,14 @@ def randomize_layers(model: nn.Module, names: Sequence[str], seed: int = 0) -> n
             if name not in modules:
                 raise unknown_name("layer", name, cascade_layers(model))
             torch.manual_seed(seed + i)
-            for sub in clone_modules[name].modules():
+            layer = copy.deepcopy(clone_modules[name]).to(device="cpu", dtype=torch.float32)
+            for sub in layer.modules():
                 reset = getattr(sub, "reset_parameters", None)
                 if callable(reset):
                     reset()
                 if isinstance(sub, nn.modules.batchnorm._BatchNorm):
                     sub.reset_running_stats()
+            clone_modules[name].load_state_dict(layer.state_dict())  # cast back to the model's dtype/device
     finally:
         torch.random.set_rng_state(state)
     return clone
@@ -127,7 +130,7 @@ def sanity_check(model: nn.Module, x: Tensor, method: str | MapFn, target: Targe
         One row per depth: ``depth``, ``layer`` (the layer randomized at that depth), one column per
         similarity (mean over images) and ``<similarity>_std``, ``n_images``.
     """
-    check_images(x)
+    check_batch(model, x)
     measures = (similarity,) if isinstance(similarity, str) else tuple(similarity)
     for m in measures:
         if m not in SIMILARITIES:

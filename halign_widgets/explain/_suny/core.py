@@ -25,7 +25,8 @@ from torch import Tensor, nn
 
 from ...data.dataset import check_images
 from ...errors import ConfigError, unknown_name
-from ...models import eval_mode, model_device
+from ...models import check_model_input, eval_mode, model_input, size_errors
+from .._baselines import check_baseline
 from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
 from .result import COMBINE, SunyResult, combine_maps
@@ -78,6 +79,35 @@ def _explain_one(cs: CauseSet, pool: int | None, samples: int | None, seed: int,
     return dict(necessity=n_map, sufficiency=s_map, r_n=r[0], r_s=r[1], pool_n=pool_n, pool_s=pool_s,
                 error_n=sv.stderr[0].float(), error_s=sv.stderr[1].float(), single_n=single_n.float(),
                 single_s=single_s.float(), cause_maps=a, sv=sv)
+
+
+class _Progress:
+    """Fraction of SUNY's work done, reported monotonically and ending at exactly 1.
+
+    Image ``i`` of ``B`` owns the interval ``[i/B, (i+1)/B]``; inside it the fraction grows with
+    the images forwarded, against a planned upper bound of the forwards (the cache makes the real
+    count smaller, never larger — and a count beyond the plan just waits at the interval's end).
+    Each image ends with its interval's end, the last one with 1.0.
+    """
+
+    def __init__(self, callback: Callable[[float], None] | None, images: int) -> None:
+        self.callback, self.images = callback, images
+        self.image, self.done, self.plan, self.last = 0, 0, 1, 0.0
+
+    def _emit(self, value: float) -> None:
+        if self.callback is not None:
+            self.last = max(self.last, min(1.0, value))
+            self.callback(self.last)
+
+    def start_image(self, i: int) -> None:
+        self.image, self.done, self.plan = i, 0, 1
+
+    def tick(self, n: int) -> None:
+        self.done += n
+        self._emit((self.image + min(1.0, self.done / max(self.plan, 1))) / self.images)
+
+    def finish_image(self) -> None:
+        self._emit(1.0 if self.image == self.images - 1 else (self.image + 1) / self.images)
 
 
 def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer: str | None = None, *,
@@ -134,34 +164,31 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
         _check_int("samples (the number of permutations)", samples, 1)
     _check_int("grid", grid, 1)
     _check_int("batch_size", batch_size, 1)
-    device = model_device(model)
+    _check_int("seed", seed, 0)
+    check_baseline(baseline)  # a NaN/inf baseline is refused before any forward pass
     channels = getattr(model, "in_channels", None)
     check_images(x, channels=channels if isinstance(channels, int) else None)
-    x = x.to(device=device, dtype=torch.float32)
+    check_model_input(model, x)  # at least one image, large enough for the model
+    x = model_input(model, x)  # the model's device and dtype; maps and values come back float32
     with eval_mode(model):
-        with torch.no_grad():
+        with torch.no_grad(), size_errors(model, x):
             probs = torch.softmax(model(x).float(), 1).cpu()
         targets = resolve_target(target, probs).cpu()
         parts, forwards = [], 0
+        report = _Progress(progress, x.shape[0])
         for i in range(x.shape[0]):
-            done = [0]
-
-            def tick(n: int, i: int = i) -> None:
-                if progress is not None:
-                    done[0] += n
-                    plan = max(forwards_plan, done[0])
-                    progress(min(1.0, (i + done[0] / plan) / x.shape[0]))
-
             base_i = baseline
             if isinstance(baseline, Tensor) and baseline.dim() == 4 and baseline.shape[0] == x.shape[0] > 1:
                 base_i = baseline[i:i + 1]  # one baseline image per input image
+            report.start_image(i)
             cs = make_causes(model, x[i:i + 1], int(targets[i]), causes, layer=layer, grid=grid,
-                             baseline=base_i, batch_size=batch_size, progress=tick)
+                             baseline=base_i, batch_size=batch_size, progress=report.tick)
             k = cs.n_causes if pool is None else min(pool, cs.n_causes)
             exact = samples is None and k <= MAX_EXACT_POOL
-            forwards_plan = 2 * cs.n_causes + (2 ** (k + 1) if exact else 2 * (samples or DEFAULT_SAMPLES) * k)
+            report.plan = 2 * cs.n_causes + (2 ** (k + 1) if exact else 2 * (samples or DEFAULT_SAMPLES) * (k + 1))
             parts.append(_explain_one(cs, pool, samples, seed, antithetic))
             forwards += cs.forwards
+            report.finish_image()
     stack = {key: torch.stack([p[key] for p in parts]) for key in parts[0] if key != "sv"}
     sv0: ShapleyValues = parts[0]["sv"]
     coalition_values = None

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...errors import ConfigError, unknown_name
-from ...models import conv_layers, get_layer
+from ...models import conv_layers, get_layer, model_input
 
 from .._baselines import make_baseline  # shared with the metrics: zeros / mean / blurred image
 
@@ -134,7 +134,7 @@ class CauseSet:
 
     def images(self, mode: str, coalitions: Tensor) -> Tensor:
         """Intervened images ``M×C×H×W`` for input-space causes (features, patches)."""
-        m = self.masks(coalitions)[:, None]
+        m = self.masks(coalitions)[:, None].to(self.x.dtype)  # regions are float32; images follow the model
         if mode == "remove":
             return self.x * (1 - m) + self.baseline * m
         return self.x * m + self.baseline * (1 - m)
@@ -225,6 +225,7 @@ def make_causes(model: nn.Module, x: Tensor, target: int, kind: str = "features"
     """
     if kind not in CAUSE_KINDS:
         raise unknown_name("cause kind", str(kind), CAUSE_KINDS)
+    x = model_input(model, x)
     b = make_baseline(x, baseline)
     h, w = x.shape[-2:]
     if kind == "patches":

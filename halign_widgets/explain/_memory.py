@@ -1,0 +1,109 @@
+"""How many images fit in one forward-backward pass: the attribution methods' adaptive pass size.
+
+Gradient methods that expand each input (Integrated Gradients: ``n_steps`` copies, occlusion:
+``batch_size`` occluded copies) are explained in chunks so that one pass holds at most
+``max_pass`` images. A fixed cap is wrong both ways: on a laptop with a few GB free it is too
+small (many small passes; captum's per-call overhead dominates — a batch of 32 images with 20 IG
+steps ran 2.5× slower than captum called directly), on Binder (1–2 GB) a large one runs out of
+memory. The cap is therefore computed **[ours]**:
+
+- *bytes per image-pass*: one probe forward of a single image with hooks on the leaf modules
+  sums the bytes of every activation, plus the input, times :data:`BACKWARD_FACTOR` for the
+  tensors autograd keeps and the gradients of the backward pass (cached per model and input shape);
+- *memory at hand*: ``torch.cuda.mem_get_info`` on a GPU; on the CPU the smaller of psutil's
+  available memory and what the process's cgroup still allows (containers such as Binder report
+  the host's memory in ``/proc/meminfo``);
+- ``max_pass = clamp(min(MEMORY_FRACTION · memory, MAX_PASS_BYTES) / bytes per image, MIN_PASS, MAX_PASS)``.
+
+The absolute bound :data:`MAX_PASS_BYTES` keeps a big machine from spending gigabytes on one
+pass for no gain: on 2 CPU cores, passes of ~150 images of 64×64 are already as fast as one pass
+of 640 (the measured memory of such a pass is about 1.1× the probe's forward activations, so
+the estimate is conservative by ~2×).
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..models import eval_mode
+
+__all__ = ["BACKWARD_FACTOR", "MAX_PASS", "MAX_PASS_BYTES", "MEMORY_FRACTION", "MIN_PASS", "auto_max_pass",
+           "available_memory", "bytes_per_image"]
+
+#: Share of the free memory one pass may use.
+MEMORY_FRACTION = 0.25
+#: Activations are kept for the backward pass and matched by gradients of the same size.
+BACKWARD_FACTOR = 2.0
+#: At most this many (estimated) bytes per pass, however much memory is free.
+MAX_PASS_BYTES = 1 << 30
+#: Bounds of the automatic cap (images per forward-backward pass).
+MIN_PASS, MAX_PASS = 16, 4096
+
+_CACHE: "weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]]" = weakref.WeakKeyDictionary()
+
+
+def _cgroup_room() -> int | None:
+    """Bytes the process's cgroup still allows (v2, then v1), or ``None`` without a limit."""
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            limit = Path(limit_file).read_text().strip()
+            usage = int(Path(usage_file).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 2 ** 60:
+            return None
+        return max(0, int(limit) - usage)
+    return None
+
+
+def available_memory(device: torch.device | str = "cpu") -> int:
+    """Free bytes for tensors on ``device`` (see the module docstring)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    import psutil
+
+    free = int(psutil.virtual_memory().available)
+    room = _cgroup_room()
+    return free if room is None else min(free, room)
+
+
+@torch.no_grad()
+def bytes_per_image(model: nn.Module, x: Tensor) -> int:
+    """Estimated bytes one image costs in a forward-backward pass (probe forward, cached)."""
+    key = (tuple(x.shape[1:]), x.dtype, x.device.type)
+    per_model = _CACHE.setdefault(model, {})
+    if key in per_model:
+        return per_model[key]
+    total = [x[:1].numel() * x.element_size()]
+
+    def hook(_m: nn.Module, _i: tuple, out: object) -> None:
+        for t in out if isinstance(out, (tuple, list)) else (out,):
+            if isinstance(t, Tensor):
+                total[0] += t.numel() * t.element_size()
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        with eval_mode(model):
+            model(x[:1].detach())
+    finally:
+        for h in handles:
+            h.remove()
+    per_model[key] = int(BACKWARD_FACTOR * total[0])
+    return per_model[key]
+
+
+def auto_max_pass(model: nn.Module, x: Tensor, memory: int | None = None) -> int:
+    """Images per forward-backward pass that fit in ``MEMORY_FRACTION`` of ``memory`` (default: free memory)."""
+    free = available_memory(x.device) if memory is None else int(memory)
+    per_image = max(1, bytes_per_image(model, x))
+    budget = min(MEMORY_FRACTION * free, MAX_PASS_BYTES)
+    return int(min(MAX_PASS, max(MIN_PASS, budget // per_image)))
