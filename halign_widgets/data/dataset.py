@@ -20,7 +20,7 @@ __all__ = ["ImageDataset", "check_images"]
 
 
 def check_images(x: Tensor, *, channels: int | None = None, size: int | tuple[int, int] | None = None,
-                 name: str = "images") -> Tensor:
+                 name: str = "images", allow_empty: bool = False) -> Tensor:
     """Validate a batch of images and return it unchanged.
 
     Parameters
@@ -34,6 +34,8 @@ def check_images(x: Tensor, *, channels: int | None = None, size: int | tuple[in
         If given, the required spatial size (``H`` or ``(H, W)``).
     name:
         What to call the tensor in error messages.
+    allow_empty:
+        Accept a batch of zero images (an empty split of a dataset).
 
     Raises
     ------
@@ -48,6 +50,9 @@ def check_images(x: Tensor, *, channels: int | None = None, size: int | tuple[in
     if x.dim() != 4:
         hint = " Add a batch dimension with x[None]." if x.dim() == 3 else ""
         raise InputShapeError(f"{name} must have 4 dimensions B×C×H×W, got shape {tuple(x.shape)}.{hint}")
+    if x.shape[0] == 0 and not allow_empty:
+        raise InputShapeError(f"{name} hold no image (shape {tuple(x.shape)}); give at least one image "
+                              "(check the split or the selection that produced them).")
     if channels is not None and x.shape[1] != channels:
         raise InputShapeError(
             f"{name} have {x.shape[1]} channel(s) but the model expects {channels}; "
@@ -96,7 +101,7 @@ class ImageDataset(Dataset):
     splits: dict[str, Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_images(self.images)
+        check_images(self.images, allow_empty=True)
         n = self.images.shape[0]
         if self.labels.shape[0] != n:
             raise LabelMismatchError(f"{n} images but {self.labels.shape[0]} labels; "

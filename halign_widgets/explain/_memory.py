@@ -15,20 +15,20 @@ memory. The cap is therefore computed **[ours]**:
   the host's memory in ``/proc/meminfo``);
 - ``max_pass = clamp(min(MEMORY_FRACTION · memory, MAX_PASS_BYTES) / bytes per image, MIN_PASS, MAX_PASS)``.
 
-The absolute bound :data:`MAX_PASS_BYTES` keeps a big machine from spending gigabytes on one
-pass for no gain: on 2 CPU cores, passes of ~150 images of 64×64 are already as fast as one pass
-of 640 (the measured memory of such a pass is about 1.1× the probe's forward activations, so
-the estimate is conservative by ~2×).
+The absolute bound :data:`MAX_PASS_BYTES` (256 MiB) keeps a big machine from spending gigabytes
+on one pass for no gain — on 2 CPU cores, passes of ~150 images of 64×64 are already as fast as
+one pass of 640 — and keeps a chapter inside its 1.5 GB budget (the measured memory of a pass is
+about 1.1× the probe's forward activations, so the estimate is conservative by ~2×).
 """
 
 from __future__ import annotations
 
 import weakref
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from ..data import _memory as _data_memory
 from ..models import eval_mode
 
 __all__ = ["BACKWARD_FACTOR", "MAX_PASS", "MAX_PASS_BYTES", "MEMORY_FRACTION", "MIN_PASS", "auto_max_pass",
@@ -38,41 +38,28 @@ __all__ = ["BACKWARD_FACTOR", "MAX_PASS", "MAX_PASS_BYTES", "MEMORY_FRACTION", "
 MEMORY_FRACTION = 0.25
 #: Activations are kept for the backward pass and matched by gradients of the same size.
 BACKWARD_FACTOR = 2.0
-#: At most this many (estimated) bytes per pass, however much memory is free.
-MAX_PASS_BYTES = 1 << 30
+#: At most this many (estimated) bytes per pass, however much memory is free: a chapter must stay
+#: within 1.5 GB, and on 2 cores passes of ~150 images are already as fast as larger ones.
+MAX_PASS_BYTES = 256 << 20
 #: Bounds of the automatic cap (images per forward-backward pass).
 MIN_PASS, MAX_PASS = 16, 4096
 
 _CACHE: "weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]]" = weakref.WeakKeyDictionary()
 
 
-def _cgroup_room() -> int | None:
-    """Bytes the process's cgroup still allows (v2, then v1), or ``None`` without a limit."""
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
-        try:
-            limit = Path(limit_file).read_text().strip()
-            usage = int(Path(usage_file).read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if limit == "max" or not limit.isdigit() or int(limit) >= 2 ** 60:
-            return None
-        return max(0, int(limit) - usage)
-    return None
-
-
 def available_memory(device: torch.device | str = "cpu") -> int:
-    """Free bytes for tensors on ``device`` (see the module docstring)."""
+    """Free bytes for tensors on ``device``: ``cuda.mem_get_info`` on a GPU, else the data layer's figure.
+
+    On the CPU this is :func:`halign_widgets.data._memory.available_memory` (the smaller of the
+    system's available memory and the room under a container's limit), the same number the worlds
+    and loaders check their requests against; 1 GiB is assumed where nothing can be read.
+    """
     device = torch.device(device)
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
-    import psutil
-
-    free = int(psutil.virtual_memory().available)
-    room = _cgroup_room()
-    return free if room is None else min(free, room)
+    room = _data_memory.available_memory()
+    return int(room) if room is not None else 1 << 30
 
 
 @torch.no_grad()

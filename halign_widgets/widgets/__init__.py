@@ -23,7 +23,15 @@ _LAZY = {
     "ScaffoldMap": "scaffold_map",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "ActivationMaximizationStudio",
+    "AttributionExplorer",
+    "CausalityMapExplorer",
+    "DatasetBrowser",
+    "ScaffoldMap",
+    "SunyExplorer",
+    "TrainingDashboard",
+]
 
 
 def __getattr__(name: str) -> Any:
