@@ -8,7 +8,10 @@
 - :class:`History` — per-epoch records;
 - :func:`recompute_bn_stats`, :func:`recalibrate_batchnorm` — precise batch-norm statistics (run by the Trainer after each epoch);
 - :func:`resolve_device`, :func:`derive_seed` — devices and seeds;
-- :func:`start_compute_thread` — how apps run tensor work off the notebook's main thread.
+- :func:`start_compute_thread` — how apps run tensor work off the notebook's main thread;
+- :func:`choose_threads`, :func:`apply_threads` — torch threads from the CPUs this process may
+  really use and how many of them other work keeps busy (applied once when this package is
+  imported, again at the start of every training run and in every app worker).
 """
 
 from .callbacks import Callback, ProgressBar
@@ -20,7 +23,10 @@ from ._openmp import start_compute_thread
 from .metrics import accuracy, multilabel_accuracy, probabilities
 from .precise_bn import recalibrate_batchnorm, recompute_bn_stats
 from .seeding import derive_seed, seeded
+from .threads import apply_threads, choose_threads, usable_cpus
 from .trainer import StepFn, Trainer
+
+apply_threads()
 
 __all__ = [
     "Callback",
@@ -29,7 +35,9 @@ __all__ = [
     "StepFn",
     "Trainer",
     "accuracy",
+    "apply_threads",
     "build_classifier",
+    "choose_threads",
     "derive_seed",
     "fit_classifier",
     "load_checkpoint",
@@ -42,4 +50,5 @@ __all__ = [
     "save_checkpoint",
     "seeded",
     "start_compute_thread",
+    "usable_cpus",
 ]

@@ -32,6 +32,7 @@ from .history import History, monitor_mode
 from .metrics import default_criterion, resolve_metric
 from .precise_bn import recompute_bn_stats
 from .seeding import derive_seed, epoch_generator, seeded
+from .threads import apply_threads
 
 __all__ = ["Trainer", "StepFn"]
 
@@ -234,6 +235,7 @@ class Trainer(RunControl):
 
     def _run(self, reraise: bool) -> None:
         self._run_thread = threading.current_thread()
+        apply_threads()   # this thread's torch threads, from the CPUs free right now (see .threads)
         cbs = CallbackList(([ProgressBar()] if self.progress else []) + self.callbacks)
         final = "finished"
         try:

@@ -1,0 +1,94 @@
+"""Torch threads from the CPUs this process may really use (halign_widgets.training.threads)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from halign_widgets.training import threads
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("usable, busy, expected", [(2, 0, 2), (2, 1, 1), (2, 2, 1), (2, 7, 1), (8, 3, 5), (1, 0, 1)])
+def test_threads_are_the_usable_cpus_minus_the_busy_ones(monkeypatch, usable, busy, expected) -> None:
+    monkeypatch.delenv("HALIGN_THREADS", raising=False)
+    assert threads.choose_threads(usable=usable, busy=busy) == expected
+
+
+def test_the_environment_can_fix_or_disable_the_choice(monkeypatch) -> None:
+    monkeypatch.setenv("HALIGN_THREADS", "3")
+    assert threads.choose_threads(usable=2, busy=2) == 3
+    monkeypatch.setenv("HALIGN_THREADS", "off")
+    assert threads.choose_threads(usable=2, busy=0) is None
+    before = torch.get_num_threads()
+    assert threads.apply_threads() == before                       # "off" leaves torch alone
+    monkeypatch.setenv("HALIGN_THREADS", "not-a-number")           # malformed: treated as auto
+    assert threads.choose_threads(usable=4, busy=1) == 3
+
+
+def test_cgroup_quota_is_read_from_v2_and_v1_files(tmp_path: Path) -> None:
+    v2 = tmp_path / "cpu.max"
+    quota, period = tmp_path / "quota", tmp_path / "period"
+    v2.write_text("150000 100000\n")
+    assert threads._quota_cpus(str(v2), (str(quota), str(period))) == 2      # 1.5 CPUs -> 2 threads
+    v2.write_text("max 100000\n")
+    assert threads._quota_cpus(str(v2), (str(quota), str(period))) is None
+    missing = str(tmp_path / "none")
+    quota.write_text("100000\n")
+    period.write_text("100000\n")
+    assert threads._quota_cpus(missing, (str(quota), str(period))) == 1
+    quota.write_text("-1\n")                                                 # v1: no quota
+    assert threads._quota_cpus(missing, (str(quota), str(period))) is None
+
+
+def test_busy_cpus_counts_other_runnable_tasks(tmp_path: Path) -> None:
+    fake = tmp_path / "loadavg"
+    fake.write_text("9.10 9.00 8.70 3/412 12345\n")                  # 3 runnable, one of them the reader
+    assert threads.busy_cpus(samples=3, interval=0.0, loadavg=str(fake)) == 2
+    fake.write_text("0.01 0.02 0.00 1/300 1\n")
+    assert threads.busy_cpus(samples=1, loadavg=str(fake)) == 0
+    assert threads.busy_cpus(loadavg=str(tmp_path / "missing")) == 0
+
+
+def test_usable_cpus_follows_the_affinity_mask() -> None:
+    code = textwrap.dedent("""
+        import os, json
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        from halign_widgets.training.threads import usable_cpus
+        print(json.dumps(usable_cpus()))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == 1
+
+
+def test_import_trainer_and_workers_choose_the_count_again() -> None:
+    """The package sets the count at import; a worker and a training run choose it again when they start."""
+    code = textwrap.dedent("""
+        import json, torch
+        from halign_widgets.training import Trainer, start_compute_thread
+        from halign_widgets.models import SmallCNN
+        seen = {"import": torch.get_num_threads()}
+        def record(key):
+            seen[key] = torch.get_num_threads()
+        torch.set_num_threads(2)                    # the user (or a library) changed it meanwhile
+        t = start_compute_thread(record, "worker"); t.join()
+        torch.set_num_threads(2)
+        x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 2, (8,))
+        Trainer(SmallCNN(width=2, depth=2), (x, y), epochs=1, progress=False, precise_bn=0).fit()
+        seen["after fit"] = torch.get_num_threads()
+        print(json.dumps(seen))
+    """)
+    env = {"HALIGN_THREADS": "1", "OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
+    assert seen == {"import": 1, "worker": 1, "after fit": 1}, seen
