@@ -81,17 +81,14 @@ def start_compute_thread(target: Callable[..., Any], *args: Any, name: str | Non
     """Start ``target(*args)`` in a daemon thread after releasing the caller's idle OpenMP pool.
 
     The way every app runs tensor work off the notebook's main thread (training, activation
-    maximization, SUNY), so that work gets the machine's cores (see the module docstring). The
-    new thread first chooses torch's thread count again from the CPUs free at that moment
+    maximization, SUNY), so that work gets the machine's cores (see the module docstring).
+    Torch's thread count is chosen again first, from the CPUs free at that moment
     (:func:`~halign_widgets.training.threads.apply_threads`).
     """
     from .threads import apply_threads
 
-    def run(*call_args: Any) -> None:
-        apply_threads()
-        target(*call_args)
-
-    thread = threading.Thread(target=run, args=args, name=name, daemon=True)
+    apply_threads()          # process-wide; chosen here so the new thread starts at once
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     release_idle_openmp_pool()
     thread.start()
     return thread

@@ -68,7 +68,7 @@ def usable_cpus() -> int:
     return max(1, min(cpus, quota) if quota is not None else cpus)
 
 
-def busy_cpus(samples: int = 5, interval: float = 0.004, loadavg: str = "/proc/loadavg") -> int:
+def busy_cpus(samples: int = 5, interval: float = 0.001, loadavg: str = "/proc/loadavg") -> int:
     """CPUs that other work keeps busy now: median runnable tasks over ``samples``, minus this reader.
 
     Returns 0 where ``/proc/loadavg`` cannot be read (then nothing is assumed busy).

@@ -194,12 +194,26 @@ class Trainer(RunControl):
         TrainingBusyError
             Another run of this trainer is in progress.
         """
+        self.prepare(epochs, resume_from=resume_from)
+        return self.run_prepared()
+
+    def prepare(self, epochs: int | None = None, *, resume_from: str | os.PathLike[str] | None = None) -> None:
+        """The synchronous first half of :meth:`fit`: claim the trainer and plan the run (may raise).
+
+        Afterwards ``state == "running"``; :meth:`run_prepared` (in any thread) trains. An app
+        that trains in its own worker calls this first, so a bad checkpoint or a busy trainer is
+        reported at once and the run counts as started when the Start button returns.
+        """
         self._begin(epochs=epochs, resume_from=resume_from)
+
+    def run_prepared(self) -> History:
+        """Train the run planned by :meth:`prepare` and return the history (errors are re-raised)."""
         self._run(reraise=True)
         return self.history
 
     def _begin(self, epochs: int | None, resume_from: Any) -> None:
         self._claim()
+        apply_threads()   # torch's threads from the CPUs free right now (see .threads)
         try:
             if epochs is not None:
                 epochs = check_positive_int("epochs", epochs)
@@ -235,7 +249,6 @@ class Trainer(RunControl):
 
     def _run(self, reraise: bool) -> None:
         self._run_thread = threading.current_thread()
-        apply_threads()   # this thread's torch threads, from the CPUs free right now (see .threads)
         cbs = CallbackList(([ProgressBar()] if self.progress else []) + self.callbacks)
         final = "finished"
         try:

@@ -259,6 +259,7 @@ class TrainingDashboard(App):
             raise TrainingBusyError("training is already running: press Stop (or call dash.stop()) and wait "
                                     "for it to end before starting again.")
         trainer = self._prepare()
+        trainer.prepare()           # running from here on: a second Start is refused, Stop works
         self.execute(self._train, trainer, background=background, replace=False)
         return trainer
 
@@ -284,7 +285,7 @@ class TrainingDashboard(App):
 
     @staticmethod
     def _train(_stop: Any, trainer: Trainer) -> None:
-        trainer.fit()
+        trainer.run_prepared()
 
     def _stop_requested(self) -> None:
         if self.trainer is not None and self.trainer.is_running:
