@@ -1,21 +1,47 @@
-"""The table of attribution methods that :func:`halign_widgets.explain.explain` dispatches to."""
+"""The table of attribution methods: each record holds what runs the method and checks its options.
+
+:func:`halign_widgets.explain.explain` resolves the name, validates the input, then calls the
+record's ``check`` (before any forward pass) and ``run`` — no if-chain on names or families, so
+adding a method is adding one record (with its runner in the method's own module).
+"""
 
 from __future__ import annotations
 
 import importlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Literal
+
+from torch import Tensor, nn
 
 from ..errors import unknown_name
-from .captum_methods import CAPTUM_DEFAULTS
+from .captum_methods import CAPTUM_DEFAULTS, CAPTUM_LABELS, check_captum, run_captum_call
 
-__all__ = ["MethodInfo", "METHODS", "available_methods", "canonical", "resolve_method"]
+__all__ = ["MethodCall", "MethodInfo", "METHODS", "Family", "available_methods", "canonical", "resolve_method"]
+
+Family = Literal["gradient", "perturbation", "cam", "causal"]
+
+
+@dataclass(frozen=True)
+class MethodCall:
+    """Everything a method's runner gets: its name, the model, the prepared images, targets, layer, options."""
+
+    method: str
+    model: nn.Module
+    x: Tensor
+    target: Tensor
+    layer: str | None
+    module: nn.Module | None
+    options: dict[str, Any]
+
+
+Runner = Callable[[MethodCall], "tuple[Tensor, dict[str, Any]]"]
+Checker = Callable[[MethodCall], "dict[str, Any]"]
 
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """What the lab knows about one attribution method.
+    """What the lab knows about one attribution method, including how to run it.
 
     Attributes
     ----------
@@ -27,39 +53,82 @@ class MethodInfo:
         ``"gradient"``, ``"perturbation"``, ``"cam"`` or ``"causal"``.
     uses_layer:
         Whether the method explains through a chosen conv layer.
+    run:
+        ``run(call) -> (maps B×H×W, extras)``.
     defaults:
         Accepted options and their default values; ``None`` = accept any (delegated method).
+    check:
+        ``check(call) -> options``: validates (and may normalize) the options before any work.
+    requires:
+        Module (relative to this package) that must import for the method to be offered.
     """
 
     name: str
     label: str
-    family: str
+    family: Family
     uses_layer: bool
+    run: Runner
     defaults: dict[str, Any] | None = field(default_factory=dict)
+    check: Checker | None = None
+    requires: str | None = None
 
 
-_LABELS = {
-    "saliency": ("Saliency", "gradient"), "input_x_gradient": ("Input×Gradient", "gradient"),
-    "integrated_gradients": ("Integrated Gradients", "gradient"), "gradient_shap": ("GradientSHAP", "gradient"),
-    "deeplift": ("DeepLift", "gradient"), "guided_backprop": ("Guided Backprop", "gradient"),
-    "occlusion": ("Occlusion", "perturbation"), "smoothgrad": ("SmoothGrad", "gradient"),
-}
+def _cam(class_name: str) -> Runner:
+    def run(call: MethodCall) -> tuple[Tensor, dict[str, Any]]:
+        from . import cam
 
-METHODS: dict[str, MethodInfo] = {
-    name: MethodInfo(name, _LABELS[name][0], _LABELS[name][1], False, dict(defaults))
-    for name, defaults in CAPTUM_DEFAULTS.items()
-}
-METHODS.update({
-    "gradcam": MethodInfo("gradcam", "Grad-CAM", "cam", True),
-    "gradcam++": MethodInfo("gradcam++", "Grad-CAM++", "cam", True),
-    "scorecam": MethodInfo("scorecam", "Score-CAM", "cam", True, {"batch_size": 128, "score": "logit"}),
-    "layercam": MethodInfo("layercam", "Layer-CAM", "cam", True),
-    "rise": MethodInfo("rise", "RISE", "perturbation", False,
-                       {"n_masks": 500, "grid": 8, "p": 0.5, "seed": 0, "batch_size": 100}),
-    "suny": MethodInfo("suny", "SUNY", "causal", True, None),
-})
+        cls = getattr(cam, class_name)
+        return cls(call.model, call.module, **call.options)(call.x, call.target), {}
 
-_OPTIONAL = {"suny": ".suny"}
+    return run
+
+
+def _check_scorecam(call: MethodCall) -> dict[str, Any]:
+    from .cam import ScoreCAM
+
+    ScoreCAM(call.model, call.module, **call.options)  # type: ignore[arg-type]  # the constructor validates
+    return call.options
+
+
+def _run_rise(call: MethodCall) -> tuple[Tensor, dict[str, Any]]:
+    from .rise import rise
+
+    return rise(call.model, call.x, call.target, **call.options), {}
+
+
+def _check_rise(call: MethodCall) -> dict[str, Any]:
+    from .rise import check_rise_options
+
+    keys = ("n_masks", "grid", "p", "seed", "batch_size")
+    return dict(zip(keys, check_rise_options(*(call.options[k] for k in keys))))
+
+
+def _run_suny(call: MethodCall) -> tuple[Tensor, dict[str, Any]]:
+    from .cam import upsample
+    from .suny import suny    # the public module (tests may stand in for it)
+
+    result = suny(call.model, call.x, target=call.target, layer=call.layer, **call.options)
+    maps = result.combined
+    if maps.dim() == 4:
+        maps = maps[:, 0]
+    if tuple(maps.shape[-2:]) != tuple(call.x.shape[-2:]):
+        maps = upsample(maps.float(), tuple(call.x.shape[-2:]))
+    return maps, {"suny": result}
+
+
+_RECORDS = [
+    *(MethodInfo(name, CAPTUM_LABELS[name][0], CAPTUM_LABELS[name][1], False, run_captum_call, dict(defaults),
+                 check_captum) for name, defaults in CAPTUM_DEFAULTS.items()),
+    MethodInfo("gradcam", "Grad-CAM", "cam", True, _cam("GradCAM")),
+    MethodInfo("gradcam++", "Grad-CAM++", "cam", True, _cam("GradCAMPlusPlus")),
+    MethodInfo("scorecam", "Score-CAM", "cam", True, _cam("ScoreCAM"), {"batch_size": 128, "score": "logit"},
+               _check_scorecam),
+    MethodInfo("layercam", "Layer-CAM", "cam", True, _cam("LayerCAM")),
+    MethodInfo("rise", "RISE", "perturbation", False, _run_rise,
+               {"n_masks": 500, "grid": 8, "p": 0.5, "seed": 0, "batch_size": 100}, _check_rise),
+    MethodInfo("suny", "SUNY", "causal", True, _run_suny, None, requires="._suny"),
+]
+METHODS: dict[str, MethodInfo] = {info.name: info for info in _RECORDS}
 
 
 def canonical(name: str) -> str:
@@ -70,13 +139,11 @@ def canonical(name: str) -> str:
 def available_methods() -> list[str]:
     """Canonical names of the methods usable now (optional ones only when their module imports)."""
     names = []
-    for name in METHODS:
-        if name in _OPTIONAL:
+    for name, info in METHODS.items():
+        if info.requires is not None:
             try:
-                module = importlib.import_module(_OPTIONAL[name], __package__)
+                importlib.import_module(info.requires, __package__)
             except ImportError:
-                continue
-            if not hasattr(module, name):  # folder exists but the method is not there yet
                 continue
         names.append(name)
     return names

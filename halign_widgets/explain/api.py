@@ -19,8 +19,7 @@ from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
 from ..models import check_model_input, eval_mode, model_input, size_errors
 from ._resolve import in_channels, resolve_layer, resolve_target
-from ._registry import METHODS, MethodInfo, available_methods, resolve_method
-from .captum_methods import CAPTUM_DEFAULTS, check_captum_options
+from ._registry import METHODS, MethodCall, MethodInfo, available_methods, resolve_method
 
 __all__ = ["Explanation", "explain", "list_methods", "shared_scale"]
 
@@ -121,52 +120,6 @@ def _merge_options(info: MethodInfo, options: dict[str, Any]) -> dict[str, Any]:
     return {**info.defaults, **options}
 
 
-def _check_options(info: MethodInfo, opts: dict[str, Any], model: nn.Module, x: Tensor,
-                   module: nn.Module | None) -> dict[str, Any]:
-    """Validate a method's options before any work (typed errors with the valid range)."""
-    if info.name in CAPTUM_DEFAULTS:
-        return check_captum_options(info.name, opts, tuple(x.shape[-2:]))
-    if info.name == "rise":
-        from .rise import check_rise_options
-
-        values = check_rise_options(opts["n_masks"], opts["grid"], opts["p"], opts["seed"], opts["batch_size"])
-        return dict(zip(("n_masks", "grid", "p", "seed", "batch_size"), values))
-    if info.name == "scorecam":
-        from .cam import ScoreCAM
-
-        ScoreCAM(model, module, **opts)  # type: ignore[arg-type]  # the constructor validates
-    return opts
-
-
-def _run(info: MethodInfo, model: nn.Module, x: Tensor, target: Tensor, layer: str | None,
-         module: nn.Module | None, opts: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
-    from . import cam
-
-    if info.family in ("gradient",) or info.name == "occlusion":
-        from .captum_methods import run_captum
-
-        return run_captum(info.name, model, x, target, **opts), {}
-    if info.name == "rise":
-        from .rise import rise
-
-        return rise(model, x, target, **opts), {}
-    if info.family == "cam":
-        cls = {"gradcam": cam.GradCAM, "gradcam++": cam.GradCAMPlusPlus, "scorecam": cam.ScoreCAM,
-               "layercam": cam.LayerCAM}[info.name]
-        return cls(model, module, **opts)(x, target), {}  # type: ignore[arg-type]
-    if info.name == "suny":
-        from .suny import suny
-
-        result = suny(model, x, target=target, layer=layer, **opts)
-        maps = torch.as_tensor(result.combined)
-        if maps.dim() == 4:
-            maps = maps[:, 0]
-        if tuple(maps.shape[-2:]) != tuple(x.shape[-2:]):
-            maps = cam.upsample(maps.float(), tuple(x.shape[-2:]))
-        return maps, {"suny": result}
-    raise unknown_name("explanation method", info.name, list_methods())  # pragma: no cover
-
-
 def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int] | Tensor | None = None,
             layer: str | nn.Module | None = None, **options: Any) -> Explanation:
     """Explain ``model``'s decision on images ``x`` with one attribution method.
@@ -219,13 +172,15 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
     opts = _merge_options(info, options)
     x = model_input(model, x)  # the model's device and dtype (float64, bfloat16 … work too)
     layer_name, module = resolve_layer(model, layer) if info.uses_layer else (None, None)
-    opts = _check_options(info, opts, model, x, module)  # before any forward pass
+    if info.check is not None:  # before any forward pass
+        opts = info.check(MethodCall(info.name, model, x, torch.empty(0, dtype=torch.long), layer_name, module,
+                                      opts))
     with eval_mode(model), torch.enable_grad():
         with torch.no_grad(), size_errors(model, x):
             logits = model(x)
         tgt = resolve_target(target, logits)
         start = time.perf_counter()
-        maps, extras = _run(info, model, x, tgt, layer_name, module, opts)
+        maps, extras = info.run(MethodCall(info.name, model, x, tgt, layer_name, module, opts))
         seconds = time.perf_counter() - start
     return Explanation(maps=maps.detach().float(), method=info.name, target=tgt, layer=layer_name,
                        options=opts, seconds=seconds, extras=extras)

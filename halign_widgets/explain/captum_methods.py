@@ -48,8 +48,8 @@ from ._baselines import make_baseline
 from ._captum_options import CAPTUM_DEFAULTS, CHANNEL_REDUCTIONS, check_captum_options
 from ._memory import auto_max_pass
 
-__all__ = ["CAPTUM_DEFAULTS", "CHANNEL_REDUCTIONS", "PER_IMAGE", "check_captum_options", "reduce_channels",
-           "run_captum"]
+__all__ = ["ATTRIBUTE", "CAPTUM_DEFAULTS", "CAPTUM_LABELS", "CHANNEL_REDUCTIONS", "PER_IMAGE", "check_captum",
+           "check_captum_options", "reduce_channels", "run_captum", "run_captum_call"]
 
 #: Random methods explained one image at a time, each re-seeded (see the module docstring).
 PER_IMAGE = ("gradient_shap", "smoothgrad")
@@ -132,34 +132,74 @@ def _expansion(name: str, opts: dict[str, Any]) -> int:
     return max(1, int(opts[key])) if key else 1
 
 
+def _saliency(ca: Any, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
+    return ca.Saliency(model).attribute(x, target=target, abs=bool(opts["abs"]))
+
+
+def _input_x_gradient(ca: Any, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
+    return ca.InputXGradient(model).attribute(x, target=target)
+
+
+def _integrated_gradients(ca: Any, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
+    return ca.IntegratedGradients(model).attribute(
+        x, baselines=make_baseline(x, opts["baseline"]), target=target, n_steps=int(opts["n_steps"]),
+        internal_batch_size=opts["internal_batch_size"])
+
+
+def _gradient_shap(ca: Any, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
+    # One image: its reference distribution is a black image and its own baseline.
+    base = torch.cat([torch.zeros_like(x), make_baseline(x, opts["baseline"])])
+    return ca.GradientShap(model).attribute(x, baselines=base, target=target, n_samples=int(opts["n_samples"]),
+                                            stdevs=float(opts["stdevs"]))
+
+
+def _deeplift(ca: Any, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
+    return ca.DeepLift(model).attribute(x, baselines=make_baseline(x, opts["baseline"]), target=target)
+
+
+def _guided_backprop(ca: Any, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
+    return ca.GuidedBackprop(model).attribute(x, target=target)
+
+
+def _occlusion_method(ca: Any, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
+    return _occlusion(model, x, target, opts["window"], opts["stride"], opts["baseline"], opts["batch_size"])
+
+
+def _smoothgrad(ca: Any, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
+    tunnel = ca.NoiseTunnel(ca.Saliency(model))
+    return tunnel.attribute(x, nt_type="smoothgrad", nt_samples=int(opts["n_samples"]),
+                            stdevs=float(opts["stdev"]), target=target, abs=bool(opts["abs"]))
+
+
+#: The captum call behind each method (one record each; the registry adds the labels).
+ATTRIBUTE: dict[str, Any] = {
+    "saliency": _saliency, "input_x_gradient": _input_x_gradient, "integrated_gradients": _integrated_gradients,
+    "gradient_shap": _gradient_shap, "deeplift": _deeplift, "guided_backprop": _guided_backprop,
+    "occlusion": _occlusion_method, "smoothgrad": _smoothgrad,
+}
+
+#: Display label and family of each captum-backed method.
+CAPTUM_LABELS: dict[str, tuple[str, Any]] = {
+    "saliency": ("Saliency", "gradient"), "input_x_gradient": ("Input×Gradient", "gradient"),
+    "integrated_gradients": ("Integrated Gradients", "gradient"), "gradient_shap": ("GradientSHAP", "gradient"),
+    "deeplift": ("DeepLift", "gradient"), "guided_backprop": ("Guided Backprop", "gradient"),
+    "occlusion": ("Occlusion", "perturbation"), "smoothgrad": ("SmoothGrad", "gradient"),
+}
+
+
 def _dispatch(name: str, model: nn.Module, x: Tensor, target: Tensor, opts: dict[str, Any]) -> Tensor:
     # captum is imported here, not at module level: `import captum.attr` loads matplotlib, and
     # method code must import without GUI libraries (tests/test_layering.py).
     from captum import attr as ca
 
-    if name == "saliency":
-        out = ca.Saliency(model).attribute(x, target=target, abs=bool(opts["abs"]))
-    elif name == "input_x_gradient":
-        out = ca.InputXGradient(model).attribute(x, target=target)
-    elif name == "integrated_gradients":
-        out = ca.IntegratedGradients(model).attribute(
-            x, baselines=make_baseline(x, opts["baseline"]), target=target, n_steps=int(opts["n_steps"]),
-            internal_batch_size=opts["internal_batch_size"])
-    elif name == "gradient_shap":
-        # One image: its reference distribution is a black image and its own baseline.
-        base = torch.cat([torch.zeros_like(x), make_baseline(x, opts["baseline"])])
-        out = ca.GradientShap(model).attribute(x, baselines=base, target=target,
-                                               n_samples=int(opts["n_samples"]), stdevs=float(opts["stdevs"]))
-    elif name == "deeplift":
-        out = ca.DeepLift(model).attribute(x, baselines=make_baseline(x, opts["baseline"]), target=target)
-    elif name == "guided_backprop":
-        out = ca.GuidedBackprop(model).attribute(x, target=target)
-    elif name == "occlusion":
-        out = _occlusion(model, x, target, opts["window"], opts["stride"], opts["baseline"], opts["batch_size"])
-    elif name == "smoothgrad":
-        tunnel = ca.NoiseTunnel(ca.Saliency(model))
-        out = tunnel.attribute(x, nt_type="smoothgrad", nt_samples=int(opts["n_samples"]),
-                               stdevs=float(opts["stdev"]), target=target, abs=bool(opts["abs"]))
-    else:  # pragma: no cover - the registry only routes known names here
-        raise KeyError(name)
-    return out
+    return ATTRIBUTE[name](ca, model, x, target, opts)
+
+
+def run_captum_call(call: Any) -> tuple[Tensor, dict[str, Any]]:
+    """The registry's runner for every captum-backed method (``call`` is a ``MethodCall``)."""
+    return run_captum(call.method, call.model, call.x, call.target, **call.options), {}
+
+
+def check_captum(call: Any) -> dict[str, Any]:
+    """The registry's option check for every captum-backed method."""
+    return check_captum_options(call.method, call.options, tuple(call.x.shape[-2:]))
