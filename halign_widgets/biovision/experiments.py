@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, unknown_name
 from ..models import eval_mode, model_device
-from ..training import Trainer, derive_seed, seeded
+from ..training import Trainer, derive_seed, recalibrate_batchnorm, seeded
 from .ablation import ablate
 from .connectome import PATHWAYS
 from .model import CoCoReco
@@ -106,7 +106,9 @@ def cam_scores(model: nn.Module, dataset: Any, layer: str | None = None, batch_s
     """Grad-CAM at ``layer`` (default the model's decision layer) for the true class, against the masks.
 
     Returns the mean ``relevance_mass`` and ``energy_pointing`` over the images where they are
-    defined, and ``cam_undefined``, the number of images where they are not (a constant CAM).
+    defined, ``cam_undefined``, the number of images where they are not (a constant CAM), and
+    ``mask_area``, the mean share of the image inside the mask — what both scores give for a map
+    that looks everywhere alike (the chance level to compare them with).
     """
     from ..explain import explain
     from ..explain.metrics import energy_pointing, relevance_mass
@@ -123,23 +125,42 @@ def cam_scores(model: nn.Module, dataset: Any, layer: str | None = None, batch_s
             ep.append(energy_pointing(maps, m[:, 0]))
     rm_all, ep_all = torch.cat(rm), torch.cat(ep)
     return {"relevance_mass": float(rm_all.nanmean()), "energy_pointing": float(ep_all.nanmean()),
-            "cam_undefined": int(torch.isnan(ep_all).sum())}
+            "cam_undefined": int(torch.isnan(ep_all).sum()), "mask_area": float(dataset.masks.float().mean())}
 
 
 def pathway_drops(model: CoCoReco, dataset: Any, pathways: Sequence[str] = tuple(PATHWAYS),
-                  include_cabs: bool = True) -> dict[str, float]:
+                  include_cabs: bool = True, recalibrate: Tensor | None = None) -> dict[str, float]:
     """Accuracy lost on ``dataset`` when each pathway is cut (intact − ablated; positive = it helped).
 
-    With ``include_cabs`` and a model that has CABs, ``"cab"`` is the drop with every CAB off.
+    Parameters
+    ----------
+    model, dataset:
+        A trained CoCoReco and the data to score it on.
+    pathways:
+        Names from :data:`~.connectome.PATHWAYS`.
+    include_cabs:
+        With a model that has CABs, add ``"cab"``: the drop with every CAB switched off.
+    recalibrate:
+        Optional training images [ours]: with batch norm, a cut also shifts the statistics the
+        downstream areas were normalised with. Given images, the lesioned network's batch-norm
+        statistics are re-estimated on them before scoring (and put back afterwards), which
+        separates "the pathway carried information" from "the cut moved the statistics".
     """
     intact = classification_scores(model, dataset)["accuracy"]
-    drops: dict[str, float] = {}
-    for pathway in pathways:
-        with ablate(model, pathways=[pathway]):
-            drops[pathway] = intact - classification_scores(model, dataset)["accuracy"]
+    cases: list[tuple[str, dict[str, Any]]] = [(p, {"pathways": [p]}) for p in pathways]
     if include_cabs and model.cab_areas:
-        with ablate(model, cabs="all"):
-            drops["cab"] = intact - classification_scores(model, dataset)["accuracy"]
+        cases.append(("cab", {"cabs": "all"}))
+    drops: dict[str, float] = {}
+    for name, cut in cases:
+        saved = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
+        try:
+            with ablate(model, **cut):
+                if recalibrate is not None:
+                    recalibrate_batchnorm(model, recalibrate)
+                drops[name] = intact - classification_scores(model, dataset)["accuracy"]
+        finally:
+            if recalibrate is not None:
+                model.load_state_dict(saved, strict=False)
     return drops
 
 
@@ -217,6 +238,8 @@ def compare_models(worlds: Sequence[str] = ("context", "masses"), variants: Sequ
                 row["seconds_per_epoch"] = seconds / max(1, len(trainer.history))
                 if isinstance(model, CoCoReco):
                     row.update({f"drop_{k}": v for k, v in pathway_drops(model, test).items()})
+                    recal = pathway_drops(model, test, recalibrate=data.train.images[:256])
+                    row.update({f"recal_drop_{k}": v for k, v in recal.items()})
                 result.rows.append(row)
                 if keep_models:
                     result.models[(world, variant, seed)] = model
@@ -263,15 +286,24 @@ def summarize_comparison(table: "pd.DataFrame") -> "pd.DataFrame":
 
 
 def summarize_drops(table: "pd.DataFrame") -> "pd.DataFrame":
-    """Accuracy drop per cut pathway, mean ± std over seeds, per world and CoCoReco variant."""
+    """Accuracy drop per cut pathway, mean ± std over seeds, per world and CoCoReco variant.
+
+    Columns ``drop_mean``/``drop_std``/``drop`` for the plain lesion and ``recal_mean``/``recal_std``/
+    ``recalibrated`` with the batch-norm statistics re-estimated (NaN when not measured).
+    """
     import pandas as pd
 
-    cols = [c for c in table.columns if c.startswith("drop_")]
+    cols = [c[5:] for c in table.columns if c.startswith("drop_")]
     rows = []
     for (world, variant), group in table[table["model"] != "scratch"].groupby(["world", "model"], sort=False):
-        for col in cols:
-            mean, std = _mean_std(group[col])
-            if mean == mean:
-                rows.append({"world": world, "model": variant, "pathway": col[5:], "drop_mean": mean,
-                             "drop_std": std, "drop": f"{mean:+.3f} ± {std:.3f}"})
-    return pd.DataFrame(rows, columns=["world", "model", "pathway", "drop_mean", "drop_std", "drop"])
+        for name in cols:
+            mean, std = _mean_std(group[f"drop_{name}"])
+            if mean != mean:
+                continue
+            rmean, rstd = (_mean_std(group[f"recal_drop_{name}"]) if f"recal_drop_{name}" in group
+                           else (float("nan"), float("nan")))
+            rows.append({"world": world, "model": variant, "pathway": name, "drop_mean": mean, "drop_std": std,
+                         "drop": f"{mean:+.3f} ± {std:.3f}", "recal_mean": rmean, "recal_std": rstd,
+                         "recalibrated": f"{rmean:+.3f} ± {rstd:.3f}"})
+    return pd.DataFrame(rows, columns=["world", "model", "pathway", "drop_mean", "drop_std", "drop", "recal_mean",
+                                       "recal_std", "recalibrated"])

@@ -68,12 +68,24 @@ def draw_graph(fig: Figure, channels: Mapping[str, int], gains: Mapping[str, flo
                title="line width = gain α\nnode size = channels", title_fontsize=8)
 
 
+def _mosaic(acts: np.ndarray, columns: int = 2) -> np.ndarray:
+    """Tile ``c×h×w`` maps into one image, ``columns`` per row, with one-pixel NaN gaps."""
+    c, h, w = acts.shape
+    rows = -(-c // columns)
+    out = np.full((rows * (h + 1) - 1, columns * (w + 1) - 1), np.nan)
+    for k in range(c):
+        r, q = divmod(k, columns)
+        out[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = acts[k]
+    return out
+
+
 def draw_detail(fig: Figure, image: np.ndarray, mask: np.ndarray | None, acts: np.ndarray, channels: list[int],
                 cam: np.ndarray | None, area_label: str, probs: np.ndarray, intact: np.ndarray,
                 classes: list[str]) -> None:
-    """Image, CAM at the area, probabilities (now vs intact) and the area's strongest channels."""
+    """Image, CAM at the area, the area's strongest channels (one mosaic) and the probabilities."""
     fig.clear()
-    grid = fig.add_gridspec(2, 4, left=0.03, right=0.93, top=0.9, bottom=0.1, wspace=0.45, hspace=0.5)
+    grid = fig.add_gridspec(1, 4, left=0.02, right=0.98, top=0.86, bottom=0.1, wspace=0.35,
+                            width_ratios=[1.0, 1.2, 1.2, 1.5])
     ax = fig.add_subplot(grid[0, 0])
     ax.imshow(image, cmap="gray")
     if mask is not None and mask.any():
@@ -81,6 +93,7 @@ def draw_detail(fig: Figure, image: np.ndarray, mask: np.ndarray | None, acts: n
     ax.set_title("image (mask: yellow)", fontsize=9)
     ax.axis("off")
     ax = fig.add_subplot(grid[0, 1])
+    ax.set_title(f"Grad-CAM at {area_label}", fontsize=9)
     if cam is None:
         ax.text(0.5, 0.5, f"CAM is zero:\n{area_label} no longer\nreaches the decision", ha="center", va="center",
                 fontsize=8, transform=ax.transAxes)
@@ -88,34 +101,30 @@ def draw_detail(fig: Figure, image: np.ndarray, mask: np.ndarray | None, acts: n
     else:
         ax.imshow(image, cmap="gray")
         im = ax.imshow(cam, cmap="jet", alpha=0.5, vmin=0.0, vmax=1.0)
-        fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=8)
         ax.axis("off")
-    ax.set_title(f"Grad-CAM at {area_label}", fontsize=9)
-    ax = fig.add_subplot(grid[0, 2:])
+    ax = fig.add_subplot(grid[0, 2])
+    vmax = float(np.nanmax(acts)) if acts.size and np.nanmax(acts) > 0 else 1.0
+    im = ax.imshow(_mosaic(acts), cmap="magma", vmin=0.0, vmax=vmax, interpolation="nearest")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=8)
+    ax.set_title(f"{area_label}: channels {', '.join(map(str, channels))}", fontsize=9)
+    ax.axis("off")
+    ax = fig.add_subplot(grid[0, 3])
     ys = np.arange(len(classes))
     ax.barh(ys + 0.2, intact, height=0.4, color="0.7", label="intact model")
     ax.barh(ys - 0.2, probs, height=0.4, color="tab:blue", label="now")
     ax.set_yticks(ys, [""] * len(classes))
     for k, name in enumerate(classes):   # names inside the axes: long class names never overlap the CAM
         ax.text(0.01, k + 0.45, name, fontsize=8, va="bottom", ha="left")
-    ax.set_ylim(-0.6, len(classes) - 0.1 + 0.35)
+    ax.set_ylim(-0.6, len(classes) + 0.25)
     ax.set_xlim(0, 1)
     ax.tick_params(labelsize=8)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper right")
     ax.set_title("class probabilities", fontsize=9)
-    vmax = float(acts.max()) if acts.size and acts.max() > 0 else 1.0
-    im = None
-    for col, (channel, act) in enumerate(zip(channels, acts)):
-        ax = fig.add_subplot(grid[1, col])
-        im = ax.imshow(act, cmap="magma", vmin=0.0, vmax=vmax, interpolation="nearest")
-        ax.set_title(f"{area_label} channel {channel}", fontsize=8)
-        ax.axis("off")
-    if im is not None:
-        fig.colorbar(im, ax=fig.axes[-len(channels):], fraction=0.02, pad=0.01)
 
 
 def draw_factors(fig: Figure, factors: Mapping[str, np.ndarray], message: str | None) -> None:
-    """One bar chart of CAB factors per CAB area, or a message why there is none."""
+    """One stem chart of CAB factors per CAB area, or a message why there is none."""
     fig.clear()
     if message is not None:
         ax = fig.add_subplot(1, 1, 1)
@@ -124,7 +133,9 @@ def draw_factors(fig: Figure, factors: Mapping[str, np.ndarray], message: str | 
         return
     axes = fig.subplots(1, len(factors), squeeze=False)[0]
     for ax, (area, w) in zip(axes, factors.items()):
-        ax.bar(np.arange(len(w)), w, color="tab:purple", width=0.9)
+        xs = np.arange(len(w))
+        ax.vlines(xs, 0.0, w, color="tab:purple", linewidth=max(1.0, 60.0 / max(len(w), 1)))
+        ax.set_xlim(-0.8, len(w) - 0.2)
         ax.set_ylim(0, 1.05)
         ax.set_title(f"CAB factors w at {get_area(area).label}", fontsize=9)
         ax.set_xlabel("channel", fontsize=8)

@@ -71,6 +71,7 @@ class ConnectomeExplorer(App):
         self.gain_overrides: dict[str, float] = {}
         self.result: dict[str, Any] = {}
         self._intact: dict[int, np.ndarray] = {}
+        self._graph_key: tuple | None = None
         style = {"description_width": "60px"}
         self.index = W.BoundedIntText(value=0, min=0, max=len(images) - 1, description="image", style=style,
                                       layout=W.Layout(width="150px"))
@@ -93,7 +94,7 @@ class ConnectomeExplorer(App):
         self.info = W.HTML()
         self.info.add_class("halign-connectome-info")
         self.graph_view = self.figure((9.5, 4.0))
-        self.detail_view = self.figure((9.5, 3.6))
+        self.detail_view = self.figure((9.5, 2.5))
         self.factor_view = self.figure((9.5, 1.9))
         self.graph_view.widget.add_class("halign-connectome-graph")
         self.detail_view.widget.add_class("halign-connectome-detail")
@@ -244,10 +245,15 @@ class ConnectomeExplorer(App):
     # -- drawing -----------------------------------------------------------------------------------------
     def _draw_graph(self, cut: set[str] | None = None, gains: dict[str, float] | None = None) -> None:
         r = self.result
-        draw_graph(self.graph_view.figure, self.model.channels, gains if gains is not None else r["gains"],
-                   cut if cut is not None else set(r["cut_edges"]), self.area.value, self.edge.value,
+        gains = gains if gains is not None else r["gains"]
+        cut = cut if cut is not None else set(r["cut_edges"])
+        key = (tuple(sorted(gains.items())), tuple(sorted(cut)), self.area.value, self.edge.value, self.cab.value)
+        if key == self._graph_key:     # the diagram shows nothing image-dependent: redraw only when it changes
+            return
+        draw_graph(self.graph_view.figure, self.model.channels, gains, cut, self.area.value, self.edge.value,
                    self.model.cab_areas, bool(self.cab.value))
         self.graph_view.redraw()
+        self._graph_key = key
 
     def _draw_detail(self) -> None:
         r = self.result
