@@ -20,7 +20,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from .connectome import edge_name, pathway_edges
-from .model import CoCoReco, check_gain
+from .model import CoCoReco
+from .wiring import check_gain
 
 __all__ = ["ablate", "resolve_cuts", "model_state"]
 

@@ -22,19 +22,15 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ..errors import ConfigError, unknown_name
-from ..models import eval_mode, model_device
-from ..training import Trainer, derive_seed, recalibrate_batchnorm, seeded
-from .ablation import ablate
-from .connectome import PATHWAYS
+from ..training import Trainer, derive_seed, seeded
 from .model import CoCoReco
+from .scores import cam_scores, classification_scores, pathway_drops
 from .scratch import ScratchCNN
 from .training import DEFAULT_LMB_WEIGHT, CoCoRecoStep
 
@@ -42,8 +38,7 @@ if TYPE_CHECKING:  # pandas is imported lazily
     import pandas as pd
 
 __all__ = ["VARIANTS", "VARIANT_LABELS", "SCORE_COLUMNS", "Comparison", "build_model", "train_model",
-           "classification_scores", "cam_scores", "pathway_drops", "compare_models", "summarize_comparison",
-           "summarize_drops"]
+           "compare_models", "summarize_comparison", "summarize_drops"]
 
 VARIANTS = ("scratch", "cocoreco", "cocoreco_cab")
 VARIANT_LABELS = {"scratch": "ScratchCNN", "cocoreco": "CoCoReco, no CAB", "cocoreco_cab": "CoCoReco + CAB"}
@@ -72,96 +67,6 @@ def train_model(model: nn.Module, dataset: Any, *, epochs: int = 6, lr: float = 
     trainer.fit()
     model.eval()
     return trainer
-
-
-@torch.no_grad()
-def _probabilities(model: nn.Module, images: Tensor, batch_size: int = 256) -> Tensor:
-    device = model_device(model)
-    with eval_mode(model):
-        out = [torch.softmax(model(images[i:i + batch_size].to(device)).float(), 1).cpu()
-               for i in range(0, len(images), batch_size)]
-    return torch.cat(out)
-
-
-def classification_scores(model: nn.Module, dataset: Any, batch_size: int = 256) -> dict[str, float]:
-    """Accuracy, macro-F1 and AUROC (one-vs-rest for more than two classes) of ``model`` on ``dataset``.
-
-    AUROC is NaN when the data hold a single class.
-    """
-    from sklearn.metrics import f1_score, roc_auc_score
-
-    probs = _probabilities(model, dataset.images, batch_size)
-    y = dataset.labels.cpu().numpy()
-    pred = probs.argmax(1).numpy()
-    try:
-        auroc = float(roc_auc_score(y, probs[:, 1].numpy()) if probs.shape[1] == 2
-                      else roc_auc_score(y, probs.numpy(), multi_class="ovr"))
-    except ValueError:
-        auroc = float("nan")
-    return {"accuracy": float((pred == y).mean()), "macro_f1": float(f1_score(y, pred, average="macro")),
-            "auroc": auroc}
-
-
-def cam_scores(model: nn.Module, dataset: Any, layer: str | None = None, batch_size: int = 64) -> dict[str, float]:
-    """Grad-CAM at ``layer`` (default the model's decision layer) for the true class, against the masks.
-
-    Returns the mean ``relevance_mass`` and ``energy_pointing`` over the images where they are
-    defined, ``cam_undefined``, the number of images where they are not (a constant CAM), and
-    ``mask_area``, the mean share of the image inside the mask — what both scores give for a map
-    that looks everywhere alike (the chance level to compare them with).
-    """
-    from ..explain import explain
-    from ..explain.metrics import energy_pointing, relevance_mass
-
-    if dataset.masks is None:
-        raise ConfigError("cam_scores needs a dataset with ground-truth masks (a world from make_world).")
-    rm, ep = [], []
-    for i in range(0, len(dataset), batch_size):
-        x, y, m = dataset.images[i:i + batch_size], dataset.labels[i:i + batch_size], dataset.masks[i:i + batch_size]
-        maps = explain(model, x, "gradcam", target=y, layer=layer).maps.cpu()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # undefined images are counted below
-            rm.append(relevance_mass(maps, m[:, 0]))
-            ep.append(energy_pointing(maps, m[:, 0]))
-    rm_all, ep_all = torch.cat(rm), torch.cat(ep)
-    return {"relevance_mass": float(rm_all.nanmean()), "energy_pointing": float(ep_all.nanmean()),
-            "cam_undefined": int(torch.isnan(ep_all).sum()), "mask_area": float(dataset.masks.float().mean())}
-
-
-def pathway_drops(model: CoCoReco, dataset: Any, pathways: Sequence[str] = tuple(PATHWAYS),
-                  include_cabs: bool = True, recalibrate: Tensor | None = None) -> dict[str, float]:
-    """Accuracy lost on ``dataset`` when each pathway is cut (intact − ablated; positive = it helped).
-
-    Parameters
-    ----------
-    model, dataset:
-        A trained CoCoReco and the data to score it on.
-    pathways:
-        Names from :data:`~.connectome.PATHWAYS`.
-    include_cabs:
-        With a model that has CABs, add ``"cab"``: the drop with every CAB switched off.
-    recalibrate:
-        Optional training images [ours]: with batch norm, a cut also shifts the statistics the
-        downstream areas were normalised with. Given images, the lesioned network's batch-norm
-        statistics are re-estimated on them before scoring (and put back afterwards), which
-        separates "the pathway carried information" from "the cut moved the statistics".
-    """
-    intact = classification_scores(model, dataset)["accuracy"]
-    cases: list[tuple[str, dict[str, Any]]] = [(p, {"pathways": [p]}) for p in pathways]
-    if include_cabs and model.cab_areas:
-        cases.append(("cab", {"cabs": "all"}))
-    drops: dict[str, float] = {}
-    for name, cut in cases:
-        saved = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k or "num_batches" in k}
-        try:
-            with ablate(model, **cut):
-                if recalibrate is not None:
-                    recalibrate_batchnorm(model, recalibrate)
-                drops[name] = intact - classification_scores(model, dataset)["accuracy"]
-        finally:
-            if recalibrate is not None:
-                model.load_state_dict(saved, strict=False)
-    return drops
 
 
 @dataclass

@@ -16,7 +16,8 @@ from torch import Tensor, nn
 from ..data.dataset import check_images
 from ..errors import ConfigError, InputShapeError, unknown_name
 from .blocks import NORMS, AreaBlock
-from .model import MIN_CHANNELS, check_positive_int, min_input_size
+from .model import MIN_CHANNELS, min_input_size
+from .wiring import check_positive_int
 
 __all__ = ["ScratchCNN", "SCRATCH_WIDTHS"]
 

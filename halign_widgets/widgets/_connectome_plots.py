@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 from matplotlib import patheffects
@@ -140,4 +140,4 @@ def draw_factors(fig: Figure, factors: Mapping[str, np.ndarray], message: str | 
         ax.set_title(f"CAB factors w at {get_area(area).label}", fontsize=9)
         ax.set_xlabel("channel", fontsize=8)
         ax.tick_params(labelsize=8)
-    fig.subplots_adjust(left=0.06, right=0.98, top=0.84, bottom=0.24, wspace=0.3)
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.82, bottom=0.28, wspace=0.3)
