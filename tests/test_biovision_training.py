@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from halign_widgets.biovision import CoCoReco, CoCoRecoStep, ScratchCNN
+from halign_widgets.biovision import CoCoReco, CoCoRecoStep, ScratchCNN, ablate
 from halign_widgets.data import ImageDataset
 from halign_widgets.errors import ConfigError
 from halign_widgets.training import Callback, Trainer
@@ -66,6 +66,21 @@ def test_the_same_step_trains_the_scratch_baseline() -> None:
                       callbacks=[step], progress=False, precise_bn=0)
     history = trainer.fit()
     assert "train_ce" in history[0] and not any(k.startswith("train_lmb") for k in history[0])
+
+
+def test_a_training_run_with_a_pathway_cut_never_trains_it_and_restores_it() -> None:
+    data = _data()
+    torch.manual_seed(0)
+    model = CoCoReco(width=32)
+    shortcut = model.projections["pfc_to_it"].conv.weight.detach().clone()
+    ventral = model.projections["v4_to_it"].conv.weight.detach().clone()
+    step = CoCoRecoStep()
+    with ablate(model, pathways=["pfc_shortcut"]):
+        Trainer(model, data.train, epochs=1, batch_size=8, step_fn=step, callbacks=[step], progress=False,
+                precise_bn=0).fit()
+    assert torch.equal(model.projections["pfc_to_it"].conv.weight, shortcut), "a cut projection was trained"
+    assert not torch.equal(model.projections["v4_to_it"].conv.weight, ventral)
+    assert not model.is_cut("pfc->it")
 
 
 def test_gains_survive_a_checkpoint(tmp_path) -> None:

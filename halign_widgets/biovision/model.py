@@ -179,6 +179,7 @@ class CoCoReco(WiringMixin, nn.Module):
         h: dict[str, Tensor] = {}
         maps: dict[str, Tensor] = {}
         factors: dict[str, Tensor] = {}
+        on = self.edge_on.tolist()          # one device sync per forward, not one per edge
         for area in self.order:
             if area == "retina":
                 drive_in = x
@@ -186,7 +187,7 @@ class CoCoReco(WiringMixin, nn.Module):
                 grid = tuple(h[self._drive[area]].shape[-2:])
                 drive_in = None
                 for index, edge in self._inputs[area]:
-                    if not bool(self.edge_on[index]):
+                    if not on[index]:
                         continue
                     src = h[edge.src]
                     v = src if edge.kind == "drive" else self.projections[self._key(edge.name)](src, grid)

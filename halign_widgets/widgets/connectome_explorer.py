@@ -138,6 +138,7 @@ class ConnectomeExplorer(App):
                 self.cut_pathways = set(cut)
         return self.run()
 
+    @guarded
     def cut(self, *names: str) -> "ConnectomeExplorer":
         """Cut pathways (``"dorsal"``) or edges (``"pfc->it"``) in addition to what is cut already."""
         pathways = set(self.cut_pathways)
