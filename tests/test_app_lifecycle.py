@@ -24,8 +24,9 @@ import torch
 from halign_widgets.data import ImageDataset
 from halign_widgets.errors import ConfigError, HalignError, TrainingBusyError
 from halign_widgets.models import SmallCNN
+from halign_widgets.biovision import CoCoReco
 from halign_widgets.widgets import (ActivationMaximizationStudio, AttributionExplorer, CausalityMapExplorer,
-                                    DatasetBrowser, ScaffoldMap, SunyExplorer, TrainingDashboard)
+                                    ConnectomeExplorer, DatasetBrowser, ScaffoldMap, SunyExplorer, TrainingDashboard)
 from halign_widgets.widgets._app import App, WorkerStopped, check_stop, guarded, live_widget_count
 
 
@@ -44,7 +45,13 @@ def _model() -> SmallCNN:
     return SmallCNN(width=4, depth=2).eval()
 
 
+def _cocoreco() -> CoCoReco:
+    torch.manual_seed(0)
+    return CoCoReco(width=32).eval()
+
+
 WORLD, MODEL = _world(), _model()
+WORLD32, COCORECO = _world(size=32), _cocoreco()
 
 # name -> (good builder, bad builder, attribute of a float control or None)
 APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] = {
@@ -65,6 +72,8 @@ APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] =
                              lambda k: CausalityMapExplorer(MODEL, WORLD, key=k, top=1), "p"),
     "ScaffoldMap": (lambda k: ScaffoldMap(key=k, show_figure=False),
                     lambda k: ScaffoldMap(key=k, start="no/such/node"), None),
+    "ConnectomeExplorer": (lambda k: ConnectomeExplorer(COCORECO, WORLD32, key=k),
+                           lambda k: ConnectomeExplorer(COCORECO, WORLD32, key=k, edge="v1->it"), "gain"),
 }
 NAMES = sorted(APPS)
 

@@ -21,6 +21,8 @@ _LAZY = {
     # causality
     "CausalityMapExplorer": "causality_explorer",
     "ScaffoldMap": "scaffold_map",
+    # biological vision
+    "ConnectomeExplorer": "connectome_explorer",
 }
 
 __all__ = [
