@@ -75,15 +75,20 @@ def test_import_trainer_and_workers_choose_the_count_again() -> None:
         import json, torch
         from halign_widgets.training import Trainer, start_compute_thread
         from halign_widgets.models import SmallCNN
+        from halign_widgets.training import threads
         seen = {"import": torch.get_num_threads()}
         def record(key):
             seen[key] = torch.get_num_threads()
-        torch.set_num_threads(2)                    # the user (or a library) changed it meanwhile
-        t = start_compute_thread(record, "worker"); t.join()
-        torch.set_num_threads(2)
+        threads._applied[:] = [3]                   # as if the lab had chosen 3 earlier …
+        torch.set_num_threads(3)
+        t = start_compute_thread(record, "worker"); t.join()      # … a worker chooses again
+        threads._applied[:] = [3]
+        torch.set_num_threads(3)
         x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 2, (8,))
         Trainer(SmallCNN(width=2, depth=2), (x, y), epochs=1, progress=False, precise_bn=0).fit()
-        seen["after fit"] = torch.get_num_threads()
+        seen["after fit"] = torch.get_num_threads()                # … and so does a training run
+        torch.set_num_threads(2)                    # the user sets a count: it is kept
+        t = start_compute_thread(record, "user's choice"); t.join()
         print(json.dumps(seen))
     """)
     env = {"HALIGN_THREADS": "1", "OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"}
@@ -91,4 +96,4 @@ def test_import_trainer_and_workers_choose_the_count_again() -> None:
                          env=env)
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout)
-    assert seen == {"import": 1, "worker": 1, "after fit": 1}, seen
+    assert seen == {"import": 1, "worker": 1, "after fit": 1, "user's choice": 2}, seen

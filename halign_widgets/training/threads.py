@@ -108,9 +108,22 @@ def choose_threads(usable: int | None = None, busy: int | None = None) -> int | 
     return max(1, usable - max(0, busy))
 
 
+_applied: list[int] = []   # the count this module set last (empty before the first time)
+
+
 def apply_threads(threads: int | None = None) -> int:
-    """Set torch's intra-op threads (default :func:`choose_threads`); return the count now in force."""
+    """Set torch's intra-op threads (default :func:`choose_threads`); return the count now in force.
+
+    A count somebody else set since the last call (``torch.set_num_threads`` in a notebook or a
+    script) is respected: the automatic choice only replaces its own earlier choice. An explicit
+    ``threads`` always applies.
+    """
+    current = torch.get_num_threads()
+    if threads is None and _applied and current != _applied[-1]:
+        return current            # the user chose a count: keep it
     n = choose_threads() if threads is None else threads
-    if n is not None and n != torch.get_num_threads():
-        torch.set_num_threads(int(n))
+    if n is not None:
+        if n != current:
+            torch.set_num_threads(int(n))
+        _applied[:] = [int(n)]
     return torch.get_num_threads()

@@ -29,6 +29,7 @@ __all__ = [
     "ActivationMaximizationStudio",
     "AttributionExplorer",
     "CausalityMapExplorer",
+    "ConnectomeExplorer",
     "DatasetBrowser",
     "ScaffoldMap",
     "SunyExplorer",
