@@ -22,14 +22,18 @@ agree to 1e-5.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor
 
 from ..errors import ConfigError, InputShapeError, InvalidPixelError, unknown_name
 
-__all__ = ["ESTIMATORS", "MODES", "FAITHFUL_LIMIT", "normalize_features", "lehmer_mean", "causality_map"]
+__all__ = ["ESTIMATORS", "Estimator", "MODES", "Mode", "FAITHFUL_LIMIT", "normalize_features", "lehmer_mean", "causality_map"]
 
 ESTIMATORS = ("max", "lehmer")
+Estimator = Literal["max", "lehmer"]
+Mode = Literal["fast", "faithful"]
 MODES = ("fast", "faithful")
 #: Largest number of pairwise products (``B·k²·(h·w)²``) the faithful mode agrees to materialize.
 FAITHFUL_LIMIT = 20_000_000
@@ -113,7 +117,7 @@ def _lehmer_faithful(f: Tensor, p: float) -> Tensor:
     return (lm_joint - lm_j.unsqueeze(1)).exp()
 
 
-def causality_map(features: Tensor, estimator: str = "max", p: float = 1.0, mode: str = "fast",
+def causality_map(features: Tensor, estimator: Estimator = "max", p: float = 1.0, mode: Mode = "fast",
                   eps: float = 1e-6) -> Tensor:
     """Estimate the ``B×k×k`` causality map ``C[i, j] ≈ P(F_i | F_j)`` from feature co-occurrence.
 

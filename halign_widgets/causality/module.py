@@ -23,7 +23,7 @@ The factors multiply the *un-normalized* ``X``. ``pooled=True`` [ours] global-av
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -32,9 +32,15 @@ from .factors import causality_factors, direction_graph, random_factors
 from .maps import ESTIMATORS, causality_map
 from ..errors import ConfigError, InputShapeError, unknown_name
 
-__all__ = ["SETTINGS", "CausalityModule"]
+__all__ = ["SETTINGS", "Setting", "CausalityModule", "factor_kind"]
 
 SETTINGS = ("baseline", "cat", "mul", "mulbool", "mulcat", "mulcatbool")
+Setting = Literal["baseline", "cat", "mul", "mulbool", "mulcat", "mulcatbool"]
+
+
+def factor_kind(setting: str) -> str:
+    """The factor law a setting uses: ``"mulcatbool"`` (0/1) for ``*bool`` settings, else ``"mulcat"``."""
+    return "mulcatbool" if setting.endswith("bool") else "mulcat"
 
 
 class CausalityModule(nn.Module):
@@ -90,7 +96,7 @@ class CausalityModule(nn.Module):
     @property
     def factor_kind(self) -> str:
         """Factor kind used by the ``mul*`` settings (``"mulcat"`` or ``"mulcatbool"`` law)."""
-        return "mulcatbool" if self.setting.endswith("bool") else "mulcat"
+        return factor_kind(self.setting)
 
     @property
     def config(self) -> dict[str, Any]:

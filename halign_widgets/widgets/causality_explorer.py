@@ -13,8 +13,7 @@ import ipywidgets as W
 import torch
 from torch import Tensor, nn
 
-from ..causality import (ESTIMATORS, SETTINGS, CausalityModule, causality_factors, causality_map, channel_order,
-                         channel_statistic, direction_graph, is_total_order, reorder)
+from ..causality import ESTIMATORS, SETTINGS, CausalityModule, map_report
 from ..errors import ConfigError, InputShapeError, unknown_name
 from ..models import eval_mode
 from ._app import App, RangeIntText, guarded
@@ -142,22 +141,10 @@ class CausalityMapExplorer(App):
 
     def _compute(self) -> dict[str, Any]:
         feats = self._feats(self.index.value)
-        est, p, direction, setting = self.estimator.value, float(self.p.value), self.direction.value, self.setting.value
-        cmap = causality_map(feats, est, p)
-        adjacency = direction_graph(cmap)
-        kind = "mulcatbool" if setting.endswith("bool") else "mulcat"
-        factors = causality_factors(cmap, kind, direction)
-        stat = channel_statistic(feats, est, p)
-        order = channel_order(stat)
-        k, h, w = feats.shape[1:]
-        module = CausalityModule(setting, est, p, direction)
-        return dict(features=feats[0], map=cmap[0], adjacency=adjacency[0], factors=factors[0], statistic=stat[0],
-                    order=order[0], sorted_adjacency=reorder(adjacency[0], order[0]),
-                    total_order=bool(is_total_order(adjacency, stat)[0]), k=int(k), grid=f"{h}×{w}",
-                    distinct=int(torch.unique(stat[0]).numel()), edges=int(adjacency[0].sum()),
-                    estimator=est, p=p, direction=direction, setting=setting, uses_factors=setting.startswith("mul"),
-                    stat_name="mass S_i" if est == "max" else f"Lehmer mean LM_{p:g}",
-                    input_size=module.output_size(int(k), int(h), int(w)), channel=self.channel.value)
+        report = map_report(feats, self.estimator.value, float(self.p.value), self.direction.value, self.setting.value)
+        h, w = report.features.shape[1:]
+        return dict(vars(report), k=report.k, grid=f"{h}×{w}", uses_factors=report.uses_factors,
+                    channel=self.channel.value)
 
     # -- drawing -------------------------------------------------------------------------
     def _draw(self) -> None:

@@ -19,8 +19,8 @@ from torch import nn
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
 from ..explain._resolve import in_channels
-from ..explain.suny import CAUSE_KINDS, SunyResult, make_causes, suny, suny_legend, suny_rgb
-from ..models import layer_shapes, model_device
+from ..explain.suny import CAUSE_KINDS, SunyResult, intervene, suny, suny_legend, suny_rgb
+from ..models import layer_shapes
 from ._app import App, RangeIntText, check_stop, guarded
 
 __all__ = ["SunyExplorer"]
@@ -187,26 +187,14 @@ class SunyExplorer(App):
         """
         if self.result is None:
             raise ConfigError("compute SUNY first (press Compute or call app.run()).")
-        if mode not in ("remove", "keep"):
-            raise unknown_name("intervention", mode, ("remove", "keep"))
-        res = self.result
-        cs = make_causes(self.model, self._image().to(model_device(self.model)), int(res.target[0]),
-                         res.causes, layer=res.layer, grid=int(res.options["grid"]), baseline=res.options["baseline"])
         cause = self.cause.value if cause is None else cause
-        if cause is None or isinstance(cause, bool) or not 0 <= int(cause) < cs.n_causes:
-            raise ConfigError(f"cause must be an index in [0, {cs.n_causes}), got {cause!r}.")
-        coalition = torch.zeros(1, cs.n_causes, dtype=torch.bool)
-        coalition[0, int(cause)] = True
-        scope = torch.zeros(cs.n_causes, dtype=torch.bool)
-        scope[res.pool_n[0]] = True
-        scope[res.pool_s[0]] = True
-        after = float(cs.probs([(mode, coalition, scope)])[0][0])
-        shown = cs.images(mode, coalition)[0] if res.causes != "filters" else None
-        self.last_intervention = dict(cause=int(cause), mode=mode, before=cs.p_full, after=after, image=shown,
-                                      region=cs.regions[int(cause)].cpu())
+        done = intervene(self.model, self._image(), self.result, cause, mode)
+        self.last_intervention = dict(cause=done.cause, mode=done.mode, before=done.before, after=done.after,
+                                      image=done.image, region=done.region)
+        res, after = self.result, done.after
         verb = "removing" if mode == "remove" else "keeping only"
         unit = _UNIT[res.causes]
-        self.prob.value = (f"p(class {cs.target}) = <b>{cs.p_full:.3f}</b> before → <b>{after:.3f}</b> after "
+        self.prob.value = (f"p(class {done.target}) = <b>{done.before:.3f}</b> before → <b>{after:.3f}</b> after "
                            f"{verb} {unit} {int(cause)}")
         self.draw_cause()
         return after
