@@ -31,7 +31,8 @@ from ..models import eval_mode, model_device
 from .attention import ContextualAttention
 from .blocks import NORMS, AreaBlock, Projection
 from .connectome import AREAS, EDGES, edge_names, get_area, in_edges, topological_order
-from .wiring import WiringMixin, check_positive_int
+from ..validation import check_int
+from .wiring import WiringMixin
 
 __all__ = ["MIN_CHANNELS", "DEFAULT_CAB_AREAS", "CoCoRecoOutput", "CoCoReco", "area_channels", "min_input_size"]
 
@@ -102,10 +103,10 @@ class CoCoReco(WiringMixin, nn.Module):
                  cab_areas: Iterable[str] = DEFAULT_CAB_AREAS, norm: str = "batch", dropout: float = 0.0,
                  min_grid: int = 4) -> None:
         super().__init__()
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("width (the channel divisor)", width)
-        check_positive_int("min_grid", min_grid)
+        check_int("in_channels", in_channels, 1)
+        check_int("num_classes", num_classes, 1)
+        check_int("width (the channel divisor)", width, 1)
+        check_int("min_grid", min_grid, 1)
         if norm not in NORMS:
             raise unknown_name("normalization", norm, NORMS)
         if not 0.0 <= dropout < 1.0:

@@ -17,7 +17,7 @@ from ..data.dataset import check_images
 from ..errors import ConfigError, InputShapeError, unknown_name
 from .blocks import NORMS, AreaBlock
 from .model import MIN_CHANNELS, min_input_size
-from .wiring import check_positive_int
+from ..validation import check_int
 
 __all__ = ["ScratchCNN", "SCRATCH_WIDTHS"]
 
@@ -45,10 +45,10 @@ class ScratchCNN(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16, norm: str = "batch",
                  dropout: float = 0.0, min_grid: int = 4) -> None:
         super().__init__()
-        check_positive_int("in_channels", in_channels)
-        check_positive_int("num_classes", num_classes)
-        check_positive_int("width (the channel divisor)", width)
-        check_positive_int("min_grid", min_grid)
+        check_int("in_channels", in_channels, 1)
+        check_int("num_classes", num_classes, 1)
+        check_int("width (the channel divisor)", width, 1)
+        check_int("min_grid", min_grid, 1)
         if norm not in NORMS:
             raise unknown_name("normalization", norm, NORMS)
         if not 0.0 <= dropout < 1.0:

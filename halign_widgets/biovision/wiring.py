@@ -15,14 +15,7 @@ import torch
 from ..errors import ConfigError, unknown_name
 from .connectome import EDGES, edge_name, get_area
 
-__all__ = ["WiringMixin", "check_gain", "check_positive_int"]
-
-
-def check_positive_int(name: str, value: Any, low: int = 1) -> int:
-    """``value`` as an int ≥ ``low`` or a :class:`ConfigError` saying so."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}.")
-    return int(value)
+__all__ = ["WiringMixin", "check_gain"]
 
 
 def check_gain(edge: str, value: Any) -> float:

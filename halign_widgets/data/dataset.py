@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 
 from ..errors import InputShapeError, InvalidPixelError, LabelMismatchError, unknown_name
 
-__all__ = ["ImageDataset", "check_images"]
+__all__ = ["ImageDataset", "check_images", "train_and_val"]
 
 
 def check_images(x: Tensor, *, channels: int | None = None, size: int | tuple[int, int] | None = None,
@@ -189,3 +189,17 @@ class ImageDataset(Dataset):
         splits = ", ".join(f"{k}={len(v)}" for k, v in self.splits.items())
         return (f"ImageDataset({name!r}, n={len(self)}, images={tuple(self.images.shape[1:])}, "
                 f"classes={self.classes}, {masks}{', splits: ' + splits if splits else ''})")
+
+
+def train_and_val(dataset: Any) -> tuple[Any, Any | None]:
+    """The training and validation data a training run uses.
+
+    A ``(train, val)`` pair is returned as it is; a dataset with splits gives its ``"train"`` split
+    (or all of it when there is none) and its ``"val"`` split (or ``None``). The one rule behind
+    :func:`~halign_widgets.training.fit_classifier` and the TrainingDashboard.
+    """
+    if isinstance(dataset, tuple) and len(dataset) == 2 and not isinstance(dataset[0], Tensor):
+        return dataset[0], dataset[1]
+    splits = getattr(dataset, "splits", None) or {}
+    train = dataset.split("train") if "train" in splits else dataset
+    return train, (dataset.split("val") if "val" in splits else None)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import operator
 import time
 from typing import Any
 
 import torch
 
 from ..errors import ConfigError, unknown_name
+from ..validation import check_int
 from ._memory import check_memory
 from .dataset import ImageDataset
 from .worlds import WORLDS, World
@@ -35,18 +35,6 @@ def _world(name: str) -> World:
     if not isinstance(name, str) or name not in WORLDS:
         raise unknown_name("world", str(name), WORLDS)
     return WORLDS[name]
-
-
-def _integer(what: str, value: Any, low: int | None, high: int | None, hint: str) -> int:
-    """``value`` as a Python int within ``[low, high]`` (NumPy / torch integers accepted)."""
-    try:
-        v = operator.index(value) if not isinstance(value, bool) else None
-    except TypeError:
-        v = None
-    if v is None or (low is not None and v < low) or (high is not None and v > high):
-        bounds = f" between {low} and {high}" if high is not None else (f" ≥ {low}" if low is not None else "")
-        raise ConfigError(f"{what}={value!r} must be an integer{bounds} ({hint}).")
-    return int(v)
 
 
 def world_knobs(name: str) -> dict[str, Any]:
@@ -121,9 +109,9 @@ def make_world(name: str, n: int, size: int = 64, seed: int = 0, **knobs: Any) -
     for key in knobs:
         if key not in world.knobs:
             raise unknown_name(f"knob of world {name!r}", key, world.knobs, knob=True)
-    n = _integer("n", n, 1, None, "number of images, e.g. n=2000")
-    size = _integer("size", size, 16, 512, "pixels, e.g. size=64")
-    seed = _integer("seed", seed, None, None, "e.g. seed=0")
+    n = check_int("n", n, 1, None, "number of images, e.g. n=2000")
+    size = check_int("size", size, 16, 512, "pixels, e.g. size=64")
+    seed = check_int("seed", seed, None, None, "e.g. seed=0")
     check_memory(world_memory(n, size), f"make_world({name!r}, n={n:,}, size={size})",
                  lambda room: _fits(n, size, room))
     settings = {**world.knobs, **knobs}

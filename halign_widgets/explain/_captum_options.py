@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ._baselines import check_baseline
-from ._options import check_int, check_real
+from ..validation import check_int, check_real
 
 __all__ = ["CAPTUM_DEFAULTS", "CHANNEL_REDUCTIONS", "check_captum_options"]
 

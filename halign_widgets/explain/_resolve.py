@@ -8,18 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, InputShapeError, TargetOutOfRangeError, unknown_name
-from ..models import conv_layers, get_layer
+from ..models import conv_layers, get_layer, in_channels
 
-__all__ = ["class_indices", "in_channels", "resolve_layer", "resolve_target"]
-
-
-def in_channels(model: nn.Module) -> int | None:
-    """Input channels of ``model`` (its ``in_channels`` attribute, else its first Conv2d), or ``None``."""
-    channels = getattr(model, "in_channels", None)
-    if isinstance(channels, int):
-        return channels
-    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return first.in_channels if first is not None else None
+__all__ = ["class_indices", "resolve_layer", "resolve_target"]
 
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module | None) -> tuple[str, nn.Module]:

@@ -18,11 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, TargetOutOfRangeError, unknown_name
-from ..models import check_model_input, eval_mode, get_layer, model_device, model_dtype, size_errors
+from ..models import check_model_input, eval_mode, get_layer, in_channels, model_device, model_dtype, size_errors
 from ._baselines import gaussian_blur
 from ._fourier import FourierImage
 from ._hooks import record_activations
-from ._options import check_int, check_real
+from ..validation import check_int, check_real
 
 __all__ = ["ActMaxResult", "activation_maximization", "parse_unit"]
 
@@ -81,11 +81,7 @@ def _index(value: Any) -> int | None:
 
 
 def _model_channels(model: nn.Module) -> int:
-    channels = getattr(model, "in_channels", None)
-    if isinstance(channels, int):
-        return channels
-    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return first.in_channels if first is not None else 1
+    return in_channels(model) or 1   # a model without a conv layer: grayscale
 
 
 def activation_maximization(

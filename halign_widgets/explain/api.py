@@ -17,8 +17,8 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
-from ..models import check_model_input, eval_mode, model_input, size_errors
-from ._resolve import in_channels, resolve_layer, resolve_target
+from ..models import check_model_input, eval_mode, in_channels, model_input, size_errors
+from ._resolve import resolve_layer, resolve_target
 from ._registry import METHODS, MethodCall, MethodInfo, available_methods, resolve_method
 
 __all__ = ["Explanation", "explain", "list_methods", "shared_scale"]

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._options import check_int, check_real
+from ..validation import check_int, check_real
 from ..models import model_input
 
 __all__ = ["check_rise_options", "rise", "rise_masks"]

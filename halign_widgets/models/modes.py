@@ -13,7 +13,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["eval_mode", "model_device", "model_dtype", "model_input"]
+__all__ = ["eval_mode", "in_channels", "model_device", "model_dtype", "model_input"]
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -60,3 +60,12 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for m, training in modes:
             m.training = training
+
+
+def in_channels(model: nn.Module) -> int | None:
+    """Input channels of ``model``: its ``in_channels`` attribute, else its first ``Conv2d``'s; ``None`` if neither."""
+    channels = getattr(model, "in_channels", None)
+    if isinstance(channels, int) and not isinstance(channels, bool):
+        return channels
+    first = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return first.in_channels if first is not None else None

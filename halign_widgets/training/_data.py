@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ..data.dataset import check_images
 from ..errors import EmptyDatasetError, InputShapeError, LabelMismatchError, TargetOutOfRangeError
-from ..models import check_model_input, eval_mode, model_input
+from ..models import check_model_input, eval_mode, in_channels, model_input
 
 __all__ = ["tensors_of", "iterate_batches", "num_batches", "first_example", "check_dataset"]
 
@@ -93,8 +93,7 @@ def check_dataset(dataset: Any, model: nn.Module, device: torch.device, what: st
         With a message saying what to change.
     """
     x0, y0 = first_example(dataset, what)
-    channels = getattr(model, "in_channels", None)
-    channels = channels if isinstance(channels, int) else None
+    channels = in_channels(model)
     pair = tensors_of(dataset)
     images = pair[0] if pair is not None else x0[None]
     check_images(images, channels=channels, name=f"the {what} images")

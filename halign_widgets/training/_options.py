@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
 
 from ..errors import ConfigError, unknown_name
+from ..validation import check_real
 
-__all__ = ["check_positive_int", "check_lr", "make_optimizer", "select_parameters", "OPTIMIZERS"]
+__all__ = ["check_lr", "make_optimizer", "select_parameters", "OPTIMIZERS"]
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -21,21 +21,10 @@ OPTIMIZERS: dict[str, OptimizerFactory] = {
 }
 
 
-def check_positive_int(name: str, value: Any, low: int = 1) -> int:
-    """Return ``value`` as an int if it is an integer ≥ ``low``; else raise :class:`ConfigError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}.")
-    return int(value)
-
-
 def check_lr(lr: Any, weight_decay: Any) -> tuple[float, float]:
     """Validate the learning rate (> 0, finite) and weight decay (≥ 0)."""
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        raise ConfigError(f"lr (learning rate) must be a positive number such as 1e-3, got {lr!r}.")
-    if (isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float))
-            or not math.isfinite(weight_decay) or weight_decay < 0):
-        raise ConfigError(f"weight_decay must be a number ≥ 0, got {weight_decay!r}.")
-    return float(lr), float(weight_decay)
+    return (check_real("lr (learning rate)", lr, 0.0, strict=True, hint="a positive number such as 1e-3"),
+            check_real("weight_decay", weight_decay, 0.0))
 
 
 def check_optimizer(optimizer: str | OptimizerFactory) -> str | OptimizerFactory:

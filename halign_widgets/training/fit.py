@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import nn
 
-from ..data.dataset import ImageDataset
+from ..data.dataset import ImageDataset, train_and_val
 from ..errors import ConfigError
 from ..models import SmallCNN
 from .seeding import derive_seed, seeded
@@ -60,9 +60,7 @@ def fit_classifier(dataset: ImageDataset, model: nn.Module | None = None, *, epo
     >>> model, trainer = fit_classifier(world, epochs=5)    # doctest: +SKIP
     """
     model = model if model is not None else build_classifier(dataset, width=width, seed=seed)
-    splits = getattr(dataset, "splits", {}) or {}
-    train = dataset.split("train") if "train" in splits else dataset
-    val = dataset.split("val") if "val" in splits else None
+    train, val = train_and_val(dataset)
     trainer = Trainer(model, train, val, epochs=epochs, seed=seed, **trainer_kwargs)
     trainer.fit()
     model.eval()

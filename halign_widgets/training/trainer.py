@@ -19,11 +19,12 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, LabelMismatchError, TrainingBusyError
-from ..models import check_model_input, model_input, size_errors
+from ..validation import check_int
+from ..models import check_model_input, in_channels, model_input, size_errors
 from . import _data
 from ._control import RunControl
 from ._divergence import checkpoint_note, gradients_finite, restore_buffers, snapshot_buffers
-from ._options import check_lr, check_optimizer, check_positive_int, make_optimizer, select_parameters
+from ._options import check_lr, check_optimizer, make_optimizer, select_parameters
 from .callbacks import Callback, CallbackList, ProgressBar
 from .checkpoint import load_checkpoint, save_checkpoint
 from .device import resolve_device
@@ -109,13 +110,13 @@ class Trainer(RunControl):
                  monitor: str = "val_loss", mode: str = "auto", checkpoint_dir: str | os.PathLike[str] | None = None,
                  progress: bool = True, precise_bn: int = 128) -> None:
         self._init_control()
-        self.epochs = check_positive_int("epochs", epochs)
-        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.epochs = check_int("epochs", epochs, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
         self.lr, self.weight_decay = check_lr(lr, weight_decay)
-        self.seed = check_positive_int("seed", seed, 0)
+        self.seed = check_int("seed", seed, 0)
         self.optimizer_factory = check_optimizer(optimizer)
         if early_stopping is not None:
-            early_stopping = check_positive_int("early_stopping (patience)", early_stopping)
+            early_stopping = check_int("early_stopping (patience)", early_stopping, 1)
         if mode not in ("auto", "min", "max"):
             raise ConfigError(f"mode must be 'auto', 'min' or 'max', got {mode!r}.")
         if early_stopping is not None and monitor.startswith("val_") and val_data is None:
@@ -138,7 +139,7 @@ class Trainer(RunControl):
         self.progress = bool(progress)
         # only the bools themselves map (1 == True would match a dict key): True → 128 images, False → 0
         bn_images = 128 if precise_bn is True else 0 if precise_bn is False else precise_bn
-        self.precise_bn = check_positive_int("precise_bn", bn_images, 0)
+        self.precise_bn = check_int("precise_bn", bn_images, 0)
         self.optimizer = make_optimizer(self.optimizer_factory, self.model.parameters(), self.lr, self.weight_decay)
         self.history = History()
         self.global_step = 0
@@ -216,7 +217,7 @@ class Trainer(RunControl):
         apply_threads()   # torch's threads from the CPUs free right now (see .threads)
         try:
             if epochs is not None:
-                epochs = check_positive_int("epochs", epochs)
+                epochs = check_int("epochs", epochs, 1)
             if resume_from is not None:
                 self.load(resume_from)
                 epochs = epochs if epochs is not None else max(0, self.epochs - self.completed_epochs)
@@ -368,8 +369,7 @@ class Trainer(RunControl):
         """Class probabilities (softmax; sigmoid per label for multi-label) for images or a dataset, on the CPU."""
         self._check_idle("predict")
         if isinstance(data, Tensor):
-            channels = getattr(self.model, "in_channels", None)
-            check_images(data, channels=channels if isinstance(channels, int) else None)
+            check_images(data, channels=in_channels(self.model))
             check_model_input(self.model, data)  # at least one image, large enough for the model
             chunks = [data[i:i + self.batch_size] for i in range(0, data.shape[0], self.batch_size)]
         else:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..explain.actmax import ActMaxResult, activation_maximization
-from ..models import layer_shapes
+from ..models import in_channels, layer_shapes
 from ._app import App, RangeIntText, guarded
 
 __all__ = ["ActivationMaximizationStudio"]
@@ -54,7 +54,7 @@ class ActivationMaximizationStudio(App):
         self.result: ActMaxResult | None = None
         self._trajectory: list[float] = []
         self._unit: tuple | None = None
-        in_ch = getattr(model, "in_channels", 1)
+        in_ch = in_channels(model) or 1
         self.shapes = layer_shapes(model, (int(in_ch), self.size, self.size))
         n_classes = int(getattr(model, "num_classes", 0) or len(classes or []) or 2)
         names = list(classes) if classes else [str(k) for k in range(n_classes)]

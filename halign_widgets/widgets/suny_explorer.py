@@ -18,9 +18,8 @@ from torch import nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
-from ..explain._resolve import in_channels
 from ..explain.suny import CAUSE_KINDS, SunyResult, intervene, suny, suny_legend, suny_rgb
-from ..models import layer_shapes
+from ..models import in_channels, layer_shapes
 from ._app import App, RangeIntText, check_stop, guarded
 
 __all__ = ["SunyExplorer"]

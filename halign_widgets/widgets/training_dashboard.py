@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 import torch
 from torch import nn
 
+from ..data import train_and_val
 from ..errors import ConfigError, TrainingBusyError
 from ..training import Callback, History, Trainer, build_classifier, derive_seed, seeded
 from ._app import App, guarded
@@ -129,7 +130,7 @@ class TrainingDashboard(App):
         if not (model_or_factory is None or isinstance(model_or_factory, nn.Module) or callable(model_or_factory)):
             raise ConfigError(f"model_or_factory must be a model, a function returning a model, or None; got "
                               f"{type(model_or_factory).__name__}.")
-        train_data, val_data = self._splits(dataset)  # validate before replacing an app with the same key
+        train_data, val_data = train_and_val(dataset)  # validate before replacing an app with the same key
         super().__init__(key=key)
         self.trainer: Trainer | None = None
         self.dataset = dataset
@@ -177,14 +178,6 @@ class TrainingDashboard(App):
         self._plot(History())
 
     # -- building -------------------------------------------------------------------------------
-    @staticmethod
-    def _splits(dataset: Any) -> tuple[Any, Any]:
-        if isinstance(dataset, tuple) and len(dataset) == 2 and not isinstance(dataset[0], torch.Tensor):
-            return dataset
-        splits = getattr(dataset, "splits", None) or {}
-        train = dataset.split("train") if "train" in splits else dataset
-        return train, (dataset.split("val") if "val" in splits else None)
-
     def _build_axes(self) -> None:
         fig = self.view.figure
         self.ax_loss, self.ax_acc = fig.subplots(1, 2)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
 from torch import Tensor
 
+from ... import validation
 from ...errors import ConfigError
 from ..dataset import ImageDataset
 
@@ -56,35 +56,17 @@ def split_of(n: int, splits: dict[str, Tensor]) -> list[str]:
 
 def check_fraction(world: str, knob: str, value: Any) -> float:
     """Return ``value`` as a float in [0, 1] or raise :class:`ConfigError`."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not 0.0 <= v <= 1.0:
-        raise ConfigError(f"world {world!r}: knob {knob}={value!r} must be a number in [0, 1].")
-    return v
+    return validation.check_fraction(f"world {world!r}: knob {knob}", value)
 
 
 def check_nonneg(world: str, knob: str, value: Any, high: float = float("inf")) -> float:
     """Return ``value`` as a float in ``[0, high]`` or raise :class:`ConfigError`."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = float("nan")
-    if not 0.0 <= v <= high:
-        raise ConfigError(f"world {world!r}: knob {knob}={value!r} must be a number in [0, {high}].")
-    return v
+    return validation.check_real(f"world {world!r}: knob {knob}", value, 0.0, None if high == float("inf") else high)
 
 
 def check_int(world: str, knob: str, value: Any, low: int, high: int) -> int:
     """Return ``value`` as an int in ``[low, high]`` or raise :class:`ConfigError`."""
-    try:
-        v = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        v = None
-    if v is None or not low <= v <= high:
-        raise ConfigError(f"world {world!r}: knob {knob}={value!r} must be an integer in [{low}, {high}].")
-    return int(v)
+    return validation.check_int(f"world {world!r}: knob {knob}", value, low, high)
 
 
 def check_choice(world: str, knob: str, value: Any, choices: tuple[str, ...]) -> str:

@@ -24,8 +24,9 @@ import torch
 from torch import Tensor, nn
 
 from ...data.dataset import check_images
+from ...validation import check_int
 from ...errors import ConfigError, unknown_name
-from ...models import check_model_input, eval_mode, model_input, size_errors
+from ...models import check_model_input, eval_mode, in_channels, model_input, size_errors
 from .._baselines import check_baseline
 from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
@@ -36,11 +37,6 @@ __all__ = ["SunyResult", "suny", "MAX_EXACT_POOL", "DEFAULT_SAMPLES"]
 
 MAX_EXACT_POOL = 10
 DEFAULT_SAMPLES = 128
-
-
-def _check_int(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}.")
 
 
 def _explain_one(cs: CauseSet, pool: int | None, samples: int | None, seed: int, antithetic: bool) -> dict:
@@ -159,15 +155,14 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
     if combine not in COMBINE:
         raise unknown_name("combine rule", str(combine), COMBINE)
     if pool is not None:
-        _check_int("pool", pool, 1)
+        check_int("pool", pool, 1)
     if samples is not None:
-        _check_int("samples (the number of permutations)", samples, 1)
-    _check_int("grid", grid, 1)
-    _check_int("batch_size", batch_size, 1)
-    _check_int("seed", seed, 0)
+        check_int("samples (the number of permutations)", samples, 1)
+    check_int("grid", grid, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
     check_baseline(baseline)  # a NaN/inf baseline is refused before any forward pass
-    channels = getattr(model, "in_channels", None)
-    check_images(x, channels=channels if isinstance(channels, int) else None)
+    check_images(x, channels=in_channels(model))
     check_model_input(model, x)  # at least one image, large enough for the model
     x = model_input(model, x)  # the model's device and dtype; maps and values come back float32
     with eval_mode(model):
