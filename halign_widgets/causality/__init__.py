@@ -16,7 +16,7 @@ from .factors import (DIRECTIONS, FACTOR_KINDS, causality_factors, degrees, dire
 from .maps import ESTIMATORS, FAITHFUL_LIMIT, MODES, causality_map, lehmer_mean, normalize_features
 from .module import SETTINGS, CausalityModule, factor_kind
 from .report import MapReport, map_report
-from .network import CausalCNN, CausalClassifier, causality_map_of, feature_extractor
+from .network import CausalCNN, CausalClassifier, causality_map_of, feature_extractor, features_of
 from .ordering import channel_order, channel_statistic, is_total_order, reorder
 from .scaffold import SCAFFOLD, ScaffoldNode, find_node, iter_nodes
 from .experiments import run_experiments, summarize
@@ -26,7 +26,7 @@ __all__ = [
     "causality_map", "lehmer_mean", "normalize_features",
     "causality_factors", "random_factors", "direction_graph", "degrees", "straight_through_step",
     "channel_statistic", "channel_order", "reorder", "is_total_order",
-    "CausalityModule", "CausalClassifier", "CausalCNN", "causality_map_of", "feature_extractor", "factor_kind",
+    "CausalityModule", "CausalClassifier", "CausalCNN", "causality_map_of", "feature_extractor", "features_of", "factor_kind",
     "MapReport", "map_report",
     "SCAFFOLD", "ScaffoldNode", "find_node", "iter_nodes",
     "run_experiments", "summarize",

@@ -16,10 +16,11 @@ from .factors import direction_graph
 from .maps import causality_map
 from .module import CausalityModule
 from .ordering import channel_order, channel_statistic
-from ..errors import ConfigError, unknown_name
-from ..models import SmallCNN, conv_layers, eval_mode, get_layer, model_device, model_dtype, model_input
+from ..errors import ConfigError, InputShapeError, unknown_name
+from ..models import (SmallCNN, conv_layers, eval_mode, feature_layer, get_layer, model_device, model_dtype,
+                      model_input)
 
-__all__ = ["CausalCNN", "CausalClassifier", "feature_extractor", "causality_map_of"]
+__all__ = ["CausalCNN", "CausalClassifier", "feature_extractor", "features_of", "causality_map_of"]
 
 
 class _Stop(Exception):
@@ -181,13 +182,41 @@ class CausalCNN(SmallCNN):
 
 
 @torch.no_grad()
+def features_of(model: nn.Module, x: Tensor, layer: str | None = None) -> Tensor:
+    """Conv features ``B×k×h×w`` of images ``x``: ``model.forward_features`` or the output of ``layer``.
+
+    Any classifier works: with ``layer=None`` a model without ``forward_features`` is tapped at
+    :func:`~halign_widgets.models.feature_layer` (its last conv layer, or the activation after it).
+
+    Raises
+    ------
+    ConfigError
+        The model has no conv layer (and no ``forward_features``).
+    InputShapeError
+        The features are not ``B×k×h×w``.
+    """
+    x = model_input(model, x)
+    with eval_mode(model):
+        if layer is None and hasattr(model, "forward_features"):
+            feats = model.forward_features(x)
+        else:
+            feats = _LayerTap(model, layer or feature_layer(model))(x)
+    if not isinstance(feats, Tensor) or feats.dim() != 4:
+        shape = tuple(feats.shape) if isinstance(feats, Tensor) else type(feats).__name__
+        raise InputShapeError(f"the features of {type(model).__name__} have shape {shape}, not B×k×h×w; pick a conv "
+                              "layer with layer=<module name> (see halign_widgets.models.conv_layers).")
+    return feats
+
+
+@torch.no_grad()
 def causality_map_of(model: nn.Module, x: Tensor, estimator: str | None = None, p: float | None = None,
-                     direction: str | None = None, kind: str | None = None) -> dict[str, Tensor]:
+                     direction: str | None = None, kind: str | None = None,
+                     layer: str | None = None) -> dict[str, Tensor]:
     """Everything the explorer shows for a batch ``x``: features, map, graph, factors, order.
 
-    ``model`` needs ``forward_features`` (every SmallCNN / CausalCNN / CausalClassifier has it).
-    Estimator, ``p``, direction and factor kind default to the model's causality module (or Max,
-    1.0, causes, mulcat for a plain backbone).
+    Any classifier works (:func:`features_of`: ``forward_features``, else its last conv layer, or
+    ``layer``). Estimator, ``p``, direction and factor kind default to the model's causality
+    module (or Max, 1.0, causes, mulcat for a plain backbone).
 
     Returns
     -------
@@ -202,8 +231,7 @@ def causality_map_of(model: nn.Module, x: Tensor, estimator: str | None = None, 
     p = float(p if p is not None else (module.p if module is not None else 1.0))
     direction = direction or (module.direction if module is not None else "causes")
     kind = kind or (module.factor_kind if module is not None else "mulcat")
-    with eval_mode(model):
-        feats = model.forward_features(model_input(model, x))
+    feats = features_of(model, x, layer)
     cmap = causality_map(feats, estimator, p)
     stat = channel_statistic(feats, estimator, p)
     return {"features": feats, "map": cmap, "adjacency": direction_graph(cmap),

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
-from ..models import check_model_input, eval_mode, in_channels, model_input, size_errors
+from ..models import check_logits, check_model_input, eval_mode, in_channels, model_input, size_errors
 from ._resolve import resolve_layer, resolve_target
 from ._registry import METHODS, MethodCall, MethodInfo, available_methods, resolve_method
 
@@ -177,7 +177,7 @@ def explain(model: nn.Module, x: Tensor, method: str, target: int | Sequence[int
                                       opts))
     with eval_mode(model), torch.enable_grad():
         with torch.no_grad(), size_errors(model, x):
-            logits = model(x)
+            logits = check_logits(model(x), model, x.shape[0])
         tgt = resolve_target(target, logits)
         start = time.perf_counter()
         maps, extras = info.run(MethodCall(info.name, model, x, tgt, layer_name, module, opts))

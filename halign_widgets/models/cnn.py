@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, unknown_name
 from .modes import eval_mode, model_device, model_dtype
 
-__all__ = ["ConvBlock", "SmallCNN", "conv_layers", "get_layer", "layer_shapes"]
+__all__ = ["ConvBlock", "SmallCNN", "conv_layers", "feature_layer", "get_layer", "layer_shapes"]
 
 
 class ConvBlock(nn.Sequential):
@@ -133,6 +133,41 @@ def conv_layers(model: nn.Module) -> dict[str, nn.Module]:
     if blocks:
         return blocks
     return {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+
+
+_ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.ELU, nn.ReLU6)
+
+
+def feature_layer(model: nn.Module) -> str:
+    """The layer whose output is the model's last conv *features* (post-activation where it can tell).
+
+    ``model.last_conv_layer`` when the model declares it (every model of the lab does); otherwise
+    the last ``Conv2d`` — or, when its next sibling in the same container is an activation
+    (``nn.Sequential(..., Conv2d, ReLU)``, the usual layout), that activation, so causality maps
+    and channel units see the non-negative features they are defined on.
+
+    Raises
+    ------
+    ConfigError
+        The model has no ``Conv2d`` layer.
+    """
+    declared = getattr(model, "last_conv_layer", None)
+    if isinstance(declared, str):
+        return declared
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not names:
+        raise ConfigError(f"{type(model).__name__} has no Conv2d layer; causality maps, CAMs and channel units "
+                          "need conv features — pass layer=<module name> of a layer with B×k×h×w outputs.")
+    last = names[-1]
+    parent_name, _, child = last.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    siblings = list(parent.named_children())
+    keys = [k for k, _ in siblings]
+    if child in keys and keys.index(child) + 1 < len(siblings):
+        nxt_name, nxt = siblings[keys.index(child) + 1]
+        if isinstance(nxt, _ACTIVATIONS):
+            return f"{parent_name}.{nxt_name}" if parent_name else nxt_name
+    return last
 
 
 def get_layer(model: nn.Module, name: str) -> nn.Module:

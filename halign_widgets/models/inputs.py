@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..errors import InputShapeError
 
-__all__ = ["check_model_input", "min_input_size", "size_errors", "TOO_SMALL_MESSAGES"]
+__all__ = ["check_logits", "check_model_input", "min_input_size", "size_errors", "TOO_SMALL_MESSAGES"]
 
 #: Fragments of torch's error messages that mean "the input is too small for this layer".
 TOO_SMALL_MESSAGES = ("Output size is too small", "Kernel size can't be greater than actual input size",
@@ -69,3 +69,19 @@ def size_errors(model: nn.Module, x: Tensor, name: str = "images") -> Iterator[N
         raise InputShapeError(f"{name} of {x.shape[-2]}×{x.shape[-1]} pixels are too small for "
                               f"{type(model).__name__} (torch: {text[:160]}); resize them to the size the model "
                               "was built for (torch.nn.functional.interpolate).") from exc
+
+
+def check_logits(logits: object, model: nn.Module, batch: int | None = None) -> Tensor:
+    """``logits`` if they are a ``B×K`` tensor of class scores; else a typed error that says so.
+
+    Methods that explain a class decision (CAMs, captum targets, SUNY, the metrics) need one score
+    per class; a model that returns one number per image, a dict or a feature map cannot be
+    explained that way without a wrapper that returns logits.
+    """
+    if not isinstance(logits, Tensor) or logits.dim() != 2 or (batch is not None and logits.shape[0] != batch):
+        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise InputShapeError(f"{type(model).__name__} returned {shape} for a batch of {batch if batch else 'B'} "
+                              "image(s); the lab explains classifiers that return B×K class logits — wrap the "
+                              "model so that forward(x) returns them (e.g. unsqueeze a single score to B×1, or "
+                              "pick the logits out of a dict).")
+    return logits

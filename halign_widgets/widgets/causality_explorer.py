@@ -13,9 +13,9 @@ import ipywidgets as W
 import torch
 from torch import Tensor, nn
 
-from ..causality import ESTIMATORS, SETTINGS, CausalityModule, map_report
+from ..causality import ESTIMATORS, SETTINGS, CausalityModule, features_of, map_report
 from ..errors import ConfigError, InputShapeError, unknown_name
-from ..models import eval_mode
+from ..models import get_layer
 from ._app import App, RangeIntText, guarded
 
 __all__ = ["CausalityMapExplorer"]
@@ -27,15 +27,18 @@ class CausalityMapExplorer(App):
     Parameters
     ----------
     model:
-        A model with ``forward_features`` (a :class:`~halign_widgets.causality.CausalCNN`, a
-        :class:`~halign_widgets.models.SmallCNN` …); its causality module, if any, sets the initial
-        estimator, ``p``, direction and setting.
+        Any classifier with a conv layer: its ``forward_features`` (every model of the lab has one)
+        or, for your own model, the output of ``layer`` (default: its last conv layer, or the
+        activation after it). Its causality module, if any, sets the initial estimator, ``p``,
+        direction and setting.
     dataset:
         An :class:`~halign_widgets.data.ImageDataset` or an ``N×C×H×W`` tensor of images.
     key:
         Replace-on-rerun key.
     top:
         Channels drawn in the direction graph (the strongest by the ordering statistic).
+    layer:
+        The conv layer whose features are mapped (``None``: see ``model``).
 
     Examples
     --------
@@ -45,17 +48,17 @@ class CausalityMapExplorer(App):
     True
     """
 
-    def __init__(self, model: nn.Module, dataset: Any, key: str | None = None, top: int = 8) -> None:
+    def __init__(self, model: nn.Module, dataset: Any, key: str | None = None, top: int = 8,
+                 layer: str | None = None) -> None:
         if isinstance(top, bool) or not isinstance(top, int) or top < 2:
             raise ConfigError(f"top must be an integer ≥ 2 (channels drawn in the graph), got {top!r}.")
         super().__init__(key=key)
         images = dataset.images if hasattr(dataset, "images") else dataset
         if not isinstance(images, Tensor) or images.dim() != 4 or len(images) == 0:
             raise InputShapeError("dataset must be an ImageDataset or a non-empty N×C×H×W tensor of images.")
-        if not hasattr(model, "forward_features"):
-            raise ConfigError("the model needs a forward_features(x) method returning conv features "
-                              "(SmallCNN, CausalCNN and CausalClassifier have one).")
-        self.model, self.images = model, images
+        if layer is not None:
+            get_layer(model, layer)                       # an unknown layer: a typed error listing them
+        self.model, self.images, self.layer = model, images, layer
         self.labels = getattr(dataset, "labels", None)
         self.result: dict[str, Any] = {}
         self._features: dict[int, Tensor] = {}
@@ -132,11 +135,7 @@ class CausalityMapExplorer(App):
     # -- computing -----------------------------------------------------------------------
     def _feats(self, index: int) -> Tensor:
         if index not in self._features:
-            with eval_mode(self.model), torch.no_grad():
-                feats = self.model.forward_features(self.images[index:index + 1])
-            if feats.dim() != 4:
-                raise InputShapeError(f"forward_features must return B×k×h×w conv features, got {tuple(feats.shape)}.")
-            self._features[index] = feats
+            self._features[index] = features_of(self.model, self.images[index:index + 1], self.layer)
         return self._features[index]
 
     def _compute(self) -> dict[str, Any]:

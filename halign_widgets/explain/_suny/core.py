@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from ...data.dataset import check_images
 from ...validation import check_int
 from ...errors import ConfigError, unknown_name
-from ...models import check_model_input, eval_mode, in_channels, model_input, size_errors
+from ...models import check_logits, check_model_input, eval_mode, in_channels, model_input, size_errors
 from .._baselines import check_baseline
 from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
@@ -167,7 +167,7 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
     x = model_input(model, x)  # the model's device and dtype; maps and values come back float32
     with eval_mode(model):
         with torch.no_grad(), size_errors(model, x):
-            probs = torch.softmax(model(x).float(), 1).cpu()
+            probs = torch.softmax(check_logits(model(x), model, x.shape[0]).float(), 1).cpu()
         targets = resolve_target(target, probs).cpu()
         parts, forwards = [], 0
         report = _Progress(progress, x.shape[0])
