@@ -37,20 +37,6 @@ def time_world(name: str, n: int, size: int, repeats: int) -> float:
     return statistics.median(runs)
 
 
-def _recalibrate_bn(model: torch.nn.Module, images: torch.Tensor) -> None:
-    """Re-estimate BatchNorm running statistics as exact averages over ``images`` ("precise BN")."""
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-    model.train()
-    with torch.no_grad():
-        for chunk in images.split(128):
-            model(chunk)
-    for m in bns:
-        m.momentum = 0.1
-
-
 def learnability(seconds: float, threads: int) -> list[tuple[int, float, float, float]]:
     """Train SmallCNN on masses (n=2000) for ≤ ``seconds``.
 
@@ -59,6 +45,7 @@ def learnability(seconds: float, threads: int) -> list[tuple[int, float, float, 
     accuracy collapse to one class although the batch-statistics model is already good.
     """
     from halign_widgets.models import SmallCNN
+    from halign_widgets.training import recalibrate_batchnorm
 
     torch.set_num_threads(threads)
     ds = make_world("masses", 2000, seed=0)
@@ -80,7 +67,7 @@ def learnability(seconds: float, threads: int) -> list[tuple[int, float, float, 
         with torch.no_grad():
             acc = float((model(test.images).argmax(1) == test.labels).float().mean())
             state = {k: v.clone() for k, v in model.state_dict().items()}
-            _recalibrate_bn(model, train.images[:1024])
+            recalibrate_batchnorm(model, train.images[:1024], batch_size=128)
             model.eval()
             acc_bn = float((model(test.images).argmax(1) == test.labels).float().mean())
             model.load_state_dict(state)                                    # training goes on unchanged
