@@ -8,12 +8,15 @@
 - :class:`History` — per-epoch records;
 - :func:`recompute_bn_stats`, :func:`recalibrate_batchnorm` — precise batch-norm statistics (run by the Trainer after each epoch);
 - :func:`resolve_device`, :func:`derive_seed` — devices and seeds;
-- :func:`start_compute_thread` — how apps run tensor work off the notebook's main thread.
+- :func:`start_compute_thread` — how apps run tensor work off the notebook's main thread;
+- :func:`run_grid`, :func:`grid_cells` — the shared experiment runner (seeds × configurations,
+  progress, resume from a results file, parallel worker processes), :func:`standard_error`.
 """
 
 from .callbacks import Callback, ProgressBar
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .device import resolve_device
+from .experiments import grid_cells, read_results, run_grid, standard_error
 from .fit import build_classifier, fit_classifier
 from .history import History
 from ._openmp import start_compute_thread
@@ -32,14 +35,18 @@ __all__ = [
     "build_classifier",
     "derive_seed",
     "fit_classifier",
+    "grid_cells",
     "load_checkpoint",
     "multilabel_accuracy",
     "probabilities",
     "read_checkpoint",
+    "read_results",
     "recalibrate_batchnorm",
     "recompute_bn_stats",
     "resolve_device",
+    "run_grid",
     "save_checkpoint",
     "seeded",
+    "standard_error",
     "start_compute_thread",
 ]

@@ -21,6 +21,7 @@ _LAZY = {
     # causality
     "CausalityMapExplorer": "causality_explorer",
     "ScaffoldMap": "scaffold_map",
+    "CrocodileLab": "crocodile_lab",
 }
 
 __all__ = sorted(_LAZY)
