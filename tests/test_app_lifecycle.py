@@ -21,11 +21,11 @@ from typing import Callable
 import pytest
 import torch
 
-from halign_widgets.data import ImageDataset
+from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, HalignError, TrainingBusyError
 from halign_widgets.models import SmallCNN
 from halign_widgets.widgets import (ActivationMaximizationStudio, AttributionExplorer, CausalityMapExplorer,
-                                    DatasetBrowser, ScaffoldMap, SunyExplorer, TrainingDashboard)
+                                    CrocodileLab, DatasetBrowser, ScaffoldMap, SunyExplorer, TrainingDashboard)
 from halign_widgets.widgets._app import App, WorkerStopped, check_stop, guarded, live_widget_count
 
 
@@ -45,6 +45,7 @@ def _model() -> SmallCNN:
 
 
 WORLD, MODEL = _world(), _model()
+DOMAINS = make_world("domains", 64, size=32, seed=0)
 
 # name -> (good builder, bad builder, attribute of a float control or None)
 APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] = {
@@ -65,6 +66,8 @@ APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] =
                              lambda k: CausalityMapExplorer(MODEL, WORLD, key=k, top=1), "p"),
     "ScaffoldMap": (lambda k: ScaffoldMap(key=k, show_figure=False),
                     lambda k: ScaffoldMap(key=k, start="no/such/node"), None),
+    "CrocodileLab": (lambda k: CrocodileLab(DOMAINS, key=k, width=4, dim=16, device="cpu"),
+                     lambda k: CrocodileLab(DOMAINS, key=k, config="erm"), "prior_weight"),
 }
 NAMES = sorted(APPS)
 

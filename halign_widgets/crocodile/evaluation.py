@@ -38,11 +38,15 @@ SELECTIONS = ("train-val", "oracle")
 
 
 def _per_finding(scores: Tensor, labels: Tensor, metric: Any) -> float:
+    """Mean of ``metric`` over the findings (columns) that have both classes; one scikit-learn call."""
     s, y = np.asarray(torch.as_tensor(scores, dtype=torch.float64)), np.asarray(torch.as_tensor(labels))
     if s.shape != y.shape or s.ndim != 2:
         raise InputShapeError(f"scores {s.shape} and labels {y.shape} must both be N×K.")
-    values = [metric(y[:, k], s[:, k]) for k in range(y.shape[1]) if 0 < y[:, k].sum() < y.shape[0]]
-    return float(np.mean(values)) if values else float("nan")
+    positives = y.sum(0)
+    keep = (positives > 0) & (positives < y.shape[0])
+    if not keep.any():
+        return float("nan")
+    return float(np.mean(metric(y[:, keep], s[:, keep], average=None)))
 
 
 def mean_average_precision(scores: Tensor, labels: Tensor) -> float:

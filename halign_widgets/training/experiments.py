@@ -141,7 +141,7 @@ def _run_cell(index: int, fn: Callable[..., Any], cell: dict[str, Any], fixed: d
 
 
 def _label(cell: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in cell.items() if v not in (None, "none", False))
+    return " ".join(f"{k}={v}" for k, v in cell.items() if v is not None and v is not False and v != "none")
 
 
 def _printer(total: int, started: float, first_done: int) -> Progress:
