@@ -36,7 +36,9 @@ def plot_curves(fig: Figure, history: Sequence[dict[str, Any]], terms: Sequence[
     axes[2].set_title("loss terms (train)", fontsize=9)
     if terms and history:
         axes[2].legend(fontsize=6, loc="upper right", ncol=2)
+    last = max(epochs, default=1)
     for ax in axes:
+        ax.set_xlim(0.5, last + 0.5)
         ax.tick_params(labelsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
         ax.set_xlabel("epoch", fontsize=8)
@@ -65,12 +67,14 @@ def plot_graphs(fig: Figure, prior: Tensor, learned: Tensor | None, truth: Tenso
                     fontsize=9, color="0.4")
             continue
         m = matrix.detach().cpu().numpy()
-        im = ax.imshow(m, cmap="viridis", vmin=0, vmax=max(1.0, float(m.max())))
+        own = matrix is learned          # the learned map on its own range, so its structure shows
+        lo, hi = (float(m.min()), float(m.max())) if own else (0.0, max(1.0, float(m.max())))
+        im = ax.imshow(m, cmap="viridis", vmin=lo, vmax=hi if hi > lo else lo + 1e-6)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
                 ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if m[i, j] < 0.5 else "black")
+                        color="white" if m[i, j] < (lo + hi) / 2 else "black")
     axes[0].set_ylabel("cause", fontsize=8)
     fig.subplots_adjust(left=0.06, right=0.97, top=0.88, bottom=0.2, wspace=0.45)
 

@@ -132,7 +132,7 @@ class CrocodileLab(App):
         self.cells = [[W.BoundedFloatText(value=float(self.prior[i, j]), min=0.0, max=1.0, step=0.1,
                                           layout=W.Layout(width="62px")) for j in range(k)] for i in range(k)]
         names = short_names(self.findings)
-        header = [W.HTML("<b>cause ↓ effect →</b>")] + [W.HTML(f"<b>{n}</b>") for n in names]
+        header = [W.HTML("<b>cause \\ effect</b>")] + [W.HTML(f"<b>{n}</b>") for n in names]
         rows = [[W.HTML(f"<b>{names[i]}</b>")] + self.cells[i] for i in range(k)]
         self.editor = W.GridBox([*header, *[w for row in rows for w in row]],
                                 layout=W.Layout(grid_template_columns=f"120px repeat({k}, 66px)"))
@@ -142,7 +142,7 @@ class CrocodileLab(App):
         self.graphs = self.figure((9.5, 2.7))
         self.graphs.widget.add_class("halign-crocodile-graphs")
         # -- attention
-        self.part = W.ToggleButtons(options=list(self.parts), value="ID test", description="images", style=style)
+        self.part = W.ToggleButtons(options=list(self.parts), value="ID test", style={"button_width": "90px"})
         self.index = W.BoundedIntText(value=0, min=0, max=len(self.parts["ID test"]) - 1, description="image",
                                       style=style, layout=W.Layout(width="130px"))
         self.finding = W.Dropdown(options=[(f, i) for i, f in enumerate(self.findings)], value=0,
@@ -168,8 +168,9 @@ class CrocodileLab(App):
         train_row = W.HBox([self.epochs_box, self.lr_box, self.seed_box, self.start_button, self.stop_button,
                             self.progress])
         prior_box = W.VBox([W.HTML("<b>Prior graph</b> (row causes column; edits apply to the next run)"),
-                            self.editor, W.HBox(list(self.preset_buttons.values()))])
-        self.set_body(losses, train_row, self.curves.widget, self.summary, prior_box, self.graphs.widget,
+                            self.editor, W.HBox(list(self.preset_buttons.values())), self.graphs.widget])
+        prior_box.add_class("halign-crocodile-prior")
+        self.set_body(losses, train_row, self.curves.widget, self.summary, prior_box,
                       W.HBox([self.part, self.index, self.finding]), self.attention_view.widget)
         self._switched(mark=False)
         self._draw_curves()
