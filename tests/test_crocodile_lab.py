@@ -42,6 +42,8 @@ def test_bad_input_is_refused_before_anything_is_built(world: ImageDataset) -> N
         CrocodileLab(no_ood, key="t-croco-bad")
     with pytest.raises(ConfigError, match="baseline"):
         CrocodileLab(world, config="erm", key="t-croco-bad")
+    with pytest.raises(ConfigError, match="epochs must be an integer in 1..200"):
+        CrocodileLab(world, epochs=0, key="t-croco-bad")
 
 
 def test_run_trains_and_fills_every_panel(lab: CrocodileLab) -> None:

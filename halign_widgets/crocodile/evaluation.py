@@ -13,6 +13,10 @@ ICML 2021):
 
 mAP is the mean over findings of scikit-learn's average precision; mean AUROC likewise with
 ``roc_auc_score``. A finding with only one class present in a split is left out of the mean.
+
+[ours] The selection is among the epochs of one run (DomainBed also selects hyper-parameters by
+the same rule; here every configuration shares one budget and one set of hyper-parameters), and
+the held-out source is cut in two so that the oracle never sees the images the OOD test reports.
 """
 
 from __future__ import annotations

@@ -80,6 +80,9 @@ class CrocodileLab(App):
     def __init__(self, dataset: Any, *, config: str = "full", epochs: int = 4, lr: float = 2e-3,
                  batch_size: int = 64, seed: int = 0, width: int = 8, depth: int = 3, dim: int = 32,
                  device: str = "auto", key: str | None = None) -> None:
+        for name, value, high in (("epochs", epochs, 200), ("batch_size", batch_size, 4096), ("seed", seed, 10**6)):
+            if isinstance(value, bool) or not isinstance(value, int) or not (0 if name == "seed" else 1) <= value <= high:
+                raise ConfigError(f"{name} must be an integer in {0 if name == 'seed' else 1}..{high}, got {value!r}.")
         splits = dataset if isinstance(dataset, DomainSplits) else domain_splits(dataset)
         start = configuration(config)
         if start.method != "crocodile":
