@@ -131,3 +131,20 @@ def test_bad_arguments_are_typed_errors() -> None:
 def test_standard_error() -> None:
     assert standard_error([1.0, 2.0, 3.0]) == pytest.approx(1.0 / math.sqrt(3))
     assert standard_error([0.5]) == 0.0 and math.isnan(standard_error([]))
+
+
+def test_chapter_04_experiments_run_on_the_shared_runner(tmp_path: Path) -> None:
+    from halign_widgets.causality import run_experiments
+    from halign_widgets.causality.experiments import COLUMNS
+
+    tiny = dict(worlds=("digits",), settings=("baseline", "mulcat"), estimators=(("max", None),),
+                directions=("causes",), random_ablation=False, seeds=(0,), n=60, size=16, width=2, depth=2,
+                epochs=1, batch_size=32)
+    first = run_experiments(results=tmp_path / "ch04.jsonl", **tiny)
+    seen = []
+    again = run_experiments(results=tmp_path / "ch04.jsonl", progress=lambda d, t, r: seen.append(d), **tiny)
+    assert seen == [] and list(again.columns) == COLUMNS, "a finished grid trained again"
+    assert again.equals(first)
+    parallel = run_experiments(n_jobs=2, threads=1, **tiny)
+    serial = run_experiments(threads=1, **tiny)
+    assert parallel.drop(columns="train_seconds").equals(serial.drop(columns="train_seconds"))
