@@ -67,6 +67,8 @@ def test_run_trains_and_fills_every_panel(lab: CrocodileLab) -> None:
 def test_background_run_disables_start_and_refuses_a_second_one(lab: CrocodileLab) -> None:
     lab.start_button.click()
     assert lab.start_button.disabled and not lab.stop_button.disabled
+    assert "training" in lab.attention_view.figure.axes[1].texts[0].get_text(), "the old maps stayed on screen"
+    assert "train to see" in [t.get_text() for t in lab.graphs.figure.axes[1].texts]
     lab.run(background=True)
     assert isinstance(lab.last_error, TrainingBusyError)
     lab.select(index=1)                      # never touches the model while it trains
@@ -76,6 +78,8 @@ def test_background_run_disables_start_and_refuses_a_second_one(lab: CrocodileLa
     lab.run(background=True)
     lab.stop()
     assert not lab.running and lab.trainer.state in ("stopped", "finished")
+    if lab.trainer.state == "stopped" and not lab.history:
+        assert "before the first epoch ended" in lab.summary.value
 
 
 def test_prior_editor_presets_and_errors(lab: CrocodileLab) -> None:

@@ -79,8 +79,12 @@ def plot_graphs(fig: Figure, prior: Tensor, learned: Tensor | None, truth: Tenso
     fig.subplots_adjust(left=0.06, right=0.97, top=0.88, bottom=0.2, wspace=0.45)
 
 
-def plot_attention(fig: Figure, image: Tensor, scores: dict[str, Any] | None, title: str) -> None:
-    """Image with the finding's region and the marker | causal map | spurious map, scores in the titles."""
+def plot_attention(fig: Figure, image: Tensor, scores: dict[str, Any] | None, title: str,
+                   note: str = "no task queries") -> None:
+    """Image with the finding's region and the marker | causal map | spurious map, scores in the titles.
+
+    Without ``scores`` the map panels show ``note`` (a placeholder).
+    """
     fig.clear()
     axes = fig.subplots(1, 3)
     img = image[0].cpu().numpy()
@@ -88,7 +92,7 @@ def plot_attention(fig: Figure, image: Tensor, scores: dict[str, Any] | None, ti
     axes[0].set_title(title, fontsize=8)
     if scores is None:
         for ax in axes[1:]:
-            ax.text(0.5, 0.5, "no task queries", ha="center", va="center", transform=ax.transAxes, fontsize=9)
+            ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.4")
     else:
         for mask, color in ((scores["finding_mask"], "lime"), (scores["marker_mask"], "orange")):
             if bool(mask.any()):

@@ -333,6 +333,10 @@ class CrocodileLab(App):
         self.summary.value = f"training <b>{html.escape(cfg.label)}</b> ({len(cfg.losses.on)} loss terms) …"
         self._draw_curves()
         self._draw_graphs()
+        ds, i = self.parts[self.part.value], int(self.index.value)
+        plot_attention(self.attention_view.figure, ds.images[i], None, f"{self.part.value} #{i}",
+                       note="training: redrawn\nwhen the run ends")
+        self.attention_view.redraw()
         self.execute(self._train, trainer, background=background, replace=False)
         return trainer
 
@@ -341,7 +345,9 @@ class CrocodileLab(App):
         if self.closed:
             return
         self._draw_curves()
-        if trainer.history:
+        if not trainer.history:
+            self.summary.value = f"<b>{trainer.state}</b> before the first epoch ended: no scores yet."
+        else:
             self.results = self.tracker.results(self.model)
             self.learned = learned_causality_map(self.model, self.splits.images("test"))
             self._trained = True
