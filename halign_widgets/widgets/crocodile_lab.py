@@ -394,5 +394,5 @@ class CrocodileLab(App):
         state = "trained" if self._trained else "untrained"
         source = int(ds.meta["source"][i])
         plot_attention(self.attention_view.figure, ds.images[i], self.attention,
-                       f"{self.part.value} #{i}, source {source}: {self.findings[k]} {present} ({state})")
+                       f"{self.part.value} #{i}, source {source}\n{self.findings[k]} {present} ({state})")
         self.attention_view.redraw()
