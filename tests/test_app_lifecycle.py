@@ -21,12 +21,13 @@ from typing import Callable
 import pytest
 import torch
 
-from halign_widgets.data import ImageDataset
+from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, HalignError, TrainingBusyError
 from halign_widgets.models import SmallCNN
 from halign_widgets.biovision import CoCoReco
 from halign_widgets.widgets import (ActivationMaximizationStudio, AttributionExplorer, CausalityMapExplorer,
-                                    ConnectomeExplorer, DatasetBrowser, ScaffoldMap, SunyExplorer, TrainingDashboard)
+                                    ConnectomeExplorer, CrocodileLab, DatasetBrowser, ScaffoldMap, SunyExplorer,
+                                    TrainingDashboard)
 from halign_widgets.widgets._app import App, WorkerStopped, check_stop, guarded, live_widget_count
 
 
@@ -52,6 +53,7 @@ def _cocoreco() -> CoCoReco:
 
 WORLD, MODEL = _world(), _model()
 WORLD32, COCORECO = _world(size=32), _cocoreco()
+DOMAINS = make_world("domains", 64, size=32, seed=0)
 
 # name -> (good builder, bad builder, attribute of a float control or None)
 APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] = {
@@ -74,6 +76,8 @@ APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] =
                     lambda k: ScaffoldMap(key=k, start="no/such/node"), None),
     "ConnectomeExplorer": (lambda k: ConnectomeExplorer(COCORECO, WORLD32, key=k),
                            lambda k: ConnectomeExplorer(COCORECO, WORLD32, key=k, edge="v1->it"), "gain"),
+    "CrocodileLab": (lambda k: CrocodileLab(DOMAINS, key=k, width=4, dim=16, device="cpu"),
+                     lambda k: CrocodileLab(DOMAINS, key=k, config="erm"), "prior_weight"),
 }
 NAMES = sorted(APPS)
 

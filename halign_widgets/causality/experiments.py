@@ -29,7 +29,8 @@ from ..training.precise_bn import recalibrate_batchnorm
 if TYPE_CHECKING:  # pandas is imported lazily: importing the method layer stays cheap
     import pandas as pd
 
-__all__ = ["WORLDS", "COLUMNS", "load_experiment_world", "experiment_grid", "run_experiments", "summarize"]
+__all__ = ["WORLDS", "COLUMNS", "load_experiment_world", "experiment_grid", "experiment_cell", "run_experiments",
+           "summarize"]
 
 WORLDS = ("cooccurrence", "masses", "digits")
 COLUMNS = ["world", "setting", "estimator", "p", "direction", "random", "seed", "test_acc",
@@ -89,6 +90,34 @@ def _fit_and_test(model: CausalCNN, train: Any, test: Any, epochs: int, lr: floa
     return _accuracy(logits, test.labels), seconds
 
 
+def _load_cached(world: str, n: int, size: int, seed: int) -> Any:
+    """The world of one (world, seed), kept while the grid runs through its settings (per process)."""
+    key = (world, n, size, seed)
+    if key not in _WORLD_CACHE:
+        _WORLD_CACHE.clear()
+        _WORLD_CACHE[key] = load_experiment_world(world, n, size, seed)
+    return _WORLD_CACHE[key]
+
+
+_WORLD_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def experiment_cell(cell: dict[str, Any], epochs: int, n: int, size: int, width: int, depth: int, lr: float,
+                    batch_size: int, pooled: bool) -> dict[str, Any]:
+    """Train and test one configuration of one world and seed (the cell function of :func:`run_experiments`)."""
+    world, seed = cell["world"], int(cell["seed"])
+    ds = _load_cached(world, n, size, seed)
+    train, test = ds.split("train"), ds.split("test")
+    torch.manual_seed(seed)
+    model = CausalCNN(ds.channels, ds.num_classes, width, depth, setting=cell["setting"],
+                      estimator="max" if cell["estimator"] in ("none", "random") else cell["estimator"],
+                      p=cell["p"] if cell["p"] is not None else 1.0,
+                      direction="causes" if cell["direction"] == "none" else cell["direction"],
+                      pooled=pooled, random=cell["random"], image_size=size)
+    acc, secs = _fit_and_test(model, train, test, epochs, lr, batch_size, seed)
+    return dict(test_acc=acc, train_seconds=secs, params=sum(q.numel() for q in model.parameters()))
+
+
 def run_experiments(worlds: Iterable[str] = WORLDS,
                     settings: Sequence[str] = ("baseline", "cat", "mulcat", "mulcatbool"),
                     estimators: Sequence[tuple[str, float | None]] = (("max", None), ("lehmer", 1.0),
@@ -97,8 +126,12 @@ def run_experiments(worlds: Iterable[str] = WORLDS,
                     seeds: Sequence[int] = (0, 1, 2), epochs: int = 3, n: int = 600, size: int = 32,
                     width: int = 8, depth: int = 3, lr: float = 2e-3, batch_size: int = 64,
                     pooled: bool = False, progress: Callable[[int, int, dict[str, Any]], Any] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> "pd.DataFrame":
+                    should_stop: Callable[[], bool] | None = None, results: str | None = None,
+                    n_jobs: int = 1, threads: int | None = None) -> "pd.DataFrame":
     """Train every configuration on every world for every seed; one row per run.
+
+    Runs on the lab's shared experiment runner (:func:`halign_widgets.training.run_grid`): cells
+    in the order world → seed → configuration, resumable from ``results``, parallel with ``n_jobs``.
 
     Parameters
     ----------
@@ -120,6 +153,9 @@ def run_experiments(worlds: Iterable[str] = WORLDS,
         Called as ``progress(done, total, row)`` after each run.
     should_stop:
         Polled before each run; returning True stops early (the rows so far are returned).
+    results, n_jobs, threads:
+        Results file to resume from, worker processes and torch threads per run (``None``: as
+        set); see :func:`~halign_widgets.training.run_grid`.
 
     Returns
     -------
@@ -127,32 +163,28 @@ def run_experiments(worlds: Iterable[str] = WORLDS,
         Columns :data:`COLUMNS`: world, setting, estimator, p, direction, random, seed, test_acc,
         train_seconds, params.
     """
-    import pandas as pd
+    from ..training.experiments import run_grid
 
     if epochs < 1 or n < 20:
         raise ConfigError(f"need epochs ≥ 1 and n ≥ 20, got epochs={epochs}, n={n}.")
     worlds, seeds = list(worlds), list(seeds)
     grid = experiment_grid(settings, estimators, directions, random_ablation)
-    total, rows = len(worlds) * len(seeds) * len(grid), []
-    for world, seed in itertools.product(worlds, seeds):
-        ds = load_experiment_world(world, n, size, seed)
-        train, test = ds.split("train"), ds.split("test")
-        for cfg in grid:
-            if should_stop is not None and should_stop():
-                return pd.DataFrame(rows, columns=COLUMNS)
-            torch.manual_seed(seed)
-            model = CausalCNN(ds.channels, ds.num_classes, width, depth, setting=cfg["setting"],
-                              estimator="max" if cfg["estimator"] in ("none", "random") else cfg["estimator"],
-                              p=cfg["p"] if cfg["p"] is not None else 1.0,
-                              direction="causes" if cfg["direction"] == "none" else cfg["direction"],
-                              pooled=pooled, random=cfg["random"], image_size=size)
-            acc, secs = _fit_and_test(model, train, test, epochs, lr, batch_size, seed)
-            row = dict(world=world, **cfg, seed=seed, test_acc=acc, train_seconds=secs,
-                       params=sum(q.numel() for q in model.parameters()))
-            rows.append(row)
-            if progress is not None:
-                progress(len(rows), total, row)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    for world in worlds:            # unknown names fail before anything trains
+        if world != "digits":
+            _check_world(world)
+    cells = [dict(world=world, **cfg, seed=int(seed)) for world in worlds for seed in seeds for cfg in grid]
+    fixed = dict(epochs=epochs, n=n, size=size, width=width, depth=depth, lr=lr, batch_size=batch_size,
+                 pooled=pooled)
+    return run_grid(experiment_cell, cells, fixed=fixed, name="causality experiments", results=results,
+                    n_jobs=n_jobs, threads=threads, progress=progress or False, should_stop=should_stop,
+                    columns=COLUMNS)
+
+
+def _check_world(name: str) -> None:
+    from .. import data
+
+    if name not in data.list_worlds():
+        raise unknown_name("experiment world", name, (*data.list_worlds(), "digits"))
 
 
 def summarize(df: "pd.DataFrame") -> "pd.DataFrame":

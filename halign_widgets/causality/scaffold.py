@@ -53,6 +53,8 @@ _ROLE = "Carloni, Berti & Colantonio, The role of causality in explainable AI (a
 _THESIS = "Carloni, Human-aligned Deep Learning: Explainability, Causality, and Biological Inspiration (2025)"
 _SUNY = "Xuan et al., SUNY: a visual interpretation framework for CNNs from a necessary and sufficient perspective (CVPR-W 2024)"
 _MAPS = "Carloni & Colantonio, Exploiting causality signals in medical images: a pilot study (ESWA 2024)"
+_CROCO = ("Carloni et al., CROCODILE: Causality aids RObustness via COntrastive DIsentangled LEarning "
+          "(MICCAI UNSURE workshop, 2024)")
 
 SCAFFOLD = ScaffoldNode(
     "xai-causality", "XAI ↔ causality",
@@ -102,10 +104,12 @@ SCAFFOLD = ScaffoldNode(
                 ScaffoldNode("causal-model", "3c · A causal model as the explanation",
                              "Networks that estimate causal relations among their own features — causality "
                              "maps and factors — or are trained with a causal prior (CROCODILE).",
-                             (_MAPS, _THESIS),
+                             (_MAPS, _CROCO, _THESIS),
                              (("causality maps chapter", "notebooks/04_causality_maps.ipynb"),
                               ("causality module", "halign_widgets.causality"),
-                              ("CROCODILE", "planned: notebooks/05_causality_crocodile.ipynb"))),
+                              ("CROCODILE chapter", "notebooks/05_causality_crocodile.ipynb"),
+                              ("CROCODILE with a causal prior", "halign_widgets.crocodile"),
+                              ("prior-graph editor in the CrocodileLab", "halign_widgets.widgets.CrocodileLab"))),
             )),
     ),
 )

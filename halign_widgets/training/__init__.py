@@ -12,11 +12,14 @@
 - :func:`choose_threads`, :func:`apply_threads` — torch threads from the CPUs this process may
   really use and how many of them other work keeps busy (applied once when this package is
   imported, again at the start of every training run and in every app worker).
+- :func:`run_grid`, :func:`grid_cells` — the shared experiment runner (seeds × configurations,
+  progress, resume from a results file, parallel worker processes), :func:`standard_error`.
 """
 
 from .callbacks import Callback, ProgressBar
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .device import resolve_device
+from .experiments import grid_cells, read_results, run_grid, standard_error
 from .fit import build_classifier, fit_classifier
 from .history import History
 from ._openmp import start_compute_thread
@@ -40,15 +43,19 @@ __all__ = [
     "choose_threads",
     "derive_seed",
     "fit_classifier",
+    "grid_cells",
     "load_checkpoint",
     "multilabel_accuracy",
     "probabilities",
     "read_checkpoint",
+    "read_results",
     "recalibrate_batchnorm",
     "recompute_bn_stats",
     "resolve_device",
+    "run_grid",
     "save_checkpoint",
     "seeded",
+    "standard_error",
     "start_compute_thread",
     "usable_cpus",
 ]

@@ -23,6 +23,8 @@ _LAZY = {
     "ScaffoldMap": "scaffold_map",
     # biological vision
     "ConnectomeExplorer": "connectome_explorer",
+    # causality across domains
+    "CrocodileLab": "crocodile_lab",
 }
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "AttributionExplorer",
     "CausalityMapExplorer",
     "ConnectomeExplorer",
+    "CrocodileLab",
     "DatasetBrowser",
     "ScaffoldMap",
     "SunyExplorer",

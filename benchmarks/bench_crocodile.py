@@ -1,0 +1,157 @@
+"""Benchmark CROCODILE: cost per epoch of full vs task-only vs ERM, the runner's speed-up, chapter 05.
+
+Run ``python benchmarks/bench_crocodile.py`` (``--quick``: fewer epochs, the chapter in smoke mode
+only). Prints three tables; never fails on time.
+
+1. **Models** — the full model, the task branch only and ERM (the lab's SmallCNN) trained through
+   the Trainer on the chapter's data (the *domains* world, 1000 images of 32×32 px, batch 64,
+   one thread), each in a fresh process: wall and CPU seconds per epoch (the Trainer's epoch,
+   with its precise-BN pass, validation terms and the per-epoch ID/OOD scoring), parameters and
+   peak resident-memory growth, as ratios to ERM.
+2. **Runner** — one grid (4 configurations × 2 seeds) with ``n_jobs=1`` and ``n_jobs=2``: wall
+   time, speed-up and whether the two tables are identical (timing columns aside).
+3. **Chapter 05** — wall time and peak kernel memory with smoke and default parameters, measured
+   by :func:`bench_notebooks.measure` against the budgets (≤ 30 s; ≤ 3 min and ≤ 1.5 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]   # run from a checkout without installing
+
+import torch  # noqa: E402
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+MODELS = ("full", "task_only", "erm")
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except OSError:
+        return 0
+
+
+def _train_one(name: str, epochs: int) -> dict[str, float]:
+    """Train ``name`` in this (fresh) process; seconds and CPU per epoch, params, peak RSS growth."""
+    from halign_widgets.crocodile import domain_splits, make_trainer
+    from halign_widgets.data import make_world
+
+    torch.set_num_threads(1)
+    splits = domain_splits(make_world("domains", 1000, size=32, seed=0, label_source_corr=0.8))
+    make_trainer("erm", splits, epochs=1, device="cpu")[0].fit()          # warm-up: imports, first calls
+    trainer, _ = make_trainer(name, splits, epochs=epochs, device="cpu")
+    base, peak, stop = _rss(), [0], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss())
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    cpu, wall = time.process_time(), time.perf_counter()
+    trainer.fit()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    stop.set()
+    sampler.join()
+    return {"seconds": wall / epochs, "cpu": cpu / epochs, "params": sum(p.numel() for p in trainer.model.parameters()),
+            "mb": max(0, peak[0] - base) / 2**20}
+
+
+def bench_models(epochs: int) -> None:
+    print(f"\nCost per epoch on the chapter's data (domains, 1000 images, 32×32 px, batch 64, 1 thread, {epochs} "
+          "epochs; each row a fresh process; wall time on a shared machine is inflated, CPU time less so)")
+    print(f"{'model':>10} {'s/epoch':>8} {'CPU s/ep':>9} {'CPU vs ERM':>11} {'params':>8} {'peak MB':>8} {'MB vs ERM':>10}")
+    rows = {}
+    for name in MODELS:
+        out = subprocess.run([sys.executable, __file__, "--train-one", name, str(epochs)], capture_output=True,
+                             text=True, check=True, cwd=ROOT)
+        rows[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    erm = rows["erm"]
+    for name, r in rows.items():
+        print(f"{name:>10} {r['seconds']:>8.2f} {r['cpu']:>9.2f} {r['cpu'] / erm['cpu']:>10.2f}× {r['params']:>8} "
+              f"{r['mb']:>8.1f} {r['mb'] / max(erm['mb'], 1e-9):>9.2f}×", flush=True)
+
+
+def _cpu_all() -> float:
+    """CPU seconds used so far by this process and every live child (the runner's worker processes)."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+def bench_runner(epochs: int) -> None:
+    from halign_widgets.crocodile import run_ladder
+
+    grid = dict(configs=("full", "task_only", "erm", "coral"), seeds=(0, 1), n=600, epochs=epochs, device="cpu",
+                progress=False)
+    print(f"\nExperiment runner: {len(grid['configs'])} configurations × {len(grid['seeds'])} seeds, 600 images, "
+          f"{epochs} epoch(s) per cell, 1 thread per cell (worker start-up included)")
+    print(f"{'n_jobs':>6} {'wall s':>8} {'speed-up':>9} {'CPU s, all processes':>21}  identical to serial")
+    tables, times, cpus = {}, {}, {}
+    for jobs in (1, 2):
+        t, c = time.perf_counter(), _cpu_all()
+        tables[jobs] = run_ladder(n_jobs=jobs, **grid)
+        times[jobs], cpus[jobs] = time.perf_counter() - t, _cpu_all() - c
+    timing = [c for c in tables[1].columns if c.endswith("seconds")]
+    same = tables[2].drop(columns=timing).equals(tables[1].drop(columns=timing))
+    for jobs in (1, 2):
+        print(f"{jobs:>6} {times[jobs]:>8.1f} {times[1] / times[jobs]:>8.2f}× {cpus[jobs]:>21.1f}  "
+              f"{'-' if jobs == 1 else same}", flush=True)
+    print("(on an idle 2-core machine the parallel wall time approaches half its CPU time; on a loaded one the "
+          "workers only add start-up cost)")
+
+
+def bench_chapter(smoke_only: bool) -> None:
+    from bench_notebooks import BUDGET_MB, BUDGET_SECONDS, measure
+
+    notebook = ROOT / "notebooks" / "05_causality_crocodile.ipynb"
+    print("\nChapter 05 (papermill in a fresh kernel; peak = kernel RSS; budgets: smoke ≤ 30 s, default ≤ 180 s, "
+          "≤ 1536 MB)")
+    print(f"{'mode':>8} {'seconds':>8} {'budget':>7} {'peak MB':>8} {'status':>7}")
+    with tempfile.TemporaryDirectory(prefix="halign-bench-05-") as tmp:
+        for mode in ("smoke",) if smoke_only else ("smoke", "default"):
+            seconds, mb, code, tail = measure(notebook, mode == "smoke", Path(tmp))
+            over = seconds > BUDGET_SECONDS[mode] or mb > BUDGET_MB[mode]
+            status = "CRASH" if code else ("OVER" if over else "ok")
+            print(f"{mode:>8} {seconds:>8.1f} {BUDGET_SECONDS[mode]:>7.0f} {mb:>8.0f} {status:>7}", flush=True)
+            if code:
+                print(tail)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 epochs, chapter in smoke mode only")
+    parser.add_argument("--train-one", nargs=2, metavar="ARG", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.train_one:
+        print(json.dumps(_train_one(args.train_one[0], int(args.train_one[1]))))
+        return
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPU core(s); timings on a shared machine are inflated by "
+          "contention")
+    bench_models(2 if args.quick else 4)
+    bench_runner(1 if args.quick else 2)
+    bench_chapter(args.quick)
+
+
+if __name__ == "__main__":
+    main()
