@@ -82,3 +82,18 @@ def test_compare_models_refuses_bad_options() -> None:
         import pandas as pd
 
         summarize_comparison(pd.DataFrame({"world": []}))
+
+
+def test_compare_models_runs_on_the_shared_runner_serial_equals_parallel(tmp_path) -> None:
+    kwargs = dict(variants=("scratch", "cocoreco"), seeds=(0,), n=40, size=32, width=32, epochs=1, threads=1,
+                  world_knobs={"context": {"decoy": 0.0}})
+    serial = compare_models(("context",), **kwargs)
+    parallel = compare_models(("context",), n_jobs=2, keep_models=False, results=tmp_path / "grid.jsonl", **kwargs)
+    scores = ["accuracy", "macro_f1", "auroc", "relevance_mass", "energy_pointing"]
+    assert serial.table[scores].equals(parallel.table[scores]) and parallel.models == {}
+    from halign_widgets.biovision import classification_scores
+    model = serial.models[("context", "cocoreco", 0)]         # the kept model is the one that was scored
+    data = serial.datasets[("context", 0)]
+    assert classification_scores(model, data.test)["accuracy"] == serial.table.loc[1, "accuracy"]
+    again = compare_models(("context",), keep_models=False, results=tmp_path / "grid.jsonl", **kwargs)
+    assert again.table[scores].equals(parallel.table[scores])   # resumed from the file: nothing retrained

@@ -14,15 +14,17 @@ for every variant of a seed) and scored on the test split:
 
 The paper reports, on Imagenette, CoCoReco with CAB ≥ without CAB ≥ the plain CNN and more
 object-focused class activation maps; :func:`summarize_comparison` gives what this lab measures.
-The loop is deliberately a small function [ours] (the lab's shared experiment runner is being
-generalized; this one will move onto it).
+The grid runs on the lab's shared experiment runner (:func:`halign_widgets.training.run_grid`):
+progress, resume from a results file, and parallel worker processes with the serial run's numbers.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from torch import nn
@@ -38,7 +40,7 @@ if TYPE_CHECKING:  # pandas is imported lazily
     import pandas as pd
 
 __all__ = ["VARIANTS", "VARIANT_LABELS", "SCORE_COLUMNS", "Comparison", "build_model", "train_model",
-           "compare_models", "summarize_comparison", "summarize_drops"]
+           "compare_cell", "compare_models", "summarize_comparison", "summarize_drops"]
 
 VARIANTS = ("scratch", "cocoreco", "cocoreco_cab")
 VARIANT_LABELS = {"scratch": "ScratchCNN", "cocoreco": "CoCoReco, no CAB", "cocoreco_cab": "CoCoReco + CAB"}
@@ -85,14 +87,49 @@ class Comparison:
         return pd.DataFrame(self.rows)
 
 
+def compare_cell(cell: Mapping[str, Any], *, n: int, size: int, width: int, epochs: int, lr: float, batch_size: int,
+                 lmb_weights: float | Mapping[str, float], world_knobs: Mapping[str, Mapping[str, Any]],
+                 device: str, models_dir: str | None) -> dict[str, Any]:
+    """One cell of :func:`compare_models` (``cell``: world, model, seed) for the shared runner: train, score.
+
+    The world is generated from the cell's seed (every variant of a seed sees the same data); with
+    ``models_dir`` the trained weights are saved there as ``<world>-<model>-<seed>.pt``.
+    """
+    from ..data import make_world
+    from ..training import save_checkpoint
+
+    world, variant, seed = str(cell["world"]), str(cell["model"]), int(cell["seed"])
+    data = make_world(world, n, size=size, seed=seed, **dict(world_knobs.get(world, {})))
+    test = data.test
+    model = build_model(variant, data.channels, data.num_classes, width, seed)
+    start = time.perf_counter()
+    trainer = train_model(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                          lmb_weights=lmb_weights, device=device)
+    seconds = time.perf_counter() - start
+    row: dict[str, Any] = dict(world=world, model=variant, seed=seed)
+    row.update(classification_scores(model, test))
+    row.update(cam_scores(model, test))
+    row["params"] = sum(p.numel() for p in model.parameters())
+    row["seconds_per_epoch"] = seconds / max(1, len(trainer.history))
+    if isinstance(model, CoCoReco):
+        row.update({f"drop_{k}": v for k, v in pathway_drops(model, test).items()})
+        recal = pathway_drops(model, test, recalibrate=data.train.images[:256])
+        row.update({f"recal_drop_{k}": v for k, v in recal.items()})
+    if models_dir is not None:
+        save_checkpoint(Path(models_dir) / f"{world}-{variant}-{seed}.pt", model)
+    return row
+
+
 def compare_models(worlds: Sequence[str] = ("context", "masses"), variants: Sequence[str] = VARIANTS,
                    seeds: Sequence[int] = (0, 1, 2), *, n: int = 600, size: int = 32, width: int = 16,
                    epochs: int = 6, lr: float = 5e-3, batch_size: int = 64,
                    lmb_weights: float | Mapping[str, float] = DEFAULT_LMB_WEIGHT,
                    world_knobs: Mapping[str, Mapping[str, Any]] | None = None, device: str = "auto",
                    keep_models: bool = True, progress: Callable[[str], Any] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> Comparison:
-    """Train and score every variant on every world for every seed.
+                   should_stop: Callable[[], bool] | None = None, n_jobs: int = 1,
+                   results: str | os.PathLike[str] | None = None, models_dir: str | os.PathLike[str] | None = None,
+                   threads: int | None = None) -> Comparison:
+    """Train and score every variant on every world for every seed, on the lab's shared experiment runner.
 
     Parameters
     ----------
@@ -107,52 +144,56 @@ def compare_models(worlds: Sequence[str] = ("context", "masses"), variants: Sequ
     world_knobs:
         ``{world: {knob: value}}`` passed to ``make_world``.
     keep_models:
-        Keep every trained model in :attr:`Comparison.models` (for the CAM figures and the app).
+        Keep every trained model in :attr:`Comparison.models` (for the CAM figures and the app);
+        they are saved to ``models_dir`` (a temporary folder by default) and loaded back.
     progress:
         Called with one line of text after each run (``print`` works).
     should_stop:
         Polled before each run; True stops early with the rows so far.
+    n_jobs, results, threads:
+        Of :func:`~halign_widgets.training.run_grid`: worker processes (the numbers equal the
+        serial run's), a results file to resume from, torch threads per run (``None``: the lab's
+        choice in this process; give an integer for identical serial and parallel numbers).
     """
+    import tempfile
+
     from ..data import make_world
+    from ..training import grid_cells, load_checkpoint, run_grid
 
     for v in variants:
         if v not in VARIANTS:
             raise unknown_name("model variant", v, VARIANTS)
     if not seeds:
         raise ConfigError("give at least one seed (the acceptance asks for 3 to report a spread).")
-    knobs = world_knobs or {}
-    result = Comparison()
-    total, done = len(worlds) * len(seeds) * len(variants), 0
-    for world in worlds:
-        for seed in seeds:
-            data = make_world(world, n, size=size, seed=seed, **dict(knobs.get(world, {})))
-            result.datasets[(world, seed)] = data
-            test = data.test
-            for variant in variants:
-                if should_stop is not None and should_stop():
-                    return result
+    knobs = {w: dict(k) for w, k in (world_knobs or {}).items()}
+    cells = [{"world": w, **c} for w in worlds for c in grid_cells([{"model": v} for v in variants], seeds)]
+    tmp = tempfile.TemporaryDirectory(prefix="halign-cocoreco-") if keep_models and models_dir is None else None
+    folder = str(models_dir) if models_dir is not None else (tmp.name if tmp is not None else None)
+
+    def report(done: int, total: int, row: dict[str, Any]) -> None:
+        if progress is not None and "accuracy" in row:
+            progress(f"[{done}/{total}] {row['world']:8s} seed {row['seed']} {VARIANT_LABELS[row['model']]:17s} "
+                     f"acc {row['accuracy']:.3f}  F1 {row['macro_f1']:.3f}  AUROC {row['auroc']:.3f}  "
+                     f"CAM energy {row['energy_pointing']:.2f}  ({row['seconds_per_epoch']:.1f} s/epoch)")
+
+    try:
+        table = run_grid(compare_cell, cells, name="cocoreco comparison", results=results, n_jobs=n_jobs,
+                         threads=threads, progress=report, should_stop=should_stop,
+                         fixed=dict(n=n, size=size, width=width, epochs=epochs, lr=lr, batch_size=batch_size,
+                                    lmb_weights=lmb_weights, world_knobs=knobs, device=device, models_dir=folder))
+        result = Comparison(rows=table.to_dict("records"))
+        if keep_models:
+            for row in result.rows:
+                world, variant, seed = row["world"], row["model"], int(row["seed"])
+                if (world, seed) not in result.datasets:
+                    result.datasets[(world, seed)] = make_world(world, n, size=size, seed=seed, **knobs.get(world, {}))
+                data = result.datasets[(world, seed)]
                 model = build_model(variant, data.channels, data.num_classes, width, seed)
-                start = time.perf_counter()
-                trainer = train_model(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
-                                      lmb_weights=lmb_weights, device=device)
-                seconds = time.perf_counter() - start
-                row: dict[str, Any] = dict(world=world, model=variant, seed=seed)
-                row.update(classification_scores(model, test))
-                row.update(cam_scores(model, test))
-                row["params"] = sum(p.numel() for p in model.parameters())
-                row["seconds_per_epoch"] = seconds / max(1, len(trainer.history))
-                if isinstance(model, CoCoReco):
-                    row.update({f"drop_{k}": v for k, v in pathway_drops(model, test).items()})
-                    recal = pathway_drops(model, test, recalibrate=data.train.images[:256])
-                    row.update({f"recal_drop_{k}": v for k, v in recal.items()})
-                result.rows.append(row)
-                if keep_models:
-                    result.models[(world, variant, seed)] = model
-                done += 1
-                if progress is not None:
-                    progress(f"[{done}/{total}] {world:8s} seed {seed} {VARIANT_LABELS[variant]:17s} "
-                             f"acc {row['accuracy']:.3f}  F1 {row['macro_f1']:.3f}  AUROC {row['auroc']:.3f}  "
-                             f"CAM energy {row['energy_pointing']:.2f}  ({seconds:.1f} s)")
+                load_checkpoint(Path(folder) / f"{world}-{variant}-{seed}.pt", model)
+                result.models[(world, variant, seed)] = model.eval()
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
     return result
 
 
