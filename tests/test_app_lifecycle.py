@@ -24,8 +24,10 @@ import torch
 from halign_widgets.data import ImageDataset
 from halign_widgets.errors import ConfigError, HalignError, TrainingBusyError
 from halign_widgets.models import SmallCNN
+from halign_widgets.prototypes import ProtoPNet
 from halign_widgets.widgets import (ActivationMaximizationStudio, AttributionExplorer, CausalityMapExplorer,
-                                    DatasetBrowser, ScaffoldMap, SunyExplorer, TrainingDashboard)
+                                    DatasetBrowser, PrototypeBrowser, ProtoPNetDashboard, ScaffoldMap, SunyExplorer,
+                                    TrainingDashboard)
 from halign_widgets.widgets._app import App, WorkerStopped, check_stop, guarded, live_widget_count
 
 
@@ -45,6 +47,10 @@ def _model() -> SmallCNN:
 
 
 WORLD, MODEL = _world(), _model()
+PWORLD = ImageDataset(WORLD.images, WORLD.labels, WORLD.classes, WORLD.masks,
+                      splits={"train": torch.arange(6), "test": torch.arange(6, 8)})
+torch.manual_seed(0)
+PROTO = ProtoPNet(1, 2, 1, 4, width=4, depth=2).eval()
 
 # name -> (good builder, bad builder, attribute of a float control or None)
 APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] = {
@@ -65,6 +71,10 @@ APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] =
                              lambda k: CausalityMapExplorer(MODEL, WORLD, key=k, top=1), "p"),
     "ScaffoldMap": (lambda k: ScaffoldMap(key=k, show_figure=False),
                     lambda k: ScaffoldMap(key=k, start="no/such/node"), None),
+    "PrototypeBrowser": (lambda k: PrototypeBrowser(PROTO, PWORLD, key=k, k=2),
+                         lambda k: PrototypeBrowser(PROTO, PWORLD, key=k, top=0), "strength"),
+    "ProtoPNetDashboard": (lambda k: ProtoPNetDashboard(lambda: ProtoPNet(1, 2, 1, 4, width=4, depth=2), WORLD, key=k),
+                           lambda k: ProtoPNetDashboard(None, WORLD, key=k), None),
 }
 NAMES = sorted(APPS)
 

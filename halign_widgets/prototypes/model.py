@@ -157,7 +157,7 @@ class ProtoPNet(nn.Module):
         self.last_layer = nn.Linear(p, num_classes, bias=False)
         self.set_last_layer_incorrect_connection(-0.5)
         self.epsilon = float(epsilon)
-        self.features_frozen = False
+        self.trunk_frozen = self.add_on_frozen = False
         self.rf: ReceptiveField = receptive_field(self.features)
 
     # -- facts --------------------------------------------------------------------------------
@@ -192,20 +192,27 @@ class ProtoPNet(nn.Module):
             identity = self.prototype_class_identity.t()
             self.last_layer.weight.copy_(identity + strength * (1.0 - identity))
 
-    # -- frozen features (last-layer stage) ----------------------------------------------------
-    def freeze_features(self, frozen: bool = True) -> None:
-        """Keep trunk and add-on layers in eval mode even while the model trains [ours].
+    # -- frozen parts (warm-up and last-layer stages) ------------------------------------------
+    def freeze_features(self, trunk: bool = True, add_on: bool = True) -> None:
+        """Keep the trunk (and the add-on layers) in eval mode even while the model trains [ours].
 
-        Used in the last-layer stage, so batch-norm statistics (hence the latent patches the
-        prototypes were pushed onto) stay exactly as they were at push time.
+        Used by the stages that do not train them (warm-up: the trunk; last layer: both), so their
+        batch-norm statistics — hence the latent patches the prototypes were pushed onto — do not
+        drift. ``freeze_features(False, False)`` releases them.
         """
-        self.features_frozen = bool(frozen)
+        self.trunk_frozen, self.add_on_frozen = bool(trunk), bool(add_on)
         self.train(self.training)
+
+    @property
+    def features_frozen(self) -> bool:
+        """True while trunk or add-on layers are held in eval mode."""
+        return self.trunk_frozen or self.add_on_frozen
 
     def train(self, mode: bool = True) -> "ProtoPNet":
         super().train(mode)
-        if self.features_frozen:
+        if self.trunk_frozen:
             self.features.eval()
+        if self.add_on_frozen:
             self.add_on.eval()
         return self
 

@@ -12,9 +12,10 @@ seeds, callbacks, stopping and live dashboards work as for any model. Every hist
 Choices **[ours]**: one learning rate per stage (Adam; Chen et al. use separate rates for trunk,
 add-on and prototypes), short stages sized for a CPU, prototypes initialised on random training
 patches of their class (``init="patches"``; ``"uniform"`` keeps Chen et al.'s uniform draw, see
-:func:`~halign_widgets.prototypes.push.init_prototypes_from_patches`), and in the last-layer stage
-the trunk and add-on layers stay in eval mode with no batch-norm re-estimation, so the latent
-patches the prototypes were pushed onto stay exactly the same. Like Chen et al. (ImageNet
+:func:`~halign_widgets.prototypes.push.init_prototypes_from_patches`), and the layers a stage does
+not train stay in eval mode with no batch-norm re-estimation (the trunk in warm-up, trunk and
+add-on layers in the last-layer stage), so the latent patches the prototypes were pushed onto stay
+exactly the same. Like Chen et al. (ImageNet
 trunks), start from a trained trunk (``ProtoPNet(backbone=trained_cnn)``): from a random trunk the
 cluster cost collapses every latent patch onto the prototypes before the trunk has learned
 anything (measured on masses: chance accuracy).
@@ -242,8 +243,8 @@ class ProtoPNetRun:
                 if done == 0 or self.optimizer_stage != index:
                     self._set_stage_trainable(index)
                 loss.stage = stage.kind
-                model.freeze_features(stage.kind == "last layer")
-                trainer.precise_bn = 0 if stage.kind == "last layer" else precise_bn
+                model.freeze_features(trunk=stage.kind != "joint", add_on=stage.kind == "last layer")
+                trainer.precise_bn = precise_bn if stage.kind == "joint" else 0
                 if on_stage is not None:
                     on_stage(stage, None)
                 trainer.fit(epochs=stage.epochs - done)
@@ -255,7 +256,7 @@ class ProtoPNetRun:
         finally:
             trainer.callbacks.remove(tag)
             trainer.precise_bn = precise_bn
-            model.freeze_features(False)
+            model.freeze_features(False, False)
             loss.stage = "joint"
 
 

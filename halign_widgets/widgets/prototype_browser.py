@@ -58,7 +58,7 @@ class PrototypeBrowser(App):
     trainer:
         A Trainer of the model: edits are refused while it trains.
     top, k:
-        Prototypes shown per image; nearest patches shown per prototype.
+        Prototypes shown per image (at most the model's); nearest patches shown per prototype.
     key:
         Replace-on-rerun key.
 
@@ -79,9 +79,10 @@ class PrototypeBrowser(App):
         if "train" not in splits or "test" not in splits:
             raise ConfigError("the dataset needs 'train' and 'test' splits (the prototypes' sources and the images "
                               "to browse), as every world of make_world(...) has.")
-        for name, value, high in (("top", top, model.num_prototypes), ("k", k, 20)):
+        for name, value, high in (("top", top, 50), ("k", k, 20)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
                 raise ConfigError(f"{name} must be an integer between 1 and {high}, got {value!r}.")
+        top = min(top, model.num_prototypes)   # shown: as many as there are
         train, test = dataset.split("train"), dataset.split("test")
         if push is not None and len(push) != model.num_prototypes:
             raise ConfigError(f"the push records hold {len(push)} prototypes but the model has {model.num_prototypes}; "
