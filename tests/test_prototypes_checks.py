@@ -151,6 +151,18 @@ class Fixed(nn.Module):
         return self.logits[: x.shape[0]] + 0 * self.w
 
 
+def test_auroc_equals_scikit_learn_with_ties() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from halign_widgets.prototypes import auroc
+
+    g = torch.Generator().manual_seed(0)
+    scores = torch.rand(60, generator=g).round(decimals=1)          # many ties
+    labels = torch.rand(60, generator=g) > 0.4
+    assert auroc(scores, labels) == pytest.approx(roc_auc_score(labels.numpy(), scores.numpy()), abs=1e-12)
+    assert math.isnan(auroc(scores, torch.zeros(60, dtype=torch.bool)))
+
+
 def test_classification_scores_by_hand_and_their_summary() -> None:
     logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 3.0], [1.0, 0.0]])   # p(1) rising: 0.12, 0.73, 0.95, 0.27
     labels = torch.tensor([0, 1, 1, 1])

@@ -17,7 +17,7 @@ After Chen et al., "This Looks Like That", NeurIPS 2019 (METHODS.md §1.5); pure
 """
 
 from .checkpoint import LoadedProtoPNet, load_protopnet, save_protopnet
-from .compare import PAPER_CBIS_DDSM, SeedPair, classification_scores, compare_with_cnn, summarize_scores, train_pair
+from .compare import PAPER_CBIS_DDSM, SeedPair, auroc, classification_scores, compare_with_cnn, summarize_scores, train_pair
 from .consistency import ConsistencyResult, consistency_stability, part_keypoints
 from .debug_loss import PatchSimilarity
 from .edits import EDIT_KINDS, EditRecord, PrototypeEditor
@@ -53,6 +53,7 @@ __all__ = [
     "Schedule",
     "SeedPair",
     "Stage",
+    "auroc",
     "box_share",
     "classification_scores",
     "cluster_separation",

@@ -181,8 +181,8 @@ class PrototypeEditor:
         self.push = snap["push"]
         self.forget_set, self.remember_set = list(snap["forget_set"]), list(snap["remember_set"])
 
-    def _edit(self, kind: str, apply: Any, *, image: Tensor | None, full: bool, prototypes: list[int] = (),
-              patches: list[Patch] = ()) -> EditRecord:  # type: ignore[assignment]
+    def _edit(self, kind: str, apply: Any, *, image: Tensor | None, full: bool, prototypes: Sequence[int] = (),
+              patches: Sequence[Patch] = ()) -> EditRecord:
         self._require_idle(kind)
         start = time.perf_counter()
         probs_before, acc_before = self._measure(image)

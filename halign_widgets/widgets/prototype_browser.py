@@ -263,7 +263,7 @@ class PrototypeBrowser(App):
                 neighbours.append({"image": self.train.images[i], "box": near.boxes[j][t],
                                    "label": f"{self._class_name(int(near.labels[j, t]))} d {float(near.distances[j, t]):.3f}"})
         mask = None if self.train.masks is None else self.train.masks[rec.image_index, 0]
-        title = f"p{j} ({self._class_name(rec.cls)}) source: train #{rec.image_index}"
+        title = f"p{j} source: train #{rec.image_index}"
         plot_prototype(self.proto_view.figure, self.train.images[rec.image_index], mask, rec, title, neighbours)
         self.proto_view.redraw()
         self.truth_html.value = self._truth_text(j)
@@ -377,6 +377,13 @@ class PrototypeBrowser(App):
             b.disabled = disabled
         if not disabled:
             self._update_buttons()
+
+    @guarded
+    def refresh(self) -> PrototypeExplanation | None:
+        """Recompute everything after the model was edited or trained outside the app, and redraw."""
+        self.require_idle("refresh")
+        self._refresh_prototypes()
+        return self.run()
 
     def save(self, path: Any) -> Any:
         """Save the edited model with its pushes and the edit log (:meth:`PrototypeEditor.save`)."""
