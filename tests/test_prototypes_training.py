@@ -96,6 +96,21 @@ def test_push_can_only_locate_and_respects_excluded_patches(world) -> None:
     assert moved[0].distance_before >= located[0].distance_before
 
 
+def test_push_can_exclude_patches_similar_to_the_forgotten_ones(world) -> None:
+    model = tiny().eval()
+    train = world.train
+    located = push_prototypes(model, train, update=False)
+    banned = [located[0].patch, located[1].patch]
+    with torch.no_grad():
+        z = model.latent(train.images)
+        vectors = torch.stack([z[i, :, r, c] for i, r, c in banned])
+        radius = float(((vectors[0] - vectors[1]) ** 2).sum())     # the median of one pair
+        near = (((z[:, None] - vectors[None, :, :, None, None]) ** 2).sum(2).amin(1) <= radius)   # N×n×n
+    moved = push_prototypes(model, train, update=False, exclude=banned, exclude_similar=True)
+    for r in moved.records:
+        assert not bool(near[r.image_index, r.row, r.col]) and r.patch not in banned
+
+
 def test_push_set_missing_a_class_is_a_typed_error(world) -> None:
     model = tiny()
     benign = world.train.subset((world.train.labels == 0).nonzero()[:, 0])

@@ -164,7 +164,7 @@ def check_push_set(model: ProtoPNet, images: Tensor, labels: Tensor, what: str =
 @torch.no_grad()
 def push_prototypes(model: ProtoPNet, dataset: Any, *, batch_size: int = 128, update: bool = True,
                     percentile: float = 95.0, upsample: str = "bicubic",
-                    exclude: list[Patch] | tuple[Patch, ...] = ()) -> PushResult:
+                    exclude: list[Patch] | tuple[Patch, ...] = (), exclude_similar: bool = False) -> PushResult:
     """Project every prototype onto its nearest latent patch among the images of its own class.
 
     Parameters
@@ -184,6 +184,11 @@ def push_prototypes(model: ProtoPNet, dataset: Any, *, batch_size: int = 128, up
     exclude:
         Patches ``(image_index, row, col)`` no prototype may be pushed onto (the patches a user asked
         the model to forget).
+    exclude_similar:
+        Also exclude every patch at least as close to one of the ``exclude`` patches as those are to
+        each other (squared latent distance ≤ the median over their pairs) **[ours]**: a forgotten
+        concept (a marker) appears on many training images, and pushing onto another copy of it
+        would bring it back.
 
     Returns
     -------
@@ -212,10 +217,15 @@ def push_prototypes(model: ProtoPNet, dataset: Any, *, batch_size: int = 128, up
     for i, r, c in exclude:
         banned.setdefault(int(i), []).append((int(r), int(c)))
     with eval_mode(model):
+        concept, radius = _forbidden_concept(model, images, exclude) if exclude_similar else (None, 0.0)
         for begin in range(0, images.shape[0], batch_size):
             x = images[begin:begin + batch_size].to(device).float()
             y = labels[begin:begin + batch_size].to(device)
-            d = model.distances(x)
+            z = model.latent(x)
+            d = model.distances_from_latent(z)
+            if concept is not None:
+                near = l2_distances(z, concept[..., None, None]).amin(1) <= radius       # B×n×m
+                d = d.masked_fill(near[:, None], float("inf"))
             for i in [i for i in banned if begin <= i < begin + x.shape[0]]:
                 for r, c in banned[i]:
                     d[i - begin, :, r, c] = float("inf")
@@ -231,6 +241,18 @@ def push_prototypes(model: ProtoPNet, dataset: Any, *, batch_size: int = 128, up
         records = _apply(model, images, where, update, percentile, upsample)
     return PushResult(records, bool(update), float(percentile), upsample, time.perf_counter() - start,
                       {"n_images": int(images.shape[0])})
+
+
+def _forbidden_concept(model: ProtoPNet, images: Tensor, patches: Any) -> tuple[Tensor | None, float]:
+    """Latent vectors of the excluded patches and the median squared distance between them."""
+    patches = list(patches)
+    if len(patches) < 2:
+        return None, 0.0
+    device = model_device(model)
+    vectors = torch.stack([model.latent(images[i:i + 1].to(device).float())[0, :, r, c] for i, r, c in patches])
+    d = torch.cdist(vectors, vectors) ** 2
+    pairs = d[torch.triu(torch.ones_like(d, dtype=torch.bool), 1)]
+    return vectors, float(pairs.median())
 
 
 def _apply(model: ProtoPNet, images: Tensor, where: Tensor, update: bool, percentile: float,

@@ -176,6 +176,7 @@ class ProtoPNetRun:
     checkpoint: Path | None = None
     state: str = "running"
     push_exclude: list[Patch] = field(default_factory=list)
+    push_exclude_similar: bool = False
 
     @property
     def stages(self) -> list[Stage]:
@@ -234,7 +235,8 @@ class ProtoPNetRun:
                 index, done = self.position
                 stage = self.stages[index]
                 if stage.kind == "push":
-                    self.pushes.append(push_prototypes(model, self.push_data, exclude=self.push_exclude))
+                    self.pushes.append(push_prototypes(model, self.push_data, exclude=self.push_exclude,
+                                                       exclude_similar=self.push_exclude_similar))
                     self.position = (index + 1, 0)
                     self.save_if_requested()
                     if on_stage is not None:
@@ -265,7 +267,8 @@ def train_protopnet(model: ProtoPNet | None = None, train_data: Any = None, val_
                     loss: ProtoPNetLoss | None = None, push_data: Any = None,
                     checkpoint: str | os.PathLike[str] | None = None,
                     resume_from: str | os.PathLike[str] | None = None, on_stage: StageHook | None = None,
-                    push_exclude: list[Patch] | tuple[Patch, ...] = (), **trainer_kwargs: Any) -> ProtoPNetRun:
+                    push_exclude: list[Patch] | tuple[Patch, ...] = (), push_exclude_similar: bool = False,
+                    **trainer_kwargs: Any) -> ProtoPNetRun:
     """Train a ProtoPNet with the staged schedule, through a :class:`~halign_widgets.training.Trainer`.
 
     Parameters
@@ -288,8 +291,9 @@ def train_protopnet(model: ProtoPNet | None = None, train_data: Any = None, val_
         (a resumed run ends with the same weights as an uninterrupted one).
     on_stage:
         ``on_stage(stage, push)`` before each training stage (``push=None``) and after each push.
-    push_exclude:
-        Patches ``(image_index, row, col)`` of the push set no prototype may be pushed onto.
+    push_exclude, push_exclude_similar:
+        Patches ``(image_index, row, col)`` of the push set no prototype may be pushed onto (and, with
+        ``push_exclude_similar``, patches as close to them as they are to each other).
     **trainer_kwargs:
         Trainer options (``batch_size``, ``seed``, ``callbacks``, ``progress``, ``device`` …).
 
@@ -329,7 +333,8 @@ def train_protopnet(model: ProtoPNet | None = None, train_data: Any = None, val_
     check_push_set(model, images, labels)
     run = ProtoPNetRun(model, trainer, schedule, loss, push_data,
                        checkpoint=None if checkpoint is None else Path(checkpoint),
-                       push_exclude=[tuple(int(v) for v in p) for p in push_exclude])  # type: ignore[misc]
+                       push_exclude=[tuple(int(v) for v in p) for p in push_exclude],  # type: ignore[misc]
+                       push_exclude_similar=bool(push_exclude_similar))
     if resume_from is not None:
         run._resume(resume_from)
     return run.run(on_stage)

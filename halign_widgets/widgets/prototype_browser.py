@@ -59,6 +59,9 @@ class PrototypeBrowser(App):
         A Trainer of the model: edits are refused while it trains.
     top, k:
         Prototypes shown per image (at most the model's); nearest patches shown per prototype.
+    forget_k:
+        Forget / remember act on the prototype's ``forget_k`` nearest training patches of its class
+        (a concept such as a marker needs many examples to be forgotten).
     key:
         Replace-on-rerun key.
 
@@ -71,7 +74,7 @@ class PrototypeBrowser(App):
 
     def __init__(self, model: nn.Module, dataset: Any, push: PushResult | None = None, *,
                  editor: PrototypeEditor | None = None, trainer: Any = None, top: int = 3, k: int = 5,
-                 key: str | None = None) -> None:
+                 forget_k: int = 60, key: str | None = None) -> None:
         if not isinstance(model, ProtoPNet):
             raise ConfigError(f"the PrototypeBrowser shows a ProtoPNet, got a {type(model).__name__}; train one with "
                               "halign_widgets.prototypes.train_protopnet.")
@@ -89,7 +92,7 @@ class PrototypeBrowser(App):
                               "pass the records of this model's run (run.push).")
         super().__init__(key=key)
         self.model, self.dataset, self.train, self.test = model, dataset, train, test
-        self.top, self.k = top, k
+        self.top, self.k, self.forget_k = top, k, max(1, int(forget_k))
         self.classes = list(dataset.classes)
         self.editor = editor if editor is not None else PrototypeEditor(
             model, train, test, push=push if push is not None else push_prototypes(model, train, update=False),
@@ -330,11 +333,10 @@ class PrototypeBrowser(App):
         return record
 
     def patches_of(self, prototype: int) -> list[tuple[int, int, int]]:
-        """The patches an edit of ``prototype`` acts on: its nearest training patches of its own class."""
-        near = self.nearest
+        """The patches an edit of ``prototype`` acts on: its ``forget_k`` nearest training patches of its class."""
+        near = nearest_patches(self.model, self.train, min(self.forget_k, len(self.train)), boxes=False)
         own = int(self.model.prototype_class[prototype])
-        chosen = [] if near is None else [p for p, label in zip(near.patches(prototype), near.labels[prototype].tolist())
-                                          if label == own]
+        chosen = [p for p, label in zip(near.patches(prototype), near.labels[prototype].tolist()) if label == own]
         return chosen or [self.push[prototype].patch]
 
     @guarded
