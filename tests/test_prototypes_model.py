@@ -58,7 +58,7 @@ def test_last_layer_starts_plus_one_to_own_class_and_minus_half_to_others() -> N
     assert torch.equal(model.last_layer.weight.detach(), expected)
     assert model.last_layer.bias is None
     assert model.prototype_vectors.shape == (6, 4, 1, 1)
-    assert float(model.prototype_vectors.min()) >= 0 and float(model.prototype_vectors.max()) <= 1
+    assert float(model.prototype_vectors.detach().min()) >= 0 and float(model.prototype_vectors.detach().max()) <= 1
 
 
 def test_receptive_fields_of_the_smallcnn_trunk_by_hand() -> None:

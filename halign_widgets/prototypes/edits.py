@@ -55,7 +55,8 @@ class EditRecord:
 
     def summary(self, classes: Sequence[str] | None = None) -> str:
         """One line: what was edited, how the current prediction and the test accuracy moved."""
-        what = ", ".join(f"p{j}" for j in self.prototypes) or f"{len(self.patches)} patch(es)"
+        what = (", ".join(f"p{j}" for j in self.prototypes) or (f"{len(self.patches)} patch(es)" if self.patches
+                                                                  else "nothing"))
         parts = [f"{self.kind} {what}"]
         if self.probabilities_before is not None and self.probabilities_after is not None:
             b, a = self.probabilities_before, self.probabilities_after
