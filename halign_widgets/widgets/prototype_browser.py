@@ -107,20 +107,22 @@ class PrototypeBrowser(App):
         self.mode = W.ToggleButtons(options=list(MODES), value="upsampled", description="map", style=style)
         self.prototype = W.Dropdown(options=[("pick a prototype", -1)], value=-1, description="prototype",
                                     style=style, layout=W.Layout(width="330px"))
-        self.strength = W.BoundedFloatText(value=0.1, min=0.0, max=10.0, step=0.05, description="forget λ",
+        self.strength = W.BoundedFloatText(value=0.3, min=0.0, max=10.0, step=0.05, description="forget λ",
                                            style=style, layout=W.Layout(width="150px"))
-        self.epochs = W.BoundedIntText(value=2, min=1, max=20, description="fine-tune epochs", style=style,
+        self.epochs = W.BoundedIntText(value=3, min=1, max=20, description="fine-tune epochs", style=style,
                                        layout=W.Layout(width="170px"))
         self.disable_button = W.Button(description="Disable", icon="eye-slash")
         self.enable_button = W.Button(description="Enable", icon="eye")
-        self.forget_button = W.Button(description="Forget patches", icon="eraser", button_style="warning")
-        self.remember_button = W.Button(description="Remember patches", icon="bookmark")
+        self.forget_button = W.Button(description="Forget", icon="eraser", button_style="warning",
+                                      tooltip="fine-tune so this prototype's class forgets its nearest patches")
+        self.remember_button = W.Button(description="Remember", icon="bookmark",
+                                        tooltip="fine-tune so this prototype's class keeps its nearest patches")
         self.undo_button = W.Button(description="Undo", icon="undo")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="danger", disabled=True)
         self.truth_html = W.HTML()
         self.edit_html = W.HTML()
-        self.image_view = self.figure((9.0, 5.4))
-        self.proto_view = self.figure((9.0, 2.1))
+        self.image_view = self.figure((9.0, 4.6))
+        self.proto_view = self.figure((9.0, 1.9))
         self.observe([self.index, self.mode], self._on_image_change)
         self.observe(self.prototype, self._on_prototype_change)
         self.disable_button.on_click(lambda _b: self.disable())
@@ -134,7 +136,7 @@ class PrototypeBrowser(App):
                         self.undo_button, self.stop_button])
         self.set_body(W.HBox([self.index, self.mode]), self.image_view.widget,
                       W.HBox([self.prototype, self.strength, self.epochs]), edits, self.edit_html,
-                      W.HBox([self.proto_view.widget, self.truth_html]))
+                      self.proto_view.widget, self.truth_html)
         for widget, name in ((self.image_view.widget, "image"), (self.proto_view.widget, "prototype-panel"),
                              (self.prototype, "prototype-pick"), (self.truth_html, "truth")):
             widget.add_class(f"halign-prototypes-{name}")

@@ -36,5 +36,8 @@ def test_prototype_browser_pick_changes_the_prototype_panel(lab: Any) -> None:
         time.sleep(0.25)
     assert _src(panel) != before, "picking a prototype did not redraw its panel"
     assert app.locator("b", has_text="Error").count() == 0
+    lab.page.set_viewport_size({"width": 1280, "height": 1500})   # the whole app fits on screen
+    app.scroll_into_view_if_needed()
+    lab.page.wait_for_timeout(500)
     shot = lab.screenshot(lab.shot_path("prototypes.png"), app)
     assert shot.stat().st_size > 10_000
