@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ms = explain_ms()
     print(f"\n{'measurement':52s} {'wall s':>8s} {'CPU s':>8s}  note")
     print(f"{'SmallCNN epoch (700 masses images, width 8)':52s} {cw:8.2f} {cc:8.2f}")
-    print(f"{'ProtoPNet joint epoch (same data, conv3 trunk, 10 protos)':52s} {pw:8.2f} {pc:8.2f}  "
+    print(f"{'ProtoPNet joint epoch (same data, conv3 trunk)':52s} {pw:8.2f} {pc:8.2f}  "
           f"ratio {pw / cw:.2f}× wall, {pc / cc:.2f}× CPU")
     print(f"{'push over 2,000 images':52s} {push_w:8.2f} {push_c:8.2f}")
     verdict = "pass" if ms <= EXPLAIN_BUDGET_MS else "OVER"
