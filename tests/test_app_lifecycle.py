@@ -25,8 +25,10 @@ from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, HalignError, TrainingBusyError
 from halign_widgets.models import SmallCNN
 from halign_widgets.biovision import CoCoReco
+from halign_widgets.prototypes import ProtoPNet
 from halign_widgets.widgets import (ActivationMaximizationStudio, AttributionExplorer, CausalityMapExplorer,
-                                    ConnectomeExplorer, CrocodileLab, DatasetBrowser, ScaffoldMap, SunyExplorer,
+                                    ConnectomeExplorer, CrocodileLab, DatasetBrowser, PrototypeBrowser,
+                                    ProtoPNetDashboard, ScaffoldMap, SunyExplorer,
                                     TrainingDashboard)
 from halign_widgets.widgets._app import App, WorkerStopped, check_stop, guarded, live_widget_count
 
@@ -54,6 +56,10 @@ def _cocoreco() -> CoCoReco:
 WORLD, MODEL = _world(), _model()
 WORLD32, COCORECO = _world(size=32), _cocoreco()
 DOMAINS = make_world("domains", 64, size=32, seed=0)
+PWORLD = ImageDataset(WORLD.images, WORLD.labels, WORLD.classes, WORLD.masks,
+                      splits={"train": torch.arange(6), "test": torch.arange(6, 8)})
+torch.manual_seed(0)
+PROTO = ProtoPNet(1, 2, 1, 4, width=4, depth=2).eval()
 
 # name -> (good builder, bad builder, attribute of a float control or None)
 APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] = {
@@ -78,6 +84,10 @@ APPS: dict[str, tuple[Callable[[str], App], Callable[[str], App], str | None]] =
                            lambda k: ConnectomeExplorer(COCORECO, WORLD32, key=k, edge="v1->it"), "gain"),
     "CrocodileLab": (lambda k: CrocodileLab(DOMAINS, key=k, width=4, dim=16, device="cpu"),
                      lambda k: CrocodileLab(DOMAINS, key=k, config="erm"), "prior_weight"),
+    "PrototypeBrowser": (lambda k: PrototypeBrowser(PROTO, PWORLD, key=k, k=2),
+                         lambda k: PrototypeBrowser(PROTO, PWORLD, key=k, top=0), "strength"),
+    "ProtoPNetDashboard": (lambda k: ProtoPNetDashboard(lambda: ProtoPNet(1, 2, 1, 4, width=4, depth=2), WORLD, key=k),
+                           lambda k: ProtoPNetDashboard(None, WORLD, key=k), None),
 }
 NAMES = sorted(APPS)
 

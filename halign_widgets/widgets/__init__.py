@@ -18,6 +18,8 @@ _LAZY = {
     "AttributionExplorer": "attribution_explorer",
     "ActivationMaximizationStudio": "actmax_studio",
     "SunyExplorer": "suny_explorer",
+    "PrototypeBrowser": "prototype_browser",
+    "ProtoPNetDashboard": "protopnet_dashboard",
     # causality
     "CausalityMapExplorer": "causality_explorer",
     "ScaffoldMap": "scaffold_map",
@@ -34,6 +36,8 @@ __all__ = [
     "ConnectomeExplorer",
     "CrocodileLab",
     "DatasetBrowser",
+    "ProtoPNetDashboard",
+    "PrototypeBrowser",
     "ScaffoldMap",
     "SunyExplorer",
     "TrainingDashboard",

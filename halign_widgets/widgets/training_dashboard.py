@@ -4,6 +4,8 @@ A thin view over :class:`~halign_widgets.training.Trainer`: the trainer runs in 
 thread; a callback moves the progress bar (≤ 20 updates/s), updates the curves' line data in place
 after each epoch and re-renders the figure at most twice a second and within a 2 % share of the
 training time (see :attr:`TrainingDashboard.render_interval`), and appends one log line per epoch.
+History entries may carry a ``"stage"`` string (staged schedules such as ProtoPNet's): where it
+changes, both plots get a dotted vertical line labelled with the new stage.
 """
 
 from __future__ import annotations
@@ -194,7 +196,25 @@ class TrainingDashboard(App):
             ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
         self.ax_loss.yaxis.set_major_locator(MaxNLocator(4))
         self.ax_loss.legend(fontsize=8, loc="upper right")
+        self._stage_artists: list[Any] = []
+        self.stage_marks: list[tuple[float, str]] = []
         fig.tight_layout()
+
+    def _mark_stages(self, history: list[dict[str, Any]]) -> None:
+        """A dotted line and a label where the history's ``stage`` changes (``stage_marks``: (x, stage))."""
+        for artist in self._stage_artists:
+            artist.remove()
+        self._stage_artists, self.stage_marks, previous = [], [], None
+        for entry in history:
+            stage = entry.get("stage")
+            if stage is not None and stage != previous:
+                self.stage_marks.append((entry["epoch"] - 0.5, str(stage)))
+            previous = stage
+        for x, stage in self.stage_marks:
+            for ax in (self.ax_loss, self.ax_acc):
+                self._stage_artists.append(ax.axvline(x, color="0.5", ls=":", lw=1))
+            self._stage_artists.append(self.ax_acc.text(x + 0.08, 0.03, stage, rotation=90, fontsize=7, color="0.3",
+                                                        va="bottom", ha="left"))
 
     @property
     def render_interval(self) -> float:
@@ -214,6 +234,7 @@ class TrainingDashboard(App):
         for key, line in self.lines.items():
             points = [(e["epoch"], e[key]) for e in history if e.get(key) is not None]
             line.set_data([p[0] for p in points], [p[1] for p in points])
+        self._mark_stages(history)
         self.ax_loss.relim()
         self.ax_loss.autoscale_view()
         last = max((e["epoch"] for e in history), default=1)
@@ -252,9 +273,13 @@ class TrainingDashboard(App):
             raise TrainingBusyError("training is already running: press Stop (or call dash.stop()) and wait "
                                     "for it to end before starting again.")
         trainer = self._prepare()
-        trainer.prepare()           # running from here on: a second Start is refused, Stop works
+        self._begin_run(trainer)
         self.execute(self._train, trainer, background=background, replace=False)
         return trainer
+
+    def _begin_run(self, trainer: Trainer) -> None:
+        """Claim the run before the worker starts: a second Start is refused at once, Stop works."""
+        trainer.prepare()
 
     def start(self) -> Trainer | None:
         """Start training in the background (what the Start button does): ``run(background=True)``."""
