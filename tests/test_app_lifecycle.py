@@ -175,7 +175,7 @@ class _Counter(App):
 
     def _work(self, stop: threading.Event) -> int:
         self.count = 0
-        while self.count < 10_000:
+        while self.count < 1_000:
             check_stop(stop)
             if self.fail and self.count == 3:
                 raise ConfigError("failed on purpose at 3")
@@ -197,7 +197,7 @@ def test_worker_buttons_stop_and_replace() -> None:
         app.stop_button.click()
         assert not app.running and not app.start_button.disabled and app.stop_button.disabled
         assert "stopped" in app.status.value and app.last_error is None
-        assert app.run() == 10_000 and "done" in app.status.value     # synchronous path
+        assert app.run() == 1_000 and "done" in app.status.value      # synchronous path
     finally:
         app.close()
 
