@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from ..causality import (ESTIMATORS, SETTINGS, CausalityModule, causality_factors, causality_map, channel_order,
                          channel_statistic, direction_graph, is_total_order, reorder)
 from ..errors import ConfigError, InputShapeError, unknown_name
-from ..models import eval_mode
+from ..models import eval_mode, model_input
 from ._app import App, RangeIntText, guarded
 
 __all__ = ["CausalityMapExplorer"]
@@ -134,7 +134,7 @@ class CausalityMapExplorer(App):
     def _feats(self, index: int) -> Tensor:
         if index not in self._features:
             with eval_mode(self.model), torch.no_grad():
-                feats = self.model.forward_features(self.images[index:index + 1])
+                feats = self.model.forward_features(model_input(self.model, self.images[index:index + 1]))
             if feats.dim() != 4:
                 raise InputShapeError(f"forward_features must return B×k×h×w conv features, got {tuple(feats.shape)}.")
             self._features[index] = feats
