@@ -9,10 +9,12 @@ on by default (``sync_bn=True``).
 - On CUDA the layers become :class:`torch.nn.SyncBatchNorm` (torch's kernels, NCCL).
 - On the CPU torch's ``SyncBatchNorm`` refuses to run ("expected input tensor to be on GPU"), so
   :class:`GlooSyncBatchNorm` computes the same thing with two differentiable all-reduces
-  (``torch.distributed.nn.functional.all_reduce``: per-channel sums and counts, then the sums of
-  squared deviations — two passes, like torch's own kernels). Its backward all-reduces the
-  gradients of those sums, which is the exact gradient of the global statistics; DDP's averaging
-  of parameter gradients then gives the gradient of the global mean loss.
+  (per-channel sums and counts, then the sums of squared deviations — two passes, like torch's
+  own kernels). The backward of a summing all-reduce is the all-reduce of the incoming gradients,
+  which is the exact gradient of the global statistics; DDP's averaging of parameter gradients
+  then gives the gradient of the global mean loss. The all-reduce is the ten lines of
+  :class:`_AllReduceSum` rather than ``torch.distributed.nn.functional.all_reduce`` because
+  torch 2.13 deprecates that one in favour of a private module.
 
 :func:`synchronized_batchnorm` swaps the synchronised layers in for one epoch *sharing* the
 original layers' parameters and buffers, and puts the originals back afterwards: the user's model
@@ -23,13 +25,29 @@ that runs on one rank only (precise-BN statistics) never meets a layer that wait
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = ["GlooSyncBatchNorm", "synchronized_batchnorm"]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum a tensor over every rank; the gradient is summed over every rank too."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: Tensor) -> Tensor:
+        import torch.distributed as dist
+
+        out = tensor.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return _AllReduceSum.apply(grad)
 
 
 class GlooSyncBatchNorm(_BatchNorm):
@@ -44,8 +62,7 @@ class GlooSyncBatchNorm(_BatchNorm):
 
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
+        all_reduce = _AllReduceSum.apply
         dims = [0, *range(2, x.dim())]
         shape = [1, x.shape[1]] + [1] * (x.dim() - 2)
         count = torch.full((1,), x.numel() / x.shape[1], dtype=x.dtype, device=x.device)

@@ -53,6 +53,14 @@ def is_comm_error(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and any(m in str(exc) for m in _COMM_MARKERS))
 
 
+def _ddp_parameters() -> set[str]:
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    return set(inspect.signature(DistributedDataParallel.__init__).parameters)
+
+
 class Solo:
     """One process: agreements are the local values, stop requests are read live."""
 
@@ -130,6 +138,9 @@ class Team(Solo):
                 values = [float(v) for v in raw]
             except Exception as exc:  # noqa: BLE001 - told to the other ranks, then re-raised below
                 error = exc
+        if error is not None and is_comm_error(error):  # a collective inside the work failed: nobody to tell
+            with self.translate(where):
+                raise error
         if error is not None:
             print(f"[{describe(self.context)}] failed at {where}: {type(error).__name__}: {error}; telling the "
                   "other ranks.", file=sys.stderr, flush=True)
@@ -211,9 +222,13 @@ class Team(Solo):
     def wrap(self, step_module: nn.Module) -> nn.Module:
         from torch.nn.parallel import DistributedDataParallel
 
-        ids = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
+        options: dict[str, Any] = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
+        # synchronised BN keeps the buffers equal on every rank: no broadcast before each forward
+        # (torch ≥ 2.13 names this forward_sync_buffers and deprecates broadcast_buffers)
+        name = "forward_sync_buffers" if "forward_sync_buffers" in _ddp_parameters() else "broadcast_buffers"
+        options[name] = not self.sync_bn
         with self.translate("the start of the run (DistributedDataParallel)"):
-            return DistributedDataParallel(step_module, broadcast_buffers=not self.sync_bn, **ids)
+            return DistributedDataParallel(step_module, **options)
 
     def synchronized_bn(self, model: nn.Module) -> contextlib.AbstractContextManager[Any]:
         if not self.sync_bn:

@@ -384,8 +384,10 @@ class Trainer(RunControl):
         totals: dict[str, float] = {}
         seen = 0.0
         with team.synchronized_bn(self.model):  # batch statistics over the global batch under DDP
-            for batch, (x, y) in enumerate(batches, 1):
+            for batch in range(1, self.batches_per_epoch + 1):  # the same count on every rank
                 where = f"epoch {epoch}, batch {batch}"
+                # loading is agreed on before the forward pass, whose batch norm may wait for the other ranks
+                (x, y), _ = team.together(lambda: (self._load(next(batches)), ()), f"loading {where}")
                 buffers = snapshot_buffers(self.model)  # BN statistics of the last good step
                 (loss, keys), sums = team.together(lambda: self._forward(x, y), where, self.stop_requested)
                 n, means = sums[0], {k: v / sums[0] for k, v in zip(keys, sums[1:])}
@@ -411,10 +413,14 @@ class Trainer(RunControl):
                     return None
         return {"epoch": epoch, **{f"train_{k}": v / seen for k, v in totals.items()}}
 
+    def _load(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """A batch on the model's device, images in its dtype (labels too when they are float 0/1 rows)."""
+        x, y = batch
+        return (model_input(self.model, x.to(self.device, non_blocking=True), images=False),
+                model_input(self.model, y.to(self.device, non_blocking=True), images=False))
+
     def _forward(self, x: Tensor, y: Tensor) -> tuple[tuple[Tensor, list[str]], list[float]]:
         """Forward pass and loss of one batch: ``((loss, names), [n, n·loss, n·acc, n·term …])``."""
-        x = model_input(self.model, x.to(self.device, non_blocking=True), images=False)
-        y = model_input(self.model, y.to(self.device, non_blocking=True), images=False)  # float 0/1 rows too
         with self._precision.autocast():
             loss, logits, terms = self._train_step(x, y)  # type: ignore[misc]
         with torch.no_grad():
