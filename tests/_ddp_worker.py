@@ -28,7 +28,9 @@ from torch.utils.data import Dataset  # noqa: E402
 from halign_widgets.data.dataset import ImageDataset  # noqa: E402
 from halign_widgets.models import SmallCNN  # noqa: E402
 
-KW: dict[str, Any] = dict(batch_size=16, progress=False, device="cpu", seed=1, lr=3e-3)
+# SGD (momentum 0.9): its step is linear in the gradient, so two runs that differ by float rounding stay
+# within rounding; Adam divides by the gradient RMS and can blow rounding up on near-zero gradients
+KW: dict[str, Any] = dict(batch_size=16, progress=False, device="cpu", seed=1, lr=1e-2, optimizer="sgd")
 
 
 def tiny_world(n: int = 80, size: int = 16) -> ImageDataset:

@@ -110,7 +110,7 @@ def test_two_ranks_end_identical_and_match_one_process(suite: Path) -> None:
     assert [f["spread"] for f in found] == [0.0, 0.0] and [f["world"] for f in found] == [2, 2]
     assert [f["main"] for f in found] == [True, False] and [f["steps"] for f in found] == [8, 8]
     weights, history = single_process(epochs=2)
-    assert max_difference(weights, ranks[0]) < 1e-5              # float rounding of sums in another order
+    assert max_difference(weights, ranks[0]) < 1e-6              # float rounding of sums in another order (6e-8 measured)
     assert found[0]["history"] == found[1]["history"]            # the metrics are agreed, not per rank
     for mine, theirs in zip(found[0]["history"], history):
         assert mine.keys() == theirs.keys()
@@ -122,7 +122,7 @@ def test_a_two_rank_checkpoint_resumes_to_the_single_process_run(suite: Path) ->
     ranks = [torch.load(suite / f"resume_rank{r}.pt") for r in (0, 1)]
     assert max_difference(ranks[0], ranks[1]) == 0.0
     weights, history = single_process(epochs=3)
-    assert max_difference(weights, ranks[0]) < 1e-5
+    assert max_difference(weights, ranks[0]) < 1e-6
     resumed = _read(suite, "suite", 0)["resume"]["history"]
     assert [e["epoch"] for e in resumed] == [1, 2, 3]
     assert resumed[-1]["val_loss"] == pytest.approx(history[-1]["val_loss"], rel=1e-5)
@@ -169,7 +169,7 @@ def test_a_rank_that_dies_does_not_leave_the_other_hanging(tmp_path: Path) -> No
 # -- the command line under torchrun ----------------------------------------------------------------
 
 CLI = ["masses", "--images", "80", "--size", "16", "--width", "4", "--depth", "2", "--epochs", "2",
-       "--batch-size", "16", "--lr", "3e-3", "--no-progress"]
+       "--batch-size", "16", "--lr", "1e-2", "--optimizer", "sgd", "--no-progress"]
 
 
 def test_the_command_line_under_torchrun_matches_one_process(tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ def test_the_command_line_under_torchrun_matches_one_process(tmp_path: Path) -> 
     assert "on 2 process(es)" in proc.stdout and proc.stdout.count("finished:") == 1   # rank 0 alone reports
     one, history_one = load_trained(tmp_path / "one")
     two, history_two = load_trained(tmp_path / "two")
-    assert max_difference(worker.weights(one), worker.weights(two)) < 1e-5
+    assert max_difference(worker.weights(one), worker.weights(two)) < 1e-6
     run = json.loads((tmp_path / "two" / "history.json").read_text())["run"]
     assert run["world_size"] == 2 and run["rank_spread"] == 0.0 and run["state"] == "finished"
     assert [e["val_loss"] for e in history_two] == pytest.approx([e["val_loss"] for e in history_one], rel=1e-5)
