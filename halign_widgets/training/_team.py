@@ -10,6 +10,10 @@ The Trainer talks to a *team*: :class:`Solo` in one process, :class:`Team` under
   sums and the same decision: all stop after the same batch, and if one rank's work raised, that
   rank re-raises its own error while every other rank raises :class:`DistributedError` naming it
   — at once, not after a timeout [ours].
+  The Trainer agrees twice per batch: after *loading* it (a damaged file on one rank stops every
+  rank before the forward pass, whose synchronised batch norm already waits for the others) and
+  after the forward pass (loss and metric sums, stop flag); once after validation and once at the
+  end of each epoch (after the checkpoint and the callbacks).
 - ``local(fn)`` runs work that has no collective inside (callbacks, the checkpoint, precise-BN
   statistics on rank 0). A failure there is held and reported at the next ``together``, so every
   rank still issues the same sequence of collective operations and nobody waits in a collective
