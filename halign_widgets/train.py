@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--out", default=None, help="run folder for last.pt and history.json "
                                                "(default: runs/<data>-<model>-seed<seed>)")
     o.add_argument("--resume", action="store_true", help="continue the run in --out from its last completed epoch")
+    o.add_argument("--resume-if-any", action="store_true", help="continue the run in --out if there is one, else "
+                                                                "start it (for cluster jobs that may be requeued)")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -167,6 +169,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     dataset, name = load_data(args)
     out = Path(args.out or f"runs/{name}-{args.model}-seed{args.seed}")
     last = out / "last.pt"
+    if args.resume_if_any:
+        args.resume = last.is_file()
     if args.resume and not last.is_file():
         raise ConfigError(f"--resume but {last} does not exist; drop --resume to start a new run there.")
     if not args.resume and last.is_file():

@@ -31,7 +31,7 @@ def test_help_explains_every_option() -> None:
     text = build_parser().format_help()
     for option in ("--images", "--size", "--knob", "--model", "--width", "--depth", "--setting", "--model-config",
                    "--epochs", "--batch-size", "--lr", "--seed", "--amp", "--device", "--out", "--resume",
-                   "--timeout", "--no-sync-bn"):
+                   "--timeout", "--no-sync-bn", "--resume-if-any"):
         assert option in text, option
     assert "torchrun" in text and "global batch" in text and "load_trained" in text
     for action in build_parser()._actions:
@@ -62,10 +62,15 @@ def test_causal_cnn_from_an_npz_file_and_resume(tmp_path: Path) -> None:
     assert main(args) == 0
     model, history = load_trained(out)
     assert isinstance(model, CausalCNN) and model.config["setting"] == "mulcatbool" and len(history) == 1
-    assert main([*args, "--epochs", "2", "--resume"]) == 0         # one more epoch, from the checkpoint
+    assert main([*args, "--epochs", "2", "--resume-if-any"]) == 0  # one more epoch, from the checkpoint
     again, history = load_trained(out)
     assert [e["epoch"] for e in history] == [1, 2]
     assert predict(again, torch.rand(2, 1, 16, 16)).shape == (2, 2)
+
+
+def test_resume_if_any_starts_a_missing_run(tmp_path: Path) -> None:
+    assert main(["masses", *TINY, "--resume-if-any", "--out", str(tmp_path / "new")]) == 0
+    assert [e["epoch"] for e in load_trained(tmp_path / "new")[1]] == [1]
 
 
 def test_a_folder_of_images(tmp_path: Path) -> None:
