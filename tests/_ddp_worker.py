@@ -126,6 +126,10 @@ def suite(rank: int, out: Path) -> dict[str, Any]:
     flaky = Trainer(tiny_model(), _FlakyData(world.train, rank, fail_at=20), None, epochs=1, distributed=True,
                     dist_timeout=60, **KW)
     found["load"] = {**_failure(flaky.fit), "state": flaky.state}
+    mixed = tiny_model()
+    amp = Trainer(mixed, world.train, world.val, epochs=1, distributed=True, amp=True, dist_timeout=60, **KW)
+    amp.fit()
+    found["amp"] = {"spread": amp.rank_spread, "loss": amp.history[-1]["train_loss"], "state": amp.state}
     found["odd_batch"] = _failure(lambda: Trainer(tiny_model(), world.train, None, epochs=1, distributed=True,
                                                   **{**KW, "batch_size": 15}))
     return found

@@ -153,6 +153,13 @@ def test_a_failing_data_load_on_one_rank_stops_both(suite: Path) -> None:
     assert other["type"] == "DistributedError" and "rank 1 of 2 failed at loading epoch 1" in other["message"]
 
 
+def test_mixed_precision_under_ddp_keeps_the_ranks_identical(suite: Path) -> None:
+    found = [_read(suite, "suite", r)["amp"] for r in (0, 1)]
+    assert [f["state"] for f in found] == ["finished", "finished"] and [f["spread"] for f in found] == [0.0, 0.0]
+    _, history = single_process(epochs=1)
+    assert found[0]["loss"] == pytest.approx(history[0]["train_loss"], abs=0.05)   # bfloat16: close, not equal
+
+
 def test_a_global_batch_that_does_not_divide_is_refused(suite: Path) -> None:
     found = _read(suite, "suite", 0)["odd_batch"]
     assert found["type"] == "ConfigError" and "multiple of 2" in found["message"] and "use 14 or 16" in found["message"]

@@ -63,6 +63,7 @@ class GlooSyncBatchNorm(_BatchNorm):
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
         all_reduce = _AllReduceSum.apply
+        x = x.to(torch.promote_types(x.dtype, torch.float32))  # statistics in ≥ float32, also under autocast
         dims = [0, *range(2, x.dim())]
         shape = [1, x.shape[1]] + [1] * (x.dim() - 2)
         count = torch.full((1,), x.numel() / x.shape[1], dtype=x.dtype, device=x.device)
