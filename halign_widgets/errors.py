@@ -26,6 +26,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointMismatchError",
     "TrainingBusyError",
+    "DistributedError",
     "did_you_mean",
 ]
 
@@ -87,6 +88,10 @@ class CheckpointMismatchError(CheckpointError):
 
 class TrainingBusyError(HalignError, RuntimeError):
     """A training run was started while another one is still running."""
+
+
+class DistributedError(HalignError, RuntimeError):
+    """Another process of a distributed run failed, or cannot be reached (it crashed or timed out)."""
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

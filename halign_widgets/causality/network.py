@@ -19,6 +19,7 @@ from .ordering import channel_order, channel_statistic
 from ..errors import ConfigError, InputShapeError, unknown_name
 from ..models import (SmallCNN, conv_layers, eval_mode, feature_layer, get_layer, model_device, model_dtype,
                       model_input)
+from ..training.registry import register_model
 
 __all__ = ["CausalCNN", "CausalClassifier", "feature_extractor", "features_of", "causality_map_of"]
 
@@ -237,3 +238,6 @@ def causality_map_of(model: nn.Module, x: Tensor, estimator: str | None = None, 
     return {"features": feats, "map": cmap, "adjacency": direction_graph(cmap),
             "factors": causality_factors(cmap, kind, direction), "statistic": stat,
             "order": channel_order(stat)}
+
+
+register_model(CausalCNN)  # load_trained rebuilds it from a checkpoint's model_class / model_config

@@ -38,12 +38,18 @@ def num_batches(dataset: Any, batch_size: int) -> int:
     return math.ceil(len(dataset) / batch_size)
 
 
-def iterate_batches(dataset: Any, batch_size: int, *, shuffle: bool,
-                    generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
-    """Yield ``(x, y)`` batches; the order comes from ``generator`` when ``shuffle`` is true."""
+def iterate_batches(dataset: Any, batch_size: int, *, shuffle: bool = False,
+                    generator: torch.Generator | None = None,
+                    order: Tensor | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+    """Yield ``(x, y)`` batches.
+
+    The order is ``order`` when given (indices into the dataset, e.g. one rank's shard), else a
+    permutation drawn from ``generator`` when ``shuffle`` is true, else the dataset's own order.
+    """
     pair = tensors_of(dataset)
-    n = len(dataset)
-    order = torch.randperm(n, generator=generator) if shuffle else None
+    if order is None and shuffle:
+        order = torch.randperm(len(dataset), generator=generator)
+    n = len(dataset) if order is None else int(order.numel())
     if pair is None:
         # the loader's own generator only feeds its (unused) worker base seed, so torch's global
         # generator — which drives dropout — is not consumed and both paths see the same batches

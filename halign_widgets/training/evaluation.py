@@ -11,7 +11,7 @@ from ..models import eval_mode, model_input
 from . import _data
 from .metrics import probabilities
 
-__all__ = ["scalar", "evaluate_model", "predict_probabilities"]
+__all__ = ["scalar", "evaluation_totals", "evaluate_model", "predict_probabilities"]
 
 Step = Callable[[Tensor, Tensor], tuple[Tensor, Tensor, dict[str, Any]]]
 
@@ -22,16 +22,18 @@ def scalar(value: Any) -> float:
 
 
 @torch.no_grad()
-def evaluate_model(model: nn.Module, step: Step, metric: Callable[[Tensor, Tensor], Tensor], dataset: Any,
-                   batch_size: int, device: torch.device) -> dict[str, float]:
-    """Mean ``loss``, ``accuracy`` and extra terms of ``step(x, y)`` over ``dataset`` (weighted by batch size).
+def evaluation_totals(model: nn.Module, step: Step, metric: Callable[[Tensor, Tensor], Tensor], dataset: Any,
+                      batch_size: int, device: torch.device,
+                      indices: Tensor | None = None) -> tuple[dict[str, float], int]:
+    """Batch-size weighted *sums* of ``loss``, ``accuracy`` and extra terms over ``dataset`` (or its ``indices``).
 
-    The model runs in eval mode and gets its previous mode back afterwards.
+    Returns the sums and the number of examples, so that shards evaluated by several ranks add
+    up to the whole. The model runs in eval mode and gets its previous mode back afterwards.
     """
     totals: dict[str, float] = {"loss": 0.0, "accuracy": 0.0}
     seen = 0
     with eval_mode(model):
-        for x, y in _data.iterate_batches(dataset, batch_size, shuffle=False):
+        for x, y in _data.iterate_batches(dataset, batch_size, order=indices):
             x, y = model_input(model, x.to(device), images=False), model_input(model, y.to(device), images=False)
             loss, logits, terms = step(x, y)
             n = int(x.shape[0])
@@ -40,6 +42,16 @@ def evaluate_model(model: nn.Module, step: Step, metric: Callable[[Tensor, Tenso
             values.update({k: scalar(v) for k, v in terms.items()})
             for key, value in values.items():
                 totals[key] = totals.get(key, 0.0) + value * n
+    return totals, seen
+
+
+def evaluate_model(model: nn.Module, step: Step, metric: Callable[[Tensor, Tensor], Tensor], dataset: Any,
+                   batch_size: int, device: torch.device) -> dict[str, float]:
+    """Mean ``loss``, ``accuracy`` and extra terms of ``step(x, y)`` over ``dataset`` (weighted by batch size).
+
+    The model runs in eval mode and gets its previous mode back afterwards.
+    """
+    totals, seen = evaluation_totals(model, step, metric, dataset, batch_size, device)
     return {k: v / seen for k, v in totals.items()}
 
 

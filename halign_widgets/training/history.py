@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["History", "monitor_mode"]
+from ..errors import CheckpointError
+
+__all__ = ["History", "monitor_mode", "HISTORY_FORMAT"]
+
+HISTORY_FORMAT = "halign_widgets.history/1"
 
 
 def monitor_mode(monitor: str, mode: str = "auto") -> str:
@@ -72,6 +79,37 @@ class History(list):
                 best_value, best_index = value, i
         return len(self) - 1 - best_index if best_index >= 0 else len(self)
 
+    def save(self, path: str | os.PathLike[str], **run: Any) -> Path:
+        """Write the history as JSON, atomically: ``{"format", "history": [...], "run": {...}}``.
+
+        ``run`` holds any plain facts about the run (arguments, world size, device); read it back
+        with :meth:`read_run`.
+        """
+        from ._atomic import atomic_write
+
+        target = Path(path)
+        text = json.dumps({"format": HISTORY_FORMAT, "history": list(self), "run": run}, indent=1, default=str)
+        with atomic_write(target) as handle:
+            handle.write(text.encode("utf-8"))
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "History":
+        """Read a history written by :meth:`save` (or a plain JSON list of per-epoch dicts)."""
+        data = _read_json(Path(path))
+        entries = data.get("history") if isinstance(data, dict) else data
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise CheckpointError(f"{path} is not a training history (expected a list of per-epoch dicts under "
+                                  "'history'); write it with History.save or python -m halign_widgets.train.")
+        return cls(entries)
+
+    @staticmethod
+    def read_run(path: str | os.PathLike[str]) -> dict[str, Any]:
+        """The ``run`` facts stored by :meth:`save` (empty for a plain list)."""
+        data = _read_json(Path(path))
+        run = data.get("run") if isinstance(data, dict) else None
+        return dict(run) if isinstance(run, dict) else {}
+
     def to_dataframe(self) -> Any:
         """The history as a :class:`pandas.DataFrame` (one row per epoch)."""
         import pandas as pd
@@ -85,3 +123,14 @@ class History(list):
         parts = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in last.items() if v is not None)
         return f"History({len(self)} epoch(s); last: {parts})"
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise CheckpointError(f"no history file at {path}; python -m halign_widgets.train writes history.json "
+                              "next to last.pt in its --out folder.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot read the history file {path} ({type(exc).__name__}: {exc}); it is damaged — "
+                              "the checkpoint holds the same history (load_trained(path)).") from exc

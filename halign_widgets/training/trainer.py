@@ -2,6 +2,8 @@
 
 Hand-written rather than taken from a framework (Lightning, Ignite) to keep the dependency list
 short and the loop readable in class: the whole epoch is :meth:`Trainer._train_epoch`.
+The same loop trains data-parallel under ``torchrun`` (:mod:`~halign_widgets.training.distributed`):
+it talks to a *team* (:mod:`~halign_widgets.training._team`) that is a no-op in one process.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ from . import _data
 from ._control import RunControl
 from ._divergence import checkpoint_note, gradients_finite, restore_buffers, snapshot_buffers
 from ._options import check_lr, check_optimizer, make_optimizer, select_parameters
+from ._precision import Precision
+from ._team import Solo, Team
 from .callbacks import Callback, CallbackList, ProgressBar
 from .checkpoint import load_checkpoint, save_checkpoint
 from .device import resolve_device
-from .evaluation import evaluate_model, predict_probabilities, scalar
+from .distributed import init_distributed, rank_threads
+from .evaluation import evaluate_model, evaluation_totals, predict_probabilities, scalar
 from .history import History, monitor_mode
 from .metrics import default_criterion, resolve_metric
 from .precise_bn import recompute_bn_stats
@@ -86,6 +91,26 @@ class Trainer(RunControl):
         After every epoch, re-estimate batch-norm statistics on this many evenly spaced training
         images (0 disables; ``True`` means 128, ``False`` 0) — see
         :mod:`~halign_widgets.training.precise_bn` for why [ours].
+    amp:
+        Mixed precision for the training steps: float16 autocast with a gradient scaler on CUDA,
+        bfloat16 autocast without a scaler on the CPU (see :mod:`~halign_widgets.training._precision`).
+    distributed:
+        ``"auto"``: train data-parallel (``DistributedDataParallel``) when launched by ``torchrun``
+        with several processes or inside an initialised process group; ``True``: insist;
+        ``False``: never. Then ``batch_size`` is the *global* batch (each of the ``W`` ranks takes
+        ``batch_size / W``; it must divide), every rank trains on its own device (``cuda:LOCAL_RANK``
+        with NCCL, or the CPU with gloo) and its own equal shard of each epoch's seeded order, the
+        metrics are summed over ranks, rank 0 alone writes checkpoints and shows the progress bar,
+        callbacks run on every rank (``trainer.is_main`` tells them apart), and a stop request or a
+        failure on any rank stops every rank after the same batch.
+    sync_bn:
+        Under ``distributed``, compute batch-norm statistics over the global batch (default), so a
+        run with ``W`` processes matches the single-process run with the same ``batch_size`` up to
+        float rounding (when the dataset size is a multiple of ``W``); ``False`` keeps per-rank
+        statistics (plain DDP). See :mod:`~halign_widgets.training._sync_bn`.
+    dist_timeout:
+        Seconds a rank waits for the others in a collective before failing with
+        :class:`~halign_widgets.errors.DistributedError` (for a process group started here).
 
     Notes
     -----
@@ -108,7 +133,8 @@ class Trainer(RunControl):
                  metrics: str | Callable[[Tensor, Tensor], Tensor] = "auto", device: str | torch.device = "auto",
                  seed: int = 0, callbacks: Iterable[Callback] = (), early_stopping: int | None = None,
                  monitor: str = "val_loss", mode: str = "auto", checkpoint_dir: str | os.PathLike[str] | None = None,
-                 progress: bool = True, precise_bn: int = 128) -> None:
+                 progress: bool = True, precise_bn: int = 128, amp: bool = False,
+                 distributed: bool | str = "auto", sync_bn: bool = True, dist_timeout: float = 300.0) -> None:
         self._init_control()
         self.epochs = check_int("epochs", epochs, 1)
         self.batch_size = check_int("batch_size", batch_size, 1)
@@ -123,8 +149,20 @@ class Trainer(RunControl):
             raise ConfigError(f"early stopping watches {monitor!r} but no val_data was given; pass val_data "
                               f"or monitor='train_{monitor[4:]}'.")
         self.early_stopping, self.monitor, self.mode = early_stopping, monitor, monitor_mode(monitor, mode)
-        self.device = resolve_device(device)
+        if not isinstance(sync_bn, bool):
+            raise ConfigError(f"sync_bn must be True or False, got {sync_bn!r}.")
+        context = init_distributed(distributed, device, dist_timeout)
+        self._team: Solo = Solo(resolve_device(device)) if context is None else Team(context, sync_bn=sync_bn)
+        if self.batch_size % self._team.world_size:
+            w = self._team.world_size
+            raise ConfigError(f"batch_size is the global batch, shared by the {w} processes, so it must be a "
+                              f"multiple of {w}; got {self.batch_size} — use {self.batch_size // w * w or w} or "
+                              f"{(self.batch_size // w + 1) * w}.")
+        self.device = self._team.device
         self.model = model.to(self.device)
+        self._precision = Precision(amp, self.device, self.model)
+        self._train_step: nn.Module | None = None
+        self.rank_spread = 0.0
         self.train_data = _data.as_dataset(train_data)
         self.val_data = None if val_data is None else _data.as_dataset(val_data)
         self.multilabel = _data.check_dataset(self.train_data, self.model, self.device, "training data")
@@ -153,7 +191,22 @@ class Trainer(RunControl):
     @property
     def batches_per_epoch(self) -> int:
         """Optimiser steps per epoch."""
-        return _data.num_batches(self.train_data, self.batch_size)
+        return self._team.batches_per_epoch(len(self.train_data), self.batch_size)
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in a distributed run (0 in one process)."""
+        return self._team.rank
+
+    @property
+    def world_size(self) -> int:
+        """Number of processes training together (1 in one process)."""
+        return self._team.world_size
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes checkpoints and progress (rank 0; always true in one process)."""
+        return self._team.is_main
 
     @property
     def completed_epochs(self) -> int:
@@ -214,7 +267,8 @@ class Trainer(RunControl):
 
     def _begin(self, epochs: int | None, resume_from: Any) -> None:
         self._claim()
-        apply_threads()   # torch's threads from the CPUs free right now (see .threads)
+        context = self._team.context  # torch's threads from the CPUs free now, or this rank's share
+        apply_threads(rank_threads(context) if context is not None else None)
         try:
             if epochs is not None:
                 epochs = check_int("epochs", epochs, 1)
@@ -250,46 +304,68 @@ class Trainer(RunControl):
 
     def _run(self, reraise: bool) -> None:
         self._run_thread = threading.current_thread()
-        cbs = CallbackList(([ProgressBar()] if self.progress else []) + self.callbacks)
+        team = self._team
+        team.reset()
+        cbs = CallbackList(([ProgressBar()] if self.progress and team.is_main else []) + self.callbacks)
         final = "finished"
         try:
-            cbs.on_fit_start(self)
+            self._train_step = team.wrap(_StepModule(self))   # DistributedDataParallel under torchrun
+            team.local(lambda: cbs.on_fit_start(self))
             for epoch in range(self.first_planned_epoch, self.last_planned_epoch + 1):
-                if self.stop_requested:
+                if team.stop_agreed(self):
                     break
                 self.epoch = epoch
-                cbs.on_epoch_start(self, epoch)
+                team.local(lambda: cbs.on_epoch_start(self, epoch))
                 start = time.perf_counter()
-                with seeded(derive_seed(self.seed, epoch, "model"), self.device):
+                with seeded(derive_seed(self.seed, epoch, "model", *team.seed_parts()), self.device):
                     entry = self._train_epoch(epoch, cbs)
                 if entry is None:
                     break
-                if self.precise_bn:
-                    recompute_bn_stats(self.model, self.train_data, self.precise_bn, self.batch_size, self.device)
-                if self.val_data is not None:
-                    scores = self._evaluate(self.val_data)
-                    entry.update({f"val_{'acc' if k == 'accuracy' else k}": v for k, v in scores.items()})
-                else:
-                    entry.update(val_loss=None, val_acc=None)
-                entry["seconds"] = time.perf_counter() - start
-                entry["lr"] = float(self.optimizer.param_groups[0]["lr"])
-                self.history.append(entry)
-                if self.checkpoint_dir is not None:
-                    self.save(self.checkpoint_dir / "last.pt")
-                cbs.on_epoch_end(self, epoch, entry)
+                self._end_epoch(epoch, entry, start, cbs)
                 if self._early_stop_due():
                     self.stopped_early = True
                     break
             final = "stopped" if self.stop_requested else "finished"
+            if team.context is not None:
+                self.rank_spread = team.parameter_spread(self.model)
         except BaseException as exc:  # noqa: BLE001 - stored, reported, re-raised in the foreground
             final = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
             self.error = exc
             cbs.on_exception(self, exc)
         finally:
+            self._train_step = None
             self._finish(final)
             cbs.on_fit_end(self)
         if reraise and self.error is not None:
             raise self.error
+
+    def _end_epoch(self, epoch: int, entry: dict[str, Any], start: float, cbs: Callback) -> None:
+        """Precise BN, validation, history, checkpoint and callbacks after a completed epoch."""
+        team = self._team
+        if self.precise_bn:
+            if team.is_main:  # rank 0 computes, every rank receives the same statistics
+                team.local(lambda: recompute_bn_stats(self.model, self.train_data, self.precise_bn,
+                                                      self.batch_size, self.device))
+            team.broadcast_buffers(self.model)
+        if self.val_data is not None:
+            keys, sums = team.together(lambda: self._validation_totals(), f"the validation of epoch {epoch}",
+                                       self.stop_requested)
+            entry.update({f"val_{'acc' if k == 'accuracy' else k}": v / sums[0] for k, v in zip(keys, sums[1:])})
+        else:
+            entry.update(val_loss=None, val_acc=None)
+        entry["seconds"] = time.perf_counter() - start
+        entry["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        self.history.append(entry)
+        if self.checkpoint_dir is not None and team.is_main:
+            team.local(lambda: self.save(self.checkpoint_dir / "last.pt"))  # type: ignore[operator]
+        team.local(lambda: cbs.on_epoch_end(self, epoch, entry))
+        team.together(lambda: (None, ()), f"the end of epoch {epoch}", self.stop_requested)
+
+    def _validation_totals(self) -> tuple[list[str], list[float]]:
+        indices = self._team.eval_indices(len(self.val_data))
+        totals, seen = evaluation_totals(self.model, self._step, self.metric, self.val_data, self.batch_size,
+                                         self.device, indices)
+        return list(totals), [seen, *totals.values()]
 
     def _step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, dict[str, Any]]:
         if self.step_fn is None:
@@ -301,41 +377,58 @@ class Trainer(RunControl):
         return out
 
     def _train_epoch(self, epoch: int, cbs: Callback) -> dict[str, Any] | None:
-        """One pass over the training data; ``None`` if a stop request interrupted it."""
+        """One pass over the training data (this rank's shard); ``None`` if a stop request interrupted it."""
+        team = self._team
         self.model.train()
-        generator = epoch_generator(self.seed, epoch)
-        totals: dict[str, float] = {"loss": 0.0, "acc": 0.0}
-        seen = 0
-        batches = _data.iterate_batches(self.train_data, self.batch_size, shuffle=True, generator=generator)
-        for batch, (x, y) in enumerate(batches, 1):
-            x = model_input(self.model, x.to(self.device, non_blocking=True), images=False)
-            y = model_input(self.model, y.to(self.device, non_blocking=True), images=False)  # float 0/1 rows too
-            buffers = snapshot_buffers(self.model)  # BN statistics of the last good step
-            loss, logits, terms = self._step(x, y)
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                restore_buffers(self.model, buffers)
-                raise self._diverged(f"the loss is {loss_value}", epoch, batch)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if not gradients_finite(self.optimizer):
+        order = team.order(len(self.train_data), epoch_generator(self.seed, epoch))
+        batches = _data.iterate_batches(self.train_data, team.rank_batch(self.batch_size), order=order)
+        totals: dict[str, float] = {}
+        seen = 0.0
+        with team.synchronized_bn(self.model):  # batch statistics over the global batch under DDP
+            for batch in range(1, self.batches_per_epoch + 1):  # the same count on every rank
+                where = f"epoch {epoch}, batch {batch}"
+                # loading is agreed on before the forward pass, whose batch norm may wait for the other ranks
+                (x, y), _ = team.together(lambda: (self._load(next(batches)), ()), f"loading {where}")
+                buffers = snapshot_buffers(self.model)  # BN statistics of the last good step
+                (loss, keys), sums = team.together(lambda: self._forward(x, y), where, self.stop_requested)
+                n, means = sums[0], {k: v / sums[0] for k, v in zip(keys, sums[1:])}
+                if not math.isfinite(means["loss"]):
+                    restore_buffers(self.model, buffers)
+                    raise self._diverged(f"the loss is {means['loss']}", epoch, batch)
                 self.optimizer.zero_grad(set_to_none=True)
-                restore_buffers(self.model, buffers)
-                raise self._diverged(f"the loss is {loss_value:g} but its gradients hold NaN or inf", epoch, batch)
-            self.optimizer.step()
-            with torch.no_grad():
-                acc_value = float(self.metric(logits.detach(), y))
-            n = int(x.shape[0])
-            seen += n
-            logs = {"epoch": epoch, "batch": batch, "loss": loss_value, "acc": acc_value}
-            logs.update({k: scalar(v) for k, v in terms.items()})
-            for key in logs.keys() - {"epoch", "batch"}:
-                totals[key] = totals.get(key, 0.0) + logs[key] * n
-            self.global_step += 1
-            cbs.on_batch_end(self, self.global_step, logs)
-            if self.stop_requested:
-                return None
+                with team.translate(where):  # DDP all-reduces the gradients here
+                    self._precision.backward(loss, self.optimizer)
+                if not self._precision.scaling and not gradients_finite(self.optimizer):
+                    self.optimizer.zero_grad(set_to_none=True)
+                    restore_buffers(self.model, buffers)
+                    raise self._diverged(f"the loss is {means['loss']:g} but its gradients hold NaN or inf",
+                                         epoch, batch)
+                self._precision.step(self.optimizer)  # a loss scaler skips steps whose gradients overflowed
+                seen += n
+                for key, total in zip(keys, sums[1:]):
+                    totals[key] = totals.get(key, 0.0) + total
+                self.global_step += 1
+                logs = {"epoch": epoch, "batch": batch, **means}
+                team.local(lambda: cbs.on_batch_end(self, self.global_step, logs))
+                if team.stop_agreed(self):
+                    return None
         return {"epoch": epoch, **{f"train_{k}": v / seen for k, v in totals.items()}}
+
+    def _load(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """A batch on the model's device, images in its dtype (labels too when they are float 0/1 rows)."""
+        x, y = batch
+        return (model_input(self.model, x.to(self.device, non_blocking=True), images=False),
+                model_input(self.model, y.to(self.device, non_blocking=True), images=False))
+
+    def _forward(self, x: Tensor, y: Tensor) -> tuple[tuple[Tensor, list[str]], list[float]]:
+        """Forward pass and loss of one batch: ``((loss, names), [n, n·loss, n·acc, n·term …])``."""
+        with self._precision.autocast():
+            loss, logits, terms = self._train_step(x, y)  # type: ignore[misc]
+        with torch.no_grad():
+            named = {"loss": float(loss.detach()), "acc": float(self.metric(logits.detach(), y))}
+        named.update({k: scalar(v) for k, v in terms.items()})
+        n = int(x.shape[0])
+        return (loss, list(named)), [n, *(v * n for v in named.values())]
 
     def _diverged(self, what: str, epoch: int, batch: int) -> ConfigError:
         """The error of a refused step: the model and optimiser are those after the previous step."""
@@ -382,9 +475,12 @@ class Trainer(RunControl):
     # -- checkpoints --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write an atomic checkpoint of the model, optimiser, history and seed."""
+        extra: dict[str, Any] = {"global_step": self.global_step, "world_size": self.world_size}
+        scaler = self._precision.state_dict()
+        if scaler is not None:
+            extra["grad_scaler"] = scaler
         return save_checkpoint(path, self.model, self.optimizer, epoch=self.completed_epochs,
-                               history=list(self.history), seed=self.seed,
-                               extra={"global_step": self.global_step})
+                               history=list(self.history), seed=self.seed, extra=extra)
 
     def load(self, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Restore model, optimiser, history, seed and step count from a checkpoint (``weights_only``)."""
@@ -396,4 +492,22 @@ class Trainer(RunControl):
                           f"{saved_seed} so the resumed run matches the original.", stacklevel=3)
             self.seed = int(saved_seed)
         self.global_step = int(data.get("extra", {}).get("global_step", 0))
+        self._precision.load_state_dict(data.get("extra", {}).get("grad_scaler"))
         return data
+
+
+class _StepModule(nn.Module):
+    """The model and the Trainer's step as one module: what ``DistributedDataParallel`` wraps.
+
+    Wrapping the *step* rather than the bare model lets a ``step_fn`` use any part of the model
+    (``model.forward_features``, ``model.head`` …): the whole step runs inside DDP's forward, so
+    every parameter it touches takes part in the gradient all-reduce.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        super().__init__()
+        self.model = trainer.model
+        self._step = trainer._step
+
+    def forward(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, dict[str, Any]]:
+        return self._step(x, y)
