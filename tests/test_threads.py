@@ -97,3 +97,13 @@ def test_import_trainer_and_workers_choose_the_count_again() -> None:
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout)
     assert seen == {"import": 1, "worker": 1, "after fit": 1, "user's choice": 2}, seen
+
+
+def test_a_pinned_count_is_not_replaced_by_the_automatic_choice(monkeypatch) -> None:
+    monkeypatch.delenv("HALIGN_THREADS", raising=False)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "_applied", [1])
+    with threads.pinned_threads(1):                # equal to the last automatic choice …
+        monkeypatch.setattr(threads, "choose_threads", lambda *a, **k: 2)
+        assert threads.apply_threads() == 1        # … and still kept while pinned
+    assert torch.get_num_threads() == before

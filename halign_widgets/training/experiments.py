@@ -25,6 +25,7 @@ Used by chapter 04 (:func:`halign_widgets.causality.run_experiments`) and chapte
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -33,10 +34,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-import torch
 
 from ..errors import CheckpointMismatchError, ConfigError, CorruptFileError
 from .seeding import derive_seed, seeded
+from .threads import pinned_threads
 
 if TYPE_CHECKING:  # pandas is imported lazily
     import pandas as pd
@@ -123,17 +124,10 @@ def read_results(path: str | os.PathLike[str], fingerprint: str | None = None) -
 def _run_cell(index: int, fn: Callable[..., Any], cell: dict[str, Any], fixed: dict[str, Any],
               threads: int | None) -> tuple[int, list[dict[str, Any]], float]:
     """Run one cell with its own seed and thread count (in this process or a worker)."""
-    saved = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
     seed = derive_seed(int(cell.get("seed", 0)), json.dumps(cell, sort_keys=True, default=_plain))
     start = time.perf_counter()
-    try:
-        with seeded(seed):
-            out = fn(dict(cell), **fixed)
-    finally:
-        if threads is not None:
-            torch.set_num_threads(saved)
+    with pinned_threads(threads) if threads is not None else contextlib.nullcontext(), seeded(seed):
+        out = fn(dict(cell), **fixed)
     rows = [out] if isinstance(out, Mapping) else list(out) if isinstance(out, (list, tuple)) else None
     if rows is None or not all(isinstance(r, Mapping) for r in rows):
         raise ConfigError(f"the cell function must return a dict (one row) or a list of dicts, got {type(out).__name__}.")

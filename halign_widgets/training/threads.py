@@ -30,11 +30,13 @@ from __future__ import annotations
 import math
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
-__all__ = ["usable_cpus", "busy_cpus", "choose_threads", "apply_threads"]
+__all__ = ["usable_cpus", "busy_cpus", "choose_threads", "apply_threads", "pinned_threads"]
 
 _CGROUP_V2 = "/sys/fs/cgroup/cpu.max"
 _CGROUP_V1 = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
@@ -109,6 +111,7 @@ def choose_threads(usable: int | None = None, busy: int | None = None) -> int | 
 
 
 _applied: list[int] = []   # the count this module set last (empty before the first time)
+_pins: list[int] = []      # counts fixed by pinned_threads blocks (innermost last)
 
 
 def apply_threads(threads: int | None = None) -> int:
@@ -119,11 +122,29 @@ def apply_threads(threads: int | None = None) -> int:
     ``threads`` always applies.
     """
     current = torch.get_num_threads()
-    if threads is None and _applied and current != _applied[-1]:
-        return current            # the user chose a count: keep it
+    if threads is None and (_pins or (_applied and current != _applied[-1])):
+        return current            # the user (or a pinned_threads block) chose a count: keep it
     n = choose_threads() if threads is None else threads
     if n is not None:
         if n != current:
             torch.set_num_threads(int(n))
         _applied[:] = [int(n)]
     return torch.get_num_threads()
+
+
+@contextmanager
+def pinned_threads(threads: int) -> Iterator[int]:
+    """Fix torch's thread count for the block; the automatic choice (:func:`apply_threads`) stays away.
+
+    What an experiment grid needs: every cell with the same count, whether it runs here or in a
+    worker process, so serial and parallel runs give the same numbers. The previous count comes
+    back afterwards.
+    """
+    saved = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    _pins.append(int(threads))
+    try:
+        yield int(threads)
+    finally:
+        _pins.pop()
+        torch.set_num_threads(saved)
