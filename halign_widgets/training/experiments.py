@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-
 from ..errors import CheckpointMismatchError, ConfigError, CorruptFileError
 from .seeding import derive_seed, seeded
 from .threads import pinned_threads
