@@ -17,7 +17,7 @@ from .device import resolve_device
 from .fit import build_classifier, fit_classifier
 from .history import History
 from ._openmp import start_compute_thread
-from .metrics import accuracy, multilabel_accuracy, probabilities
+from .metrics import accuracy, confusion_matrix, multilabel_accuracy, probabilities
 from .precise_bn import recalibrate_batchnorm, recompute_bn_stats
 from .seeding import derive_seed, seeded
 from .trainer import StepFn, Trainer
@@ -30,6 +30,7 @@ __all__ = [
     "Trainer",
     "accuracy",
     "build_classifier",
+    "confusion_matrix",
     "derive_seed",
     "fit_classifier",
     "load_checkpoint",
