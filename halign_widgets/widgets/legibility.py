@@ -28,10 +28,25 @@ from matplotlib.transforms import Bbox
 __all__ = ["format_problems", "legibility_problems"]
 
 
+def _undrawn_ticklabels(fig: Figure) -> set[int]:
+    """Ids of tick labels whose tick lies outside the axis' view (matplotlib keeps but does not draw them)."""
+    out: set[int] = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            eps = 1e-9 * max(1.0, abs(hi - lo))
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                loc = tick.get_loc()
+                if loc is None or not lo - eps <= loc <= hi + eps:
+                    out.update((id(tick.label1), id(tick.label2)))
+    return out
+
+
 def _visible_texts(fig: Figure) -> list[Text]:
     out = []
+    undrawn = _undrawn_ticklabels(fig)
     for t in fig.findobj(Text):
-        if not t.get_visible() or not t.get_text().strip():
+        if not t.get_visible() or not t.get_text().strip() or id(t) in undrawn:
             continue
         if t.axes is not None and not t.axes.get_visible():
             continue
@@ -45,8 +60,9 @@ def _labels(ax: Axes) -> list[Text]:
     return [t for t in texts if t.get_visible() and t.get_text().strip()]
 
 
-def _ticklabels(ax: Axes) -> list[Text]:
-    return [t for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_visible() and t.get_text().strip()]
+def _ticklabels(ax: Axes, undrawn: set[int]) -> list[Text]:
+    return [t for t in ax.get_xticklabels() + ax.get_yticklabels()
+            if t.get_visible() and t.get_text().strip() and id(t) not in undrawn]
 
 
 def _overlap(a: Bbox, b: Bbox, tolerance: float) -> bool:
@@ -103,6 +119,7 @@ def legibility_problems(fig: Figure, min_points: float = 8.0, max_width: float =
     if fig._suptitle is not None and fig._suptitle.get_text().strip():  # noqa: SLF001
         labelled.append((fig._suptitle, None))  # noqa: SLF001
     boxes = [(t, ax, t.get_window_extent(renderer)) for t, ax in labelled]
+    undrawn = _undrawn_ticklabels(fig)
     for i, (t, ax, bb) in enumerate(boxes):
         for u, _bx, other in boxes[i + 1:]:
             if _overlap(bb, other, tolerance):
@@ -112,7 +129,7 @@ def legibility_problems(fig: Figure, min_points: float = 8.0, max_width: float =
                 continue
             if _overlap(bb, other_ax.get_window_extent(renderer), tolerance):
                 problems.append(f"text {_name(t)} overlaps the plotting area of another panel")
-            for tick in _ticklabels(other_ax):
+            for tick in _ticklabels(other_ax, undrawn):
                 if _overlap(bb, tick.get_window_extent(renderer), tolerance):
                     problems.append(f"text {_name(t)} overlaps a tick label {_name(tick)} of another panel")
                     break

@@ -479,5 +479,6 @@ def plot_experiment_table(table: Any, *, fig: Figure | None = None, width: float
     spread = "one seed: no spread to show" if one_seed else f"mean ± std over {int(table['seeds'].max())} seeds"
     ax.set_title(f"test accuracy per configuration ({spread}; dashed: baseline)", fontsize=TITLE_PT)
     if len(worlds) > 1:
-        ax.legend(fontsize=LABEL_PT, ncols=len(worlds), loc="lower right")
+        fig.legend(*ax.get_legend_handles_labels(), fontsize=LABEL_PT, loc="outside right upper", title="world",
+                   title_fontsize=LABEL_PT)
     return fig
