@@ -180,7 +180,7 @@ def plot_images(images: Tensor | Sequence[Tensor], titles: Sequence[str] | None 
     shown = [_wrap(t, panel) for t in shown]
     lines = max((t.count("\n") + 1 for t in shown if t), default=0)
     rows = math.ceil(len(items) / ncols)
-    fig = _figure(fig, w, rows * (panel + 0.17 * lines) + 0.1)
+    fig = _figure(fig, w, rows * (panel + 0.1 + 0.2 * lines) + 0.05)
     for i, (ax, img, title) in enumerate(zip(_grid(fig, len(items), ncols), items, shown)):
         _show_image(ax, img, vmin, vmax)
         _decorate(ax, _mask_at(masks, i), boxes)
@@ -273,7 +273,7 @@ def plot_attributions(explanations: Mapping[str, Explanation] | Sequence[Explana
                   if wrapped[i]), default=0) for k in range(rows)] if single else \
         [max((wrapped[r * n_panels + c].count("\n") + 1 for c in range(n_panels) if wrapped[r * n_panels + c]),
              default=0) for r in range(rows)]
-    fig = _figure(fig, w, rows * panel + 0.16 * sum(lines) + 0.15)
+    fig = _figure(fig, w, rows * (panel + 0.1) + 0.2 * sum(lines) + 0.1)
     axes = _grid(fig, len(cells), ncols)
     cmap, norm = ("inferno", Normalize(0, 1)) if scale == "abs" else ("RdBu_r", Normalize(-1, 1))
     map_axes = []
