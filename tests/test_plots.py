@@ -177,7 +177,8 @@ def test_deletion_insertion_curves_draw_on_a_given_figure() -> None:
     fig = agg_figure(6.0, 2.4)
     out = plot_deletion_insertion(result, "Grad-CAM", 1, fig=fig)
     assert out is fig and out.get_figwidth() == 6.0
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["deletion (AUC 0.50)", "insertion (AUC 0.50)"]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["deletion (AUC 0.50)", "insertion (AUC 0.50)"]
     assert_legible(fig)
 
 
