@@ -21,6 +21,11 @@ def world() -> ImageDataset:
                         masks=masks)
 
 
+def _panels(app: AttributionExplorer) -> list:
+    """The image and map panels of the maps figure (the colour bar has no image)."""
+    return [ax for ax in app.maps_view.figure.axes if ax.images]
+
+
 @pytest.fixture()
 def app(world: ImageDataset):
     torch.manual_seed(0)
@@ -35,7 +40,8 @@ def test_initial_run_draws_maps_and_curves(app: AttributionExplorer) -> None:
     assert set(app.explanations) == {"gradcam", "saliency"}
     # each view: a "computing" placeholder, then the result (never the previous setting's picture)
     assert app.maps_view.renders == 2 and app.curves_view.renders == 2
-    assert len(app.maps_view.figure.axes) == 3                      # image + 2 maps
+    assert len(_panels(app)) == 3                                   # image + 2 maps
+    assert len(app.maps_view.figure.axes) == 4                      # ... + one shared colour bar
     assert app.curves is not None and app.curves.deletion_curve.shape == (1, 5)
     assert "recomputed in" in app.timing.value
     # the mask is drawn as a contour on the image panel
@@ -49,7 +55,7 @@ def test_select_methods_rerenders_figure(app: AttributionExplorer) -> None:
     assert app.last_error is None
     assert list(app.explanations) == ["gradcam++", "layercam", "input_x_gradient"]
     assert all(int(e.target[0]) == 1 for e in app.explanations.values())
-    assert app.maps_view.renders == 4 and len(app.maps_view.figure.axes) == 4
+    assert app.maps_view.renders == 4 and len(_panels(app)) == 4
     assert app.maps_view.image.value != before
     assert [v for _, v in app.curve_method.options] == ["gradcam++", "layercam", "input_x_gradient"]
     app.curve_method.value = "layercam"

@@ -191,7 +191,8 @@ def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
     """Mean ± std of test accuracy (and mean seconds, params) per configuration, over seeds.
 
     Returns a frame indexed by world, setting, estimator, p, direction with columns ``mean``,
-    ``std``, ``seeds``, ``seconds``, ``params`` and ``test_acc`` (``"0.912 ± 0.013"``).
+    ``std``, ``seeds``, ``seconds``, ``params`` and ``test_acc`` (``"0.912 ± 0.013"``). With one
+    seed there is no spread: ``std`` is NaN and ``test_acc`` reads ``"0.912 ± n/a (1 seed)"``.
     """
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
@@ -201,6 +202,6 @@ def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
         .groupby(keys, sort=False, dropna=False) \
         .agg(mean=("test_acc", "mean"), std=("test_acc", "std"), seeds=("seed", "nunique"),
              seconds=("train_seconds", "mean"), params=("params", "first"))
-    table["std"] = table["std"].fillna(0.0)
-    table["test_acc"] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(table["mean"], table["std"])]
+    table["test_acc"] = [f"{m:.3f} ± {s:.3f}" if k > 1 else f"{m:.3f} ± n/a (1 seed)"
+                         for m, s, k in zip(table["mean"], table["std"], table["seeds"])]
     return table

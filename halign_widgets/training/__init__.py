@@ -31,7 +31,7 @@ from .fit import build_classifier, fit_classifier
 from .history import History
 from .inference import evaluate, predict
 from ._openmp import start_compute_thread
-from .metrics import accuracy, multilabel_accuracy, probabilities
+from .metrics import accuracy, confusion_matrix, multilabel_accuracy, probabilities
 from .precise_bn import recalibrate_batchnorm, recompute_bn_stats
 from .registry import build_model, load_trained, model_families, register_model
 from .seeding import derive_seed, seeded
@@ -52,6 +52,7 @@ __all__ = [
     "build_classifier",
     "build_model",
     "choose_threads",
+    "confusion_matrix",
     "derive_seed",
     "evaluate",
     "fit_classifier",

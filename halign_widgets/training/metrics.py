@@ -12,10 +12,10 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputShapeError
 
-__all__ = ["is_multilabel", "default_criterion", "accuracy", "multilabel_accuracy", "probabilities",
-           "resolve_metric"]
+__all__ = ["is_multilabel", "default_criterion", "accuracy", "confusion_matrix", "multilabel_accuracy",
+           "probabilities", "resolve_metric"]
 
 Metric = Callable[[Tensor, Tensor], Tensor]
 
@@ -33,6 +33,32 @@ def default_criterion(multilabel: bool) -> nn.Module:
 def accuracy(logits: Tensor, y: Tensor) -> Tensor:
     """Fraction of rows whose arg-max logit is the target class (a 0-d tensor)."""
     return (logits.argmax(1) == y).float().mean()
+
+
+def confusion_matrix(y_true: Tensor, y_pred: Tensor, num_classes: int | None = None) -> Tensor:
+    """``K×K`` counts: entry ``[t, p]`` = images of true class ``t`` predicted as class ``p``.
+
+    Parameters
+    ----------
+    y_true, y_pred:
+        ``N`` class indices (any integer dtype, any device).
+    num_classes:
+        ``K``; default: one more than the largest index in either tensor.
+
+    Examples
+    --------
+    >>> confusion_matrix(torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1])).tolist()
+    [[1, 1], [0, 1]]
+    """
+    t, p = torch.as_tensor(y_true).long().flatten().cpu(), torch.as_tensor(y_pred).long().flatten().cpu()
+    if t.shape != p.shape:
+        raise InputShapeError(f"{t.numel()} true labels but {p.numel()} predictions; give one prediction per image.")
+    if t.numel() and min(int(t.min()), int(p.min())) < 0:
+        raise InputShapeError("class indices must be ≥ 0; pass single-label class indices, not scores.")
+    k = int(num_classes) if num_classes is not None else (max(int(t.max()), int(p.max())) + 1 if t.numel() else 0)
+    if t.numel() and max(int(t.max()), int(p.max())) >= k:
+        raise ConfigError(f"a class index is ≥ num_classes={k}; give num_classes = the number of classes.")
+    return torch.bincount(t * k + p, minlength=k * k).reshape(k, k)
 
 
 def multilabel_accuracy(logits: Tensor, y: Tensor) -> Tensor:

@@ -19,7 +19,7 @@ from ..explain.metrics._common import predict_probs
 from ..explain._registry import METHODS
 from ..models import layer_shapes
 from ._app import App, RangeIntText, guarded
-from ._attribution_plots import plot_curves, plot_maps
+from .plots import plot_attributions, plot_deletion_insertion
 
 __all__ = ["AttributionExplorer"]
 
@@ -181,7 +181,8 @@ class AttributionExplorer(App):
         label = self.dataset.labels[i]
         truth = names[int(label)] if label.dim() == 0 and int(label) < len(names) else "multi-label"
         title = f"#{i} {truth} · pred {names[pred] if pred < len(names) else pred} ({probs[pred]:.2f})"
-        plot_maps(self.maps_view.figure, img, mask, self.explanations, title, self.scale.value)
+        plot_attributions(self.explanations, img[None], None if mask is None else mask[None],
+                          image_titles=[title], scale=self.scale.value, fig=self.maps_view.figure)
         self.maps_view.redraw()
 
     def draw_curves(self) -> None:
@@ -201,7 +202,7 @@ class AttributionExplorer(App):
         e = self.explanations[name]
         x = self.dataset.images[self.index.value][None]
         self.curves = deletion_insertion(self.model, x, e.maps, e.target, baseline="blur", steps=self.steps)
-        plot_curves(self.curves_view.figure, self.curves, e.label, int(e.target[0]))
+        plot_deletion_insertion(self.curves, e.label, int(e.target[0]), fig=self.curves_view.figure)
         self.note.value = ("<small>A good map makes the <b>deletion</b> curve fall fast and the <b>insertion</b> "
                            "curve rise fast (blurred baseline).</small>")
         self.curves_view.redraw()

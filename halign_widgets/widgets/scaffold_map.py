@@ -6,6 +6,7 @@ A thin view over :data:`halign_widgets.causality.SCAFFOLD` (a pure data tree).
 from __future__ import annotations
 
 import html
+import textwrap
 
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -125,32 +126,80 @@ class ScaffoldMap(App):
         return self.handout.figure
 
 
-def scaffold_figure(figure: Figure | None = None, root: ScaffoldNode = SCAFFOLD) -> Figure:
-    """Static drawing of the scaffold as a left-to-right tree (for handouts); returns the figure."""
+def scaffold_figure(figure: Figure | None = None, root: ScaffoldNode = SCAFFOLD, width: float | None = None) -> Figure:
+    """Static drawing of the scaffold as a left-to-right tree (for handouts); returns the figure.
+
+    Columns are placed from the measured width of their boxes and the figure's height follows the
+    number of text lines, so every label stays at 9–10 pt inside a notebook column (``width``:
+    default the given figure's width, or 9.5 in; at most 10 in). Lines that do not fit are wrapped.
+    """
+    from .plots import COLUMN_WIDTH, NotebookFigure
+
+    w = min(10.0, float(width if width is not None else
+                        (figure.get_figwidth() if figure is not None else COLUMN_WIDTH)))
     if figure is None:
-        figure = Figure(figsize=(11.0, 5.5), dpi=100)
+        figure = NotebookFigure(figsize=(w, 4.0), dpi=100)
         FigureCanvasAgg(figure)
-    figure.clear()
-    ax = figure.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, 1), ax.set_ylim(0, 1)
-    ax.axis("off")
-    leaves = [p for p, n in iter_nodes(root) if n.is_leaf]
-    ypos: dict[str, float] = {p: 1 - (i + 0.5) / len(leaves) for i, p in enumerate(leaves)}
+    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
     nodes = list(iter_nodes(root))
-    for path, node in reversed(nodes):       # parents centred on their children
+    depth = {p: min(p.count("/") + 1 if p else 0, 2) for p, _ in nodes}
+    size, pad, gap = {0: 10.0, 1: 10.0, 2: 9.0}, 0.3, 0.3   # font (pt), box pad (× font), column gap (in)
+    leaves = [p for p, n in nodes if n.is_leaf]
+    chars = 80
+    while True:                                    # wrap lines until the three columns fit the width
+        lines = {p: _node_lines(n, depth[p], chars) for p, n in nodes}
+        line_h = 1.35 * size[2] / 72
+        heights = {p: (len(lines[p]) + 1.1) * line_h for p in leaves}
+        total = sum(heights.values()) + 0.1
+        figure.clear()
+        figure.set_size_inches(w, total)
+        figure.set_layout_engine(None)
+        ax = figure.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, w)
+        ax.set_ylim(0, total)
+        ax.axis("off")
+        renderer = canvas.get_renderer()
+        texts = {p: ax.text(0, 0, "\n".join(lines[p]), fontsize=size[depth[p]], va="center", ha="left")
+                 for p, _ in nodes}
+        widths = {p: t.get_window_extent(renderer).width / figure.dpi + 2 * pad * size[depth[p]] / 72
+                  for p, t in texts.items()}
+        col = [max(widths[p] for p in widths if depth[p] == d) for d in range(3)]
+        if 0.1 + sum(col) + 2 * gap <= w - 0.05 or chars <= 20:
+            break
+        chars = int(chars * 0.85)
+    xs = {0: 0.1, 1: 0.1 + col[0] + gap, 2: 0.1 + col[0] + col[1] + 2 * gap}
+    ypos: dict[str, float] = {}
+    top = total - 0.05
+    for p in leaves:
+        ypos[p] = top - heights[p] / 2
+        top -= heights[p]
+    for path, node in reversed(nodes):            # parents centred on their children
         if not node.is_leaf:
             kids = [f"{path}/{c.key}" if path else c.key for c in node.children]
             ypos[path] = sum(ypos[k] for k in kids) / len(kids)
-    xs = {0: 0.02, 1: 0.22, 2: 0.5}
     colours = {0: "#dfe8f5", 1: "#f5ecd6", 2: "#e3f2e1"}
     for path, node in nodes:
-        depth = path.count("/") + 1 if path else 0
-        x, y = xs[min(depth, 2)], ypos[path]
-        text = node.title if depth < 2 else node.title + "\n" + "\n".join("→ " + t for _, t in node.links)
-        ax.text(x, y, text, fontsize=8 if depth == 2 else 9, va="center", ha="left",
-                bbox=dict(boxstyle="round,pad=0.3", fc=colours[min(depth, 2)], ec="0.6"))
+        d = depth[path]
+        x, y = xs[d], ypos[path]
+        texts[path].set_position((x + pad * size[d] / 72, y))
+        texts[path].set_bbox(dict(boxstyle=f"round,pad={pad}", fc=colours[d], ec="0.6"))
         for child in node.children:
             cp = f"{path}/{child.key}" if path else child.key
-            ax.plot([x + (0.12 if depth == 0 else 0.25), xs[min(depth + 1, 2)] - 0.005], [y, ypos[cp]],
-                    color="0.6", lw=0.8)
+            ax.plot([x + widths[path], xs[min(d + 1, 2)]], [y, ypos[cp]], color="0.6", lw=0.8)
     return figure
+
+
+def _node_lines(node: ScaffoldNode, depth: int, chars: int) -> list[str]:
+    """A node's box text: its title and, for leaves, one "→ link" line each, wrapped at ``chars``."""
+    out = textwrap.wrap(node.title, chars) or [""]
+    if depth < 2:
+        return out
+    for _, target in node.links:
+        line = "→ " + target
+        while len(line) > chars:
+            cut = max(line.rfind("/", 0, chars), line.rfind(".", 0, chars), line.rfind(" ", 0, chars))
+            cut = cut if cut > 4 else chars - 1
+            out.append(line[:cut + 1])
+            line = "    " + line[cut + 1:]
+        out.append(line)
+    return out

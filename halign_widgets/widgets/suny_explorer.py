@@ -18,9 +18,10 @@ from torch import nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
-from ..explain.suny import CAUSE_KINDS, SunyResult, intervene, suny, suny_legend, suny_rgb
+from ..explain.suny import CAUSE_KINDS, SunyResult, intervene, suny
 from ..models import in_channels, layer_shapes
 from ._app import App, RangeIntText, check_stop, guarded
+from .plots import COLUMN_WIDTH, plot_suny
 
 __all__ = ["SunyExplorer"]
 
@@ -200,30 +201,10 @@ class SunyExplorer(App):
 
     # -- drawing -------------------------------------------------------------------------
     def draw_maps(self) -> None:
-        """Image, necessity, sufficiency, 2-D map and legend."""
-        res, fig = self.result, self.maps_view.figure
-        fig.clear()
-        axes = fig.subplots(1, 5, gridspec_kw={"width_ratios": [1, 1, 1, 1, 0.6]})
-        img = self._image()[0].mean(0).numpy()
-        rgb = suny_rgb(res.necessity, res.sufficiency)[0]
-        panels = [(img, "gray", f"#{self.index.value} p={float(res.p_full[0]):.2f}"),
-                  (res.necessity[0].numpy(), "Blues", "necessity N"),
-                  (res.sufficiency[0].numpy(), "Reds", "sufficiency S"),
-                  ((0.5 * rgb + 0.5 * torch.as_tensor(img)[None]).clamp(0, 1).permute(1, 2, 0).numpy(), None,
-                   "N (blue) + S (red)")]
-        for i, (ax, (data, cmap, title)) in enumerate(zip(axes, panels)):
-            im = ax.imshow(data, cmap=cmap, vmin=0 if i in (1, 2) else None)
-            if i in (1, 2):
-                fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
-            ax.set_title(title, fontsize=8)
-        axes[4].imshow(suny_legend(32).permute(1, 2, 0).numpy(), extent=(0, 1, 0, 1))
-        axes[4].set_xlabel("sufficiency", fontsize=8)
-        axes[4].set_ylabel("necessity", fontsize=8)
-        for ax in axes[:4]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[4].tick_params(labelsize=7)
-        fig.tight_layout()
+        """Image, necessity and sufficiency (with colour bars), 2-D map and legend (:func:`.plots.plot_suny`)."""
+        res = self.result
+        plot_suny(self._image()[0], res, title=f"#{self.index.value} p={float(res.p_full[0]):.2f}",
+                  fig=self.maps_view.figure, width=COLUMN_WIDTH)
         self.maps_view.redraw()
 
     def _on_cause(self, _change: Any = None) -> None:
