@@ -35,7 +35,7 @@ def plot_curves(fig: Figure, history: Sequence[dict[str, Any]], terms: Sequence[
         axes[2].plot(epochs, [e.get(f"train_{name}") for e in history], marker=".", label=name, lw=1)
     axes[2].set_title("loss terms (train)", fontsize=9)
     if terms and history:
-        axes[2].legend(fontsize=6, loc="upper right", ncol=2)
+        axes[2].legend(fontsize=8, loc="upper right", ncol=2)
     last = max(epochs, default=1)
     for ax in axes:
         ax.set_xlim(0.5, last + 0.5)
@@ -58,8 +58,8 @@ def plot_graphs(fig: Figure, prior: Tensor, learned: Tensor | None, truth: Tenso
               (learned, "learned map of the task queries"), (truth, "true graph (world)"))
     for ax, (matrix, title) in zip(axes, panels):
         ax.set_title(title, fontsize=9)
-        ax.set_xticks(range(len(names)), names, fontsize=7)
-        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_xticks(range(len(names)), names, fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_xlabel("effect", fontsize=8)
         if matrix is None:
             ax.imshow(np.zeros((len(names), len(names))), cmap="Greys", vmin=0, vmax=1)
@@ -70,10 +70,10 @@ def plot_graphs(fig: Figure, prior: Tensor, learned: Tensor | None, truth: Tenso
         own = matrix is learned          # the learned map on its own range, so its structure shows
         lo, hi = (float(m.min()), float(m.max())) if own else (0.0, max(1.0, float(m.max())))
         im = ax.imshow(m, cmap="viridis", vmin=lo, vmax=hi if hi > lo else lo + 1e-6)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=7)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=8)
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if m[i, j] < (lo + hi) / 2 else "black")
     axes[0].set_ylabel("cause", fontsize=8)
     fig.subplots_adjust(left=0.06, right=0.97, top=0.88, bottom=0.2, wspace=0.45)
@@ -100,7 +100,7 @@ def plot_attention(fig: Figure, image: Tensor, scores: dict[str, Any] | None, ti
         for ax, name in ((axes[1], "causal"), (axes[2], "spurious")):
             im = ax.imshow(scores[name].numpy(), cmap="magma")
             # plain tick labels: a near-flat map would otherwise get an offset text over the title
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, format="%.4g").ax.tick_params(labelsize=7)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, format="%.4g").ax.tick_params(labelsize=8)
             on_f, on_m = scores[f"{name}_on_finding"], scores[f"{name}_on_marker"]
             finding = "—" if on_f != on_f else f"{on_f:.2f}"
             ax.set_title(f"{name} {'A' if name == 'causal' else '1 − A'}: finding {finding}, marker {on_m:.2f}",

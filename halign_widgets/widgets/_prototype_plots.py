@@ -78,7 +78,7 @@ def plot_explanation(fig: Figure, image: Tensor, mask: Tensor | None, title: str
         axm.set_title(row["label"], fontsize=8)
         _clean(axm)
         cb = fig.colorbar(shown, ax=axm, fraction=0.046, pad=0.03)
-        cb.ax.tick_params(labelsize=7)
+        cb.ax.tick_params(labelsize=8)
     fig.tight_layout()
 
 

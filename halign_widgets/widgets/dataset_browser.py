@@ -208,7 +208,7 @@ class DatasetBrowser(App):
                 mask = ds.masks[i, 0].numpy()
                 if mask.any():
                     self._draw_mask(ax, mask)
-            ax.set_title(self._title(i), fontsize=7, pad=2)
+            ax.set_title(self._title(i), fontsize=8, pad=2)
         total = len(self.pool)
         self.page_label.value = (f"page {self.page + 1}/{self.n_pages} · {total} image(s)" if total
                                  else "<i>no image matches this split and class</i>")

@@ -29,10 +29,14 @@ __all__ = ["format_problems", "legibility_problems"]
 
 
 def _undrawn_ticklabels(fig: Figure) -> set[int]:
-    """Ids of tick labels whose tick lies outside the axis' view (matplotlib keeps but does not draw them)."""
+    """Ids of tick labels matplotlib keeps but does not draw: ticks outside the view, axes turned off."""
     out: set[int] = set()
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
+            if not ax.axison:     # ax.axis("off") / set_axis_off(): no tick label is drawn
+                out.update(id(t) for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+                           for t in (tick.label1, tick.label2))
+                continue
             lo, hi = sorted(axis.get_view_interval())
             eps = 1e-9 * max(1.0, abs(hi - lo))
             for tick in axis.get_major_ticks() + axis.get_minor_ticks():
@@ -116,8 +120,9 @@ def legibility_problems(fig: Figure, min_points: float = 8.0, max_width: float =
     labelled: list[tuple[Text, Axes | None]] = [(t, ax) for ax in axes for t in _labels(ax)]
     labelled += [(t, ax) for ax in axes for t in ax.texts if t.get_visible() and t.get_text().strip()]
     labelled += [(t, None) for t in fig.texts if t.get_visible() and t.get_text().strip()]
-    if fig._suptitle is not None and fig._suptitle.get_text().strip():  # noqa: SLF001
-        labelled.append((fig._suptitle, None))  # noqa: SLF001
+    suptitle = fig._suptitle  # noqa: SLF001
+    if suptitle is not None and suptitle.get_text().strip() and all(t is not suptitle for t, _ in labelled):
+        labelled.append((suptitle, None))
     boxes = [(t, ax, t.get_window_extent(renderer)) for t, ax in labelled]
     undrawn = _undrawn_ticklabels(fig)
     for i, (t, ax, bb) in enumerate(boxes):

@@ -224,7 +224,7 @@ class SunyExplorer(App):
         fig.clear()
         axes = fig.subplots(1, 2)
         im = axes[0].imshow(res.cause_maps[0, k].numpy(), cmap="viridis", vmin=0, vmax=1)
-        fig.colorbar(im, ax=axes[0], fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+        fig.colorbar(im, ax=axes[0], fraction=0.046, pad=0.04).ax.tick_params(labelsize=8)
         axes[0].set_title(f"region A_{k} of {_UNIT[res.causes]} {k}", fontsize=8)
         last = self.last_intervention
         if last is not None and last["image"] is not None:

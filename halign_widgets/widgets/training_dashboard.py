@@ -213,7 +213,7 @@ class TrainingDashboard(App):
         for x, stage in self.stage_marks:
             for ax in (self.ax_loss, self.ax_acc):
                 self._stage_artists.append(ax.axvline(x, color="0.5", ls=":", lw=1))
-            self._stage_artists.append(self.ax_acc.text(x + 0.08, 0.03, stage, rotation=90, fontsize=7, color="0.3",
+            self._stage_artists.append(self.ax_acc.text(x + 0.08, 0.03, stage, rotation=90, fontsize=8, color="0.3",
                                                         va="bottom", ha="left"))
 
     @property

@@ -40,5 +40,15 @@ def test_attribution_explorer_method_pick_changes_maps(lab: Any) -> None:
     assert "Layer-CAM" in timing.inner_text() and "Score-CAM" in timing.inner_text()
     assert _src(maps) != before, "picking methods did not re-render the maps"
     assert app.locator("b", has_text="Error").count() == 0
+    # every app figure on the page is shown at its own size (not shrunk by the column: its text stays
+    # at least the 8 pt the Python side checks, tests/test_app_figures.py) and at least 2 image pixels
+    # per CSS pixel (sharp on high-density screens)
+    sizes = lab.page.evaluate("""() => [...document.querySelectorAll('.halign-app img')]
+        .filter(i => i.naturalWidth > 0 && i.style.width.endsWith('px'))
+        .map(i => ({css: parseFloat(i.style.width), shown: i.clientWidth, natural: i.naturalWidth}))""")
+    assert sizes, "no app figure found on the page"
+    for size in sizes:
+        assert size["shown"] >= 0.95 * size["css"], f"an app figure is shrunk below its size: {size}"
+        assert size["natural"] >= 1.9 * size["shown"], f"an app figure is drawn at low resolution: {size}"
     shot = lab.screenshot(lab.shot_path("attribution.png"), app)
     assert shot.stat().st_size > 10_000
