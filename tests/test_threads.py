@@ -69,8 +69,8 @@ def test_usable_cpus_follows_the_affinity_mask() -> None:
     assert json.loads(out.stdout) == 1
 
 
-def test_import_trainer_and_workers_choose_the_count_again() -> None:
-    """The package sets the count at import; a worker and a training run choose it again when they start."""
+def test_the_count_is_chosen_once_and_kept_until_a_refresh() -> None:
+    """Import chooses the count; workers and runs keep it (equal seeds, equal weights); refresh re-chooses."""
     code = textwrap.dedent("""
         import json, torch
         from halign_widgets.training import Trainer, start_compute_thread
@@ -79,16 +79,16 @@ def test_import_trainer_and_workers_choose_the_count_again() -> None:
         seen = {"import": torch.get_num_threads()}
         def record(key):
             seen[key] = torch.get_num_threads()
-        threads._applied[:] = [3]                   # as if the lab had chosen 3 earlier …
+        threads._applied[:] = [3]                   # as if the lab had chosen 3 at import …
         torch.set_num_threads(3)
-        t = start_compute_thread(record, "worker"); t.join()      # … a worker chooses again
-        threads._applied[:] = [3]
-        torch.set_num_threads(3)
+        t = start_compute_thread(record, "worker"); t.join()      # … a worker keeps it
         x, y = torch.rand(8, 1, 8, 8), torch.randint(0, 2, (8,))
         Trainer(SmallCNN(width=2, depth=2), (x, y), epochs=1, progress=False, precise_bn=0).fit()
         seen["after fit"] = torch.get_num_threads()                # … and so does a training run
-        torch.set_num_threads(2)                    # the user sets a count: it is kept
+        seen["refresh"] = threads.apply_threads(refresh=True)      # asked: measured again
+        torch.set_num_threads(2)                    # the user sets a count: it is kept, even on refresh
         t = start_compute_thread(record, "user's choice"); t.join()
+        seen["user's choice, refresh"] = threads.apply_threads(refresh=True)
         print(json.dumps(seen))
     """)
     env = {"HALIGN_THREADS": "1", "OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"}
@@ -96,7 +96,33 @@ def test_import_trainer_and_workers_choose_the_count_again() -> None:
                          env=env)
     assert out.returncode == 0, out.stderr
     seen = json.loads(out.stdout)
-    assert seen == {"import": 1, "worker": 1, "after fit": 1, "user's choice": 2}, seen
+    assert seen == {"import": 1, "worker": 3, "after fit": 3, "refresh": 1, "user's choice": 2,
+                    "user's choice, refresh": 2}, seen
+
+
+def test_equal_seeds_give_equal_weights_while_the_load_changes(monkeypatch) -> None:
+    """The failure CI showed: a busy reading between two runs must not change the second run's count."""
+    from halign_widgets.models import SmallCNN
+    from halign_widgets.training import Trainer
+
+    monkeypatch.delenv("HALIGN_THREADS", raising=False)
+    readings = iter([0, 1, 0, 1, 0, 1])
+    monkeypatch.setattr(threads, "busy_cpus", lambda *a, **k: next(readings, 0))
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
+    before = torch.get_num_threads()
+    counts, weights = [], []
+    try:
+        for _ in range(2):
+            torch.manual_seed(0)
+            x, y = torch.rand(16, 1, 8, 8), torch.randint(0, 2, (16,))
+            model = SmallCNN(width=2, depth=2)
+            Trainer(model, (x, y), epochs=1, progress=False, precise_bn=0, seed=1).fit()
+            counts.append(torch.get_num_threads())
+            weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    finally:
+        torch.set_num_threads(before)
+    assert counts[0] == counts[1] == before
+    assert torch.equal(weights[0], weights[1])
 
 
 def test_a_pinned_count_is_not_replaced_by_the_automatic_choice(monkeypatch) -> None:

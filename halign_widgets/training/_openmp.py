@@ -82,12 +82,12 @@ def start_compute_thread(target: Callable[..., Any], *args: Any, name: str | Non
 
     The way every app runs tensor work off the notebook's main thread (training, activation
     maximization, SUNY), so that work gets the machine's cores (see the module docstring).
-    Torch's thread count is chosen again first, from the CPUs free at that moment
-    (:func:`~halign_widgets.training.threads.apply_threads`).
+    Torch's thread count is the one the lab chose for this process (chosen here if it was not
+    yet, see :func:`~halign_widgets.training.threads.apply_threads`).
     """
     from .threads import apply_threads
 
-    apply_threads()          # process-wide; chosen here so the new thread starts at once
+    apply_threads()          # process-wide; a no-op once chosen, so the new thread starts at once
     thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     release_idle_openmp_pool()
     thread.start()

@@ -20,9 +20,12 @@ and uses ``usable − busy`` threads, at least 1. ``HALIGN_THREADS=N`` fixes the
 ``HALIGN_THREADS=off`` leaves torch's own setting alone.
 
 :func:`apply_threads` sets torch's (process-wide) intra-op thread count. The training package
-applies it once when imported, the Trainer again at the start of every run and
-:func:`~halign_widgets.training.start_compute_thread` in every app worker, because how many
-cores are free changes while a notebook is open.
+chooses it once, when imported, and keeps it for the whole process [ours]: the thread count
+changes how torch splits its float reductions, so two runs with the same seed give the same
+weights bit for bit only under the same count — and a count re-chosen from a noisy load reading
+at the start of every run broke that (seen in CI: equal seeds, weights 1e-8 apart). A later
+choice happens only when asked: ``apply_threads(refresh=True)`` (for example after the machine
+got busier), an explicit ``apply_threads(n)``, or ``torch.set_num_threads`` by the user.
 """
 
 from __future__ import annotations
@@ -114,16 +117,17 @@ _applied: list[int] = []   # the count this module set last (empty before the fi
 _pins: list[int] = []      # counts fixed by pinned_threads blocks (innermost last)
 
 
-def apply_threads(threads: int | None = None) -> int:
+def apply_threads(threads: int | None = None, refresh: bool = False) -> int:
     """Set torch's intra-op threads (default :func:`choose_threads`); return the count now in force.
 
-    A count somebody else set since the last call (``torch.set_num_threads`` in a notebook or a
-    script) is respected: the automatic choice only replaces its own earlier choice. An explicit
-    ``threads`` always applies.
+    The automatic choice is made once per process: later calls keep it (so equal seeds give
+    equal weights) unless ``refresh=True`` asks to measure the free CPUs again. A count somebody
+    else set (``torch.set_num_threads`` in a notebook or a script, a :func:`pinned_threads`
+    block) is never replaced by the automatic choice. An explicit ``threads`` always applies.
     """
     current = torch.get_num_threads()
-    if threads is None and (_pins or (_applied and current != _applied[-1])):
-        return current            # the user (or a pinned_threads block) chose a count: keep it
+    if threads is None and (_pins or (_applied and (current != _applied[-1] or not refresh))):
+        return current            # chosen before, by this module or by the user: keep it
     n = choose_threads() if threads is None else threads
     if n is not None:
         if n != current:

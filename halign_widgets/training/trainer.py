@@ -267,7 +267,7 @@ class Trainer(RunControl):
 
     def _begin(self, epochs: int | None, resume_from: Any) -> None:
         self._claim()
-        context = self._team.context  # torch's threads from the CPUs free now, or this rank's share
+        context = self._team.context  # torch's threads: the process's choice, or this rank's share
         apply_threads(rank_threads(context) if context is not None else None)
         try:
             if epochs is not None:
