@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import html
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -66,6 +67,17 @@ def assigned_names(source: str) -> list[str]:
         return []
     found: list[str] = []
 
+    def bind(target: ast.AST) -> None:
+        # only names that are (re)bound: `x = …`, `a, *b = …`; not `model.attr = …` or `d[k] = …`
+        if isinstance(target, ast.Name):
+            if target.id not in found:
+                found.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                bind(element)
+        elif isinstance(target, ast.Starred):
+            bind(target.value)
+
     def visit(nodes: Iterable[ast.stmt]) -> None:
         for node in nodes:
             targets: list[ast.AST] = []
@@ -78,9 +90,7 @@ def assigned_names(source: str) -> list[str]:
             elif isinstance(node, (ast.With, ast.AsyncWith)):
                 targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
             for target in targets:
-                for sub in ast.walk(target):
-                    if isinstance(sub, ast.Name) and sub.id not in found:
-                        found.append(sub.id)
+                bind(target)
             for field in ("body", "orelse", "finalbody"):
                 if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     visit(getattr(node, field, []) or [])
@@ -210,14 +220,12 @@ def _strings(value: Any) -> Iterable[str]:
 
 
 def solution_lines(nb: Any, min_chars: int = MIN_LEAK_CHARS) -> list[str]:
-    """The lines of ``nb``'s solutions worth searching for: long enough, and not also in another cell."""
+    """The lines of ``nb``'s solutions worth searching for: long enough, and not also (as a line or
+    inside a sentence) in a cell the student gets anyway."""
     found = exercises(nb)
     solution_cells = {k for ex in found for k in ex.solutions}
-    elsewhere = set()
-    for index, cell in enumerate(nb.cells):
-        if index not in solution_cells:
-            elsewhere.update(line.strip() for line in cell.source.splitlines())
-    elsewhere.add(stub([]).strip())
+    # text the student sees anyway: the questions (which name the calls that help), the checks, the rest
+    elsewhere = "\n".join(cell.source for index, cell in enumerate(nb.cells) if index not in solution_cells)
     lines = []
     for index in sorted(solution_cells):
         for line in nb.cells[index].source.splitlines():
@@ -227,8 +235,12 @@ def solution_lines(nb: Any, min_chars: int = MIN_LEAK_CHARS) -> list[str]:
     return lines
 
 
-def leaked_lines(student_json: str, lines: Iterable[str]) -> list[str]:
-    """The ``lines`` that occur in ``student_json`` — in any string of the JSON (sources, outputs,
-    metadata, attachments) or in the raw text."""
-    haystack = list(_strings(json.loads(student_json))) + [student_json]
+def leaked_lines(student_text: str, lines: Iterable[str]) -> list[str]:
+    """The ``lines`` that occur in a student copy: its notebook JSON (in any string of it — sources,
+    outputs, metadata, attachments — or in the raw text) or its HTML export (raw and unescaped)."""
+    haystack = [student_text, html.unescape(student_text)]
+    try:
+        haystack += list(_strings(json.loads(student_text)))
+    except ValueError:
+        pass  # not JSON: an HTML handout
     return [line for line in lines if any(line in s for s in haystack)]
