@@ -185,7 +185,7 @@ def _compare_value(answer: Any, expected: Any, tol: float | None = None, rtol: f
     both_nan = torch.isnan(got) & torch.isnan(exp)
     diff = torch.where(both_nan, torch.zeros_like(got), (got - exp).abs())
     bound = tol + rtol * exp.abs()
-    bad = int((~(diff <= bound)).sum())
+    bad = int((~(diff <= bound) & ~both_nan).sum())
     if bad == 0:
         return Verdict(True, f"all {exp.numel()} values agree with the lab's (max deviation {float(diff.max()):.2g})"
                              if exp.numel() else "empty, as the lab's")
