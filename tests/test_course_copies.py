@@ -200,6 +200,12 @@ def test_course_executes_and_exports_both_copies(tmp_path: Path) -> None:
     assert student_html.count("⏳ not yet:") == 2 and "✅ pass:" not in student_html
     assert "helper_value" in teacher_html and "helper_value" not in student_html
     assert nb_tool.check_lines(nbformat.read(out / "student" / "toy.ipynb", as_version=4)) == (0, 2)
+    # collecting: a filled-in student copy, executed by `nb_tool checks --run`, reports its passes
+    filled = nbformat.read(out / "student" / "toy.ipynb", as_version=4)
+    filled.cells[[i for i, c in enumerate(filled.cells) if "solution" in cc.tags(c)][0]].source = (
+        "answer = 7 ** 2")
+    nbformat.write(filled, tmp_path / "submitted.ipynb")
+    assert nb_tool.check_report(tmp_path / "submitted.ipynb", run=True, smoke=True) == (2, 0)
 
 
 # -- the chapters' copies under papermill ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ Usage (from the repository root, with the venv's python)::
           [--kernel-python PY] [--no-repo-path]              # (a kernel of another environment)
     python tools/nb_tool.py student [--out handouts]         # student + teacher copies (make student)
     python tools/nb_tool.py course [--out handouts] [--smoke]  # both copies executed + HTML (make course)
+    python tools/nb_tool.py checks NOTEBOOK ... [--run]      # what each exercise's check printed
     python tools/nb_tool.py clean-filter < in.ipynb > out.ipynb  # git's clean filter (.gitattributes)
 
 Without a notebook argument, ``strip`` and ``fill`` act on every ``notebooks/*.ipynb``.
@@ -338,6 +339,34 @@ def check_lines(nb: Any) -> tuple[int, int]:
     return passes, not_yet
 
 
+def check_report(path: Path, run: bool = False, smoke: bool = False) -> tuple[int, int]:
+    """Print each exercise's check line of ``path`` (executing a copy first with ``run``); return (pass, not yet).
+
+    For collecting students' copies: ``checks submitted/*.ipynb --run`` executes each one (in a
+    temporary folder; the submission is not changed) and lists what its checks say.
+    """
+    with tempfile.TemporaryDirectory(prefix="halign-checks-") as tmp:
+        target = path
+        if run:
+            target = Path(tmp) / path.name
+            try:
+                run_notebook(path, target, smoke=smoke, cwd=Path(tmp))
+            except Exception as exc:  # noqa: BLE001 - a submission that fails is reported, not fatal
+                print(f"{path.name}: the run failed: {type(exc).__name__}: {str(exc)[:300]}")
+                if not target.exists():
+                    return 0, 0
+        nb = nbformat.read(target, as_version=4)
+    print(f"{path.name}:")
+    for cell in nb.cells:
+        if course_copies.CHECK_TAG in tags(cell):
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            lines = [ln for ln in text.splitlines() if ln.startswith(("✅ pass:", "⏳ not yet:"))]
+            print("  " + (lines[-1] if lines else "(this check did not run)"))
+    passes, not_yet = check_lines(nb)
+    print(f"  {passes} pass, {not_yet} not yet")
+    return passes, not_yet
+
+
 def course(out_dir: Path, notebooks: list[Path] | None = None, smoke: bool = False,
            copies: tuple[str, ...] = ("teacher", "student")) -> int:
     """Write both copies of every chapter, execute them into ``out_dir`` and export offline HTML.
@@ -426,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     p_course.add_argument("--smoke", action="store_true", help="smoke parameters (a quick rehearsal)")
     p_course.add_argument("--only", choices=("teacher", "student"), help="execute only one of the copies")
     p_course.add_argument("notebooks", nargs="*", type=Path)
+    p_checks = sub.add_parser("checks", help="list what each exercise's check printed (collecting copies)")
+    p_checks.add_argument("notebooks", nargs="+", type=Path)
+    p_checks.add_argument("--run", action="store_true", help="execute a copy of each notebook first")
+    p_checks.add_argument("--smoke", action="store_true", help="with --run: smoke parameters")
     sub.add_parser("clean-filter", help="git clean filter: notebook on stdin, clean notebook on stdout")
     args = parser.parse_args(argv)
 
@@ -448,6 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "student":
         write_copies(args.out, args.notebooks or None)
         print(f"student copies in {args.out}/student/, teacher copies in {args.out}/teacher/")
+        return 0
+    if args.cmd == "checks":
+        for path in args.notebooks:
+            check_report(path, run=args.run, smoke=args.smoke)
         return 0
     copies = (args.only,) if args.only else ("teacher", "student")
     return 1 if course(args.out, args.notebooks or None, smoke=args.smoke, copies=copies) else 0
