@@ -1,9 +1,12 @@
 # halign_widgets — the lab's commands. Every target sets itself up first (tools/setup.sh is
 # idempotent and takes about a second once the .venv exists).
 #
-#   make lab      JupyterLab on the start chapter
+#   make lab      JupyterLab on the start chapter (`make notebook`: the same in Notebook 7)
+#   make voila CHAPTER=04_causality_maps   one chapter as an app page (Voilà; code hidden)
 #   make test     the whole test suite: unit + widget + notebooks (papermill, nbval) + browser
-#   make course   execute every chapter with default parameters and export HTML handouts to handouts/
+#   make student  student copies (solutions replaced by stubs) and teacher copies in handouts/
+#   make course   both copies of every chapter executed (default parameters) + offline HTML in handouts/
+#   make binder-check  build the Binder environment afresh, run every chapter in 2 GB and one CPU
 #   make bench    time / memory benchmarks (prints tables, never fails on time)
 #   make gpu-check  on a CUDA machine: methods, trainings and DDP vs the CPU, with timings (docs/scale.md)
 #   make clean    remove build outputs and caches (keeps .venv; `make distclean` removes it too)
@@ -14,6 +17,11 @@ PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 # extra options for `make lab`, e.g. LAB_ARGS="--ip=0.0.0.0 --port=8890" (the token stays on)
 LAB_ARGS ?=
+# `make voila CHAPTER=04_causality_maps [VOILA_ARGS="--port=8867"]`
+CHAPTER ?=
+VOILA_ARGS ?=
+# `make binder-check [BINDER_ARGS="--smoke" | "--reuse" | "04_causality_maps"]`
+BINDER_ARGS ?=
 
 # `make gpu-check` runs with the machine's own python and its CUDA build of torch (not .venv, whose torch
 # is the CPU build): GPU_PYTHON=/path/to/python, GPU_CHECK_ARGS="--wheels wheels/" to install the lab's
@@ -21,7 +29,7 @@ LAB_ARGS ?=
 GPU_PYTHON ?= python3
 GPU_CHECK_ARGS ?=
 
-.PHONY: setup setup-browser lab test test-fast course bench gpu-check clean distclean
+.PHONY: setup setup-browser lab notebook voila test test-fast student course binder-check bench gpu-check clean distclean
 
 setup:
 	bash tools/setup.sh
@@ -33,6 +41,14 @@ setup-browser:
 lab: setup
 	bash tools/lab.sh $(LAB_ARGS)
 
+# The same in Notebook 7 (the apps render there too; tests/browser/test_notebook7.py)
+notebook: setup
+	HALIGN_LAB_APP=notebook bash tools/lab.sh $(LAB_ARGS)
+
+# One chapter as an app page: Voilà on 127.0.0.1 with a token (tools/voila.sh)
+voila: setup
+	bash tools/voila.sh "$(CHAPTER)" $(VOILA_ARGS)
+
 # The README's test command (CI: .ci/run calls it). One pytest run, all four tiers.
 test: setup-browser
 	$(PY) -m pytest -q --timeout=900 $(PYTEST_ARGS)
@@ -41,8 +57,16 @@ test: setup-browser
 test-fast: setup
 	$(PY) -m pytest -q --timeout=300 -m "not browser and not notebook" $(PYTEST_ARGS)
 
+student: setup
+	$(PY) tools/nb_tool.py student --out handouts
+
 course: setup
 	$(PY) tools/nb_tool.py course --out handouts
+
+# Rehearse a Binder launch (tools/binder_check.py): a fresh venv from binder/ as repo2docker builds
+# it, then every chapter's default run on one CPU under a 2 GB memory cap; prints a table
+binder-check: setup
+	$(PY) tools/binder_check.py --fresh $(BINDER_ARGS)
 
 bench: setup
 	$(PY) benchmarks/run_all.py

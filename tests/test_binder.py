@@ -1,4 +1,4 @@
-"""Binder configuration agrees with pyproject.toml and sets the lab up correctly."""
+"""Binder configuration agrees with pyproject.toml, sets the lab up correctly, and builds and runs (rehearsed)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -106,3 +107,23 @@ def test_postbuild_overrides_are_valid_json_with_both_settings(tmp_path: Path) -
     assert data["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
     assert data["@jupyterlab/notebook-extension:tracker"]["windowingMode"] == "defer"
     assert data["@jupyterlab/apputils-extension:themes"]["theme"] == "JupyterLab Dark"
+
+
+# -- the Binder build, rehearsed (tools/binder_check.py; `make binder-check` runs every chapter) -----------
+@pytest.mark.notebook
+def test_binder_environment_runs_a_chapter_in_binders_limits() -> None:
+    """Build the environment as repo2docker does (cached under build/binder/ by the hash of binder/:
+    a cold build takes about 100 s here), then run chapter 00 in smoke mode on its kernel, on one
+    CPU, with the kernel tree's memory watched against 2 GB."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import binder_check
+
+    env, repo, _ = binder_check.ensure_env(quiet=True)
+    facts = binder_check.environment_facts(env)
+    pins = {r.name: str(r.specifier).removeprefix("==") for r in _binder_requirements().values()}
+    assert f"torch {pins['torch']}" in facts, facts
+    assert str(repo / "halign_widgets") in facts, f"the kernel must import what postBuild installed: {facts}"
+    assert facts.endswith("usable CPUs 1"), facts
+    row = binder_check.run_chapter(env, repo, repo / "notebooks" / "00_start_here.ipynb", smoke=True)
+    assert row.status == "ok", f"{row.status}: {row.message}"
+    assert 0 < row.peak_mb < binder_check.MEMORY_MB

@@ -5,7 +5,7 @@ Layers, bottom to top (a module may import its own layer and the layers below)::
     0  errors, data
     1  models
     2  training
-    3  explain, causality, prototypes, crocodile, biovision   (the methods)
+    3  explain, causality, prototypes, crocodile, biovision   (the methods), course (their checks)
     4  widgets
 
 Any other subpackage is treated as a method-layer package (pure torch, rank 3).
@@ -29,7 +29,7 @@ PKG = ROOT / "halign_widgets"
 TOP = "halign_widgets"
 GUI = ("ipywidgets", "IPython", "matplotlib")
 RANK = {"errors": 0, "validation": 0, "data": 0, "models": 1, "training": 2,
-        "explain": 3, "causality": 3, "prototypes": 3, "crocodile": 3, "biovision": 3,
+        "explain": 3, "causality": 3, "prototypes": 3, "crocodile": 3, "biovision": 3, "course": 3,
         "widgets": 4}
 METHOD_RANK = 3
 PURE_NAMED = ["data", "models", "training", "explain", "causality", "prototypes", "crocodile", "biovision"]

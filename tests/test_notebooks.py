@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -85,10 +86,8 @@ def test_notebook_is_clean(path: Path) -> None:
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_papermill_smoke(path: Path, tmp_path: Path) -> None:
-    out = tmp_path / path.name
-    nb_tool.run_notebook(path, out, smoke=True, cwd=tmp_path, timeout=600)
-    executed = nbformat.read(out, as_version=4)
+def test_papermill_smoke(path: Path, smoke_run: Any) -> None:
+    executed = smoke_run(path)   # tests/conftest.py: one smoke run per chapter and session
     injected = [c for c in executed.cells if "injected-parameters" in nb_tool.tags(c)]
     assert injected and "SMOKE = True" in injected[0].source
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])

@@ -8,7 +8,10 @@ Usage (from the repository root, with the venv's python)::
     python tools/nb_tool.py verify [NOTEBOOK ...]            # default parameters: nbval cells
                                                              # must print what is stored
     python tools/nb_tool.py run NOTEBOOK OUT [--smoke]       # papermill, venv kernel
-    python tools/nb_tool.py course [--out handouts]          # every chapter, defaults, + HTML
+          [--kernel-python PY] [--no-repo-path]              # (a kernel of another environment)
+    python tools/nb_tool.py student [--out handouts]         # student + teacher copies (make student)
+    python tools/nb_tool.py course [--out handouts] [--smoke]  # both copies executed + HTML (make course)
+    python tools/nb_tool.py checks NOTEBOOK ... [--run]      # what each exercise's check printed
     python tools/nb_tool.py clean-filter < in.ipynb > out.ipynb  # git's clean filter (.gitattributes)
 
 Without a notebook argument, ``strip`` and ``fill`` act on every ``notebooks/*.ipynb``.
@@ -20,7 +23,14 @@ output (and execution count: nbval ignores a reference cell without one) is what
 
 The kernel is always the interpreter running this tool (:func:`venv_kernel` writes a temporary
 kernelspec for ``sys.executable``), so a stray user-level ``python3`` kernelspec cannot make a
-run use another environment.
+run use another environment — or, with ``--kernel-python``, the one named (``tools/binder_check.py``
+runs the chapters in the Binder environment that way).
+
+Course copies (:mod:`course_copies`, DESIGN.md "Exercises"): ``student`` writes
+``<out>/student/<chapter>.ipynb`` (every ``solution`` cell replaced by a stub that sets the answer
+names to ``None``; nothing of a solution left) and ``<out>/teacher/<chapter>.ipynb`` (everything);
+``course`` executes both with default parameters (``--smoke`` for a quick rehearsal) and exports
+each to offline HTML beside it: the teacher copy's checks pass, the student copy's say "not yet".
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import nbformat
+
+import course_copies
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -113,11 +125,15 @@ def patched_env(**values: str | None) -> Iterator[None]:
 
 
 def run_notebook(src: Path, out: Path, *, smoke: bool, cwd: Path | None = None,
-                 timeout: int = 900, parameters: dict[str, Any] | None = None) -> float:
+                 timeout: int = 900, parameters: dict[str, Any] | None = None,
+                 kernel_python: str | None = None, repo_path: bool = True) -> float:
     """Execute ``src`` with papermill into ``out`` on the venv kernel; return the wall time (s).
 
     ``smoke`` injects ``SMOKE=True`` and sets ``HALIGN_SMOKE=1``; otherwise ``HALIGN_SMOKE`` is
     removed from the environment so the chapter runs with its default parameters.
+    ``kernel_python`` runs the kernel with another interpreter (default: this one); with
+    ``repo_path=False`` the kernel gets no ``PYTHONPATH`` at all, so it imports the package its own
+    environment installed rather than this checkout.
     Raises ``papermill.PapermillExecutionError`` when a cell fails.
     """
     import papermill as pm
@@ -127,8 +143,9 @@ def run_notebook(src: Path, out: Path, *, smoke: bool, cwd: Path | None = None,
         params.setdefault("SMOKE", True)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with venv_kernel() as kernel, patched_env(HALIGN_SMOKE="1" if smoke else None, MPLBACKEND=INLINE_BACKEND,
-                                                PYTHONPATH=_pythonpath()):
+    with venv_kernel(kernel_python) as kernel, patched_env(HALIGN_SMOKE="1" if smoke else None,
+                                                           MPLBACKEND=INLINE_BACKEND,
+                                                           PYTHONPATH=_pythonpath() if repo_path else None):
         pm.execute_notebook(str(src), str(out), parameters=params, kernel_name=kernel,
                             cwd=str(cwd or out.parent), progress_bar=False,
                             execution_timeout=timeout, log_output=False)
@@ -270,47 +287,133 @@ def has_widget_views(nb: Any) -> bool:
                for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
 
 
-def course(out_dir: Path, notebooks: list[Path] | None = None) -> int:
-    """Execute every chapter with default parameters into ``out_dir`` and export offline HTML.
+def write_copies(out_dir: Path, notebooks: list[Path] | None = None) -> list[tuple[Path, Path]]:
+    """Write ``out_dir/student/<chapter>.ipynb`` and ``out_dir/teacher/<chapter>.ipynb`` for each chapter.
 
-    Each handout is self-contained (:mod:`handout`): the apps' last state is frozen into static
-    HTML with their figures embedded, and nothing is fetched from the internet, so it opens
-    offline. Returns the number of failures (a run that fails, a widget left unfrozen, a page that
-    would still fetch something, math without MathJax).
+    Returns the ``(student, teacher)`` paths. A chapter without exercises gets two equal copies.
+    Raises :class:`course_copies.ExerciseFormatError` for a malformed exercise (nothing is written
+    for that chapter: a broken triple could leak its solution).
     """
+    written = []
+    for src in notebooks or all_notebooks():
+        nb = nbformat.read(src, as_version=4)
+        student, teacher = course_copies.student_copy(nb), course_copies.teacher_copy(nb)
+        paths = (out_dir / "student" / src.name, out_dir / "teacher" / src.name)
+        for copy_nb, path in zip((student, teacher), paths):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(copy_nb, path)
+        written.append(paths)
+        count = len(course_copies.exercises(nb))
+        print(f"{src.name}: {count} exercise(s) -> {paths[0].relative_to(out_dir)}, {paths[1].relative_to(out_dir)}")
+    return written
+
+
+def export_handout(executed: Path) -> tuple[list[str], dict[str, Any]]:
+    """Export an executed notebook to offline HTML beside it; return (problems, export report)."""
     import handout
 
+    nb = nbformat.read(executed, as_version=4)
+    body, report = handout.export_html(nb)
+    html_path = executed.with_suffix(".html")
+    html_path.write_text(body, encoding="utf-8")
+    problems = []
+    if WIDGET_VIEW_MIME in body:
+        problems.append("a widget view was not frozen")
+    if report["external"]:
+        problems.append(f"fetches from the internet: {report['external'][:3]}")
+    if report["needs_math"] and not report["mathjax"]:
+        problems.append("has math but MathJax is not installed (pip install django-static-mathjax)")
+    report["figures"] = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    report["megabytes"] = html_path.stat().st_size / 1e6
+    return problems, report
+
+
+def check_lines(nb: Any) -> tuple[int, int]:
+    """``(passes, not_yets)`` printed by the ``check`` cells of an executed notebook."""
+    passes = not_yet = 0
+    for cell in nb.cells:
+        if course_copies.CHECK_TAG in tags(cell):
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            passes += text.count("✅ pass:")
+            not_yet += text.count("⏳ not yet:")
+    return passes, not_yet
+
+
+def check_report(path: Path, run: bool = False, smoke: bool = False) -> tuple[int, int]:
+    """Print each exercise's check line of ``path`` (executing a copy first with ``run``); return (pass, not yet).
+
+    For collecting students' copies: ``checks submitted/*.ipynb --run`` executes each one (in a
+    temporary folder; the submission is not changed) and lists what its checks say.
+    """
+    with tempfile.TemporaryDirectory(prefix="halign-checks-") as tmp:
+        target = path
+        if run:
+            target = Path(tmp) / path.name
+            try:
+                run_notebook(path, target, smoke=smoke, cwd=Path(tmp))
+            except Exception as exc:  # noqa: BLE001 - a submission that fails is reported, not fatal
+                print(f"{path.name}: the run failed: {type(exc).__name__}: {str(exc)[:300]}")
+                if not target.exists():
+                    return 0, 0
+        nb = nbformat.read(target, as_version=4)
+    print(f"{path.name}:")
+    for cell in nb.cells:
+        if course_copies.CHECK_TAG in tags(cell):
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            lines = [ln for ln in text.splitlines() if ln.startswith(("✅ pass:", "⏳ not yet:"))]
+            print("  " + (lines[-1] if lines else "(this check did not run)"))
+    passes, not_yet = check_lines(nb)
+    print(f"  {passes} pass, {not_yet} not yet")
+    return passes, not_yet
+
+
+def course(out_dir: Path, notebooks: list[Path] | None = None, smoke: bool = False,
+           copies: tuple[str, ...] = ("teacher", "student")) -> int:
+    """Write both copies of every chapter, execute them into ``out_dir`` and export offline HTML.
+
+    Layout: ``out_dir/teacher/<chapter>.ipynb|.html`` (solutions and passing checks) and
+    ``out_dir/student/<chapter>.ipynb|.html`` (stubs; the checks say "not yet"). Default
+    parameters unless ``smoke``. Each handout is self-contained (:mod:`handout`): the apps' last
+    state is frozen into static HTML with their figures embedded, and nothing is fetched from the
+    internet, so it opens offline. Returns the number of failures (a run that fails, a widget left
+    unfrozen, a page that would still fetch something, math without MathJax, a teacher check that
+    does not pass, a student copy that leaks a solution line).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
+    sources = notebooks or all_notebooks()
+    written = write_copies(out_dir, sources)
     failures = 0
     rows = []
-    for src in notebooks or all_notebooks():
-        executed = out_dir / src.name
-        try:
-            seconds = run_notebook(src, executed, smoke=False, cwd=out_dir)
-        except Exception as exc:  # noqa: BLE001 - report every chapter, then fail
-            print(f"FAILED {src.name}: {type(exc).__name__}: {str(exc)[:2000]}")
-            failures += 1
-            continue
-        nb = nbformat.read(executed, as_version=4)
-        body, report = handout.export_html(nb)
-        html_path = executed.with_suffix(".html")
-        html_path.write_text(body, encoding="utf-8")
-        problems = []
-        if WIDGET_VIEW_MIME in body:
-            problems.append("a widget view was not frozen")
-        if report["external"]:
-            problems.append(f"fetches from the internet: {report['external'][:3]}")
-        if report["needs_math"] and not report["mathjax"]:
-            problems.append("has math but MathJax is not installed (pip install django-static-mathjax)")
-        for problem in problems:
-            print(f"FAILED {src.name}: {problem}")
-        failures += bool(problems)
-        figures = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
-        rows.append((src.name, seconds, report["snapshots"], figures, html_path.stat().st_size / 1e6))
-    print(f"\n{'notebook':40s} {'seconds':>8s} {'apps':>5s} {'figures':>8s} {'MB':>6s}")
-    for name, seconds, apps, figures, size in rows:
-        print(f"{name:40s} {seconds:8.1f} {apps:5d} {figures:8d} {size:6.1f}")
-    print(f"\noffline HTML handouts in {out_dir}/")
+    for i, src in enumerate(sources):
+        solution_text = course_copies.solution_lines(nbformat.read(src, as_version=4))
+        for which in copies:
+            path = written[i][0 if which == "student" else 1]
+            try:
+                seconds = run_notebook(path, path, smoke=smoke, cwd=path.parent)
+            except Exception as exc:  # noqa: BLE001 - report every chapter, then fail
+                print(f"FAILED {which}/{src.name}: {type(exc).__name__}: {str(exc)[:2000]}")
+                failures += 1
+                continue
+            problems, report = export_handout(path)
+            passes, not_yet = check_lines(nbformat.read(path, as_version=4))
+            if which == "teacher" and not_yet:
+                problems.append(f"{not_yet} check(s) of the teacher copy say 'not yet'")
+            if which == "student":
+                leaked = course_copies.leaked_lines(path.read_text(encoding="utf-8"), solution_text)
+                leaked += course_copies.leaked_lines(path.with_suffix(".html").read_text(encoding="utf-8"),
+                                                     solution_text)
+                if leaked:
+                    problems.append(f"solution text in the student copy: {leaked[:3]}")
+            for problem in problems:
+                print(f"FAILED {which}/{src.name}: {problem}")
+            failures += bool(problems)
+            rows.append((f"{which}/{src.name}", seconds, report["snapshots"], report["figures"], passes, not_yet,
+                         report["megabytes"]))
+    print(f"\n{'notebook':48s} {'seconds':>8s} {'apps':>5s} {'figures':>8s} {'pass':>5s} {'not yet':>8s} {'MB':>6s}")
+    for name, seconds, apps, figures, passes, not_yet, size in rows:
+        print(f"{name:48s} {seconds:8.1f} {apps:5d} {figures:8d} {passes:5d} {not_yet:8d} {size:6.1f}")
+    print(f"\noffline HTML handouts in {out_dir}/teacher/ and {out_dir}/student/"
+          + (" (SMOKE parameters: a rehearsal, not the handouts)" if smoke else ""))
     return failures
 
 
@@ -339,11 +442,23 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("notebook", type=Path)
     p_run.add_argument("out", type=Path)
     p_run.add_argument("--smoke", action="store_true")
+    p_run.add_argument("--kernel-python", help="run the kernel with this interpreter (default: this one)")
+    p_run.add_argument("--no-repo-path", action="store_true",
+                       help="give the kernel no PYTHONPATH (it imports the package its environment installed)")
     p_verify = sub.add_parser("verify", help="run with default parameters; tagged outputs must match")
     p_verify.add_argument("notebooks", nargs="*", type=Path)
-    p_course = sub.add_parser("course", help="execute every chapter (defaults) and export HTML")
+    p_student = sub.add_parser("student", help="write student and teacher copies of every chapter")
+    p_student.add_argument("--out", type=Path, default=ROOT / "handouts")
+    p_student.add_argument("notebooks", nargs="*", type=Path)
+    p_course = sub.add_parser("course", help="both copies of every chapter executed (defaults) and exported to HTML")
     p_course.add_argument("--out", type=Path, default=ROOT / "handouts")
+    p_course.add_argument("--smoke", action="store_true", help="smoke parameters (a quick rehearsal)")
+    p_course.add_argument("--only", choices=("teacher", "student"), help="execute only one of the copies")
     p_course.add_argument("notebooks", nargs="*", type=Path)
+    p_checks = sub.add_parser("checks", help="list what each exercise's check printed (collecting copies)")
+    p_checks.add_argument("notebooks", nargs="+", type=Path)
+    p_checks.add_argument("--run", action="store_true", help="execute a copy of each notebook first")
+    p_checks.add_argument("--smoke", action="store_true", help="with --run: smoke parameters")
     sub.add_parser("clean-filter", help="git clean filter: notebook on stdin, clean notebook on stdout")
     args = parser.parse_args(argv)
 
@@ -359,10 +474,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(clean_filter(sys.stdin.read()))
         return 0
     if args.cmd == "run":
-        seconds = run_notebook(args.notebook, args.out, smoke=args.smoke)
+        seconds = run_notebook(args.notebook, args.out, smoke=args.smoke, kernel_python=args.kernel_python,
+                               repo_path=not args.no_repo_path)
         print(f"{args.notebook} -> {args.out} in {seconds:.1f} s")
         return 0
-    return 1 if course(args.out, args.notebooks or None) else 0
+    if args.cmd == "student":
+        write_copies(args.out, args.notebooks or None)
+        print(f"student copies in {args.out}/student/, teacher copies in {args.out}/teacher/")
+        return 0
+    if args.cmd == "checks":
+        for path in args.notebooks:
+            check_report(path, run=args.run, smoke=args.smoke)
+        return 0
+    copies = (args.only,) if args.only else ("teacher", "student")
+    return 1 if course(args.out, args.notebooks or None, smoke=args.smoke, copies=copies) else 0
 
 
 if __name__ == "__main__":
