@@ -4,7 +4,7 @@
 #   make lab      JupyterLab on the start chapter (`make notebook`: the same in Notebook 7)
 #   make voila CHAPTER=04_causality_maps   one chapter as an app page (Voilà; code hidden)
 #   make test     the whole test suite: unit + widget + notebooks (papermill, nbval) + browser
-#   make student  student copies (solutions replaced by stubs) and teacher copies in handouts/
+#   make student  student copies (solutions replaced by stubs) and teacher copies in build/
 #   make course   both copies of every chapter executed (default parameters) + offline HTML in handouts/
 #   make binder-check  build the Binder environment afresh, run every chapter in 2 GB and one CPU
 #   make bench    time / memory benchmarks (prints tables, never fails on time)
@@ -58,7 +58,7 @@ test-fast: setup
 	$(PY) -m pytest -q --timeout=300 -m "not browser and not notebook" $(PYTEST_ARGS)
 
 student: setup
-	$(PY) tools/nb_tool.py student --out handouts
+	$(PY) tools/nb_tool.py student --out build
 
 course: setup
 	$(PY) tools/nb_tool.py course --out handouts

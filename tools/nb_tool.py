@@ -9,7 +9,7 @@ Usage (from the repository root, with the venv's python)::
                                                              # must print what is stored
     python tools/nb_tool.py run NOTEBOOK OUT [--smoke]       # papermill, venv kernel
           [--kernel-python PY] [--no-repo-path]              # (a kernel of another environment)
-    python tools/nb_tool.py student [--out handouts]         # student + teacher copies (make student)
+    python tools/nb_tool.py student [--out build]            # student + teacher copies (make student)
     python tools/nb_tool.py course [--out handouts] [--smoke]  # both copies executed + HTML (make course)
     python tools/nb_tool.py checks NOTEBOOK ... [--run]      # what each exercise's check printed
     python tools/nb_tool.py clean-filter < in.ipynb > out.ipynb  # git's clean filter (.gitattributes)
@@ -448,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     p_verify = sub.add_parser("verify", help="run with default parameters; tagged outputs must match")
     p_verify.add_argument("notebooks", nargs="*", type=Path)
     p_student = sub.add_parser("student", help="write student and teacher copies of every chapter")
-    p_student.add_argument("--out", type=Path, default=ROOT / "handouts")
+    p_student.add_argument("--out", type=Path, default=ROOT / "build")
     p_student.add_argument("notebooks", nargs="*", type=Path)
     p_course = sub.add_parser("course", help="both copies of every chapter executed (defaults) and exported to HTML")
     p_course.add_argument("--out", type=Path, default=ROOT / "handouts")
