@@ -6,6 +6,7 @@ Usage::
     python benchmarks/bench_notebooks.py --smoke-only    # quick: smoke runs only
     python benchmarks/bench_notebooks.py 00_start_here   # notebooks whose name contains this
     python benchmarks/bench_notebooks.py --conditions idle,load,onecore   # the three class settings
+    python benchmarks/bench_notebooks.py --json build/bench/notebooks.json --keep build/bench/runs
 
 Conditions (the same machine in three situations a course meets, issue 13):
 
@@ -97,10 +98,14 @@ def competing_load(processes: int) -> Iterator[None]:
             proc.wait()
 
 
-def measure(notebook: Path, smoke: bool, out_dir: Path, cpus: set[int] | None = None) -> tuple[float, float, int, str]:
-    """Run ``notebook`` once (on ``cpus`` only, if given); return (seconds, peak kernel MB, exit code, stderr tail)."""
-    cmd = [sys.executable, str(ROOT / "tools" / "nb_tool.py"), "run", str(notebook),
-           str(out_dir / f"{notebook.stem}-{'smoke' if smoke else 'default'}.ipynb")]
+def run_name(notebook: Path, mode: str, condition: str) -> str:
+    """File name of one run's executed notebook."""
+    return f"{notebook.stem}-{mode}-{condition}.ipynb"
+
+
+def measure(notebook: Path, smoke: bool, out: Path, cpus: set[int] | None = None) -> tuple[float, float, int, str]:
+    """Run ``notebook`` once into ``out`` (on ``cpus`` only, if given); return (seconds, peak MB, exit code, stderr)."""
+    cmd = [sys.executable, str(ROOT / "tools" / "nb_tool.py"), "run", str(notebook), str(out)]
     if smoke:
         cmd.append("--smoke")
     env = dict(os.environ, MPLBACKEND="Agg",
@@ -129,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", default="idle",
                         help="comma-separated: idle, load, onecore (see the module docstring); default idle")
     parser.add_argument("--load", type=int, default=2, help="competing processes under 'load' (default 2)")
+    parser.add_argument("--json", type=Path, help="also write the rows (with the machine and the date) to this file")
+    parser.add_argument("--keep", type=Path, help="keep the executed notebooks in this folder (their numbers)")
     args = parser.parse_args(argv)
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
     unknown = sorted(set(conditions) - {"idle", "load", "onecore"})
@@ -146,13 +153,15 @@ def main(argv: list[str] | None = None) -> int:
             with competing_load(args.load) if condition == "load" else contextlib.nullcontext():
                 for nb in notebooks:
                     for mode in modes:
-                        seconds, peak_mb, code, tail = measure(nb, mode == "smoke", Path(tmp), cpus)
+                        out = (args.keep or Path(tmp)) / run_name(nb, mode, condition)
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        seconds, peak_mb, code, tail = measure(nb, mode == "smoke", out, cpus)
                         if code != 0:
                             crashed += 1
                             print(f"CRASH {nb.name} ({mode}, {condition}):\n{tail}", flush=True)
                         over = seconds > BUDGET_SECONDS[mode] or peak_mb > BUDGET_MB[mode]
                         status = "CRASH" if code else ("OVER" if over else "ok")
-                        slow = slowest_cell(Path(tmp) / f"{nb.stem}-{mode}.ipynb")
+                        slow = slowest_cell(out)
                         rows.append((nb.stem, mode, condition, seconds, BUDGET_SECONDS[mode], peak_mb, BUDGET_MB[mode],
                                      status, slow))
                         print(f"  {nb.stem} [{mode}, {condition}] {seconds:.1f} s, {peak_mb:.0f} MB -> {status}",
@@ -164,6 +173,18 @@ def main(argv: list[str] | None = None) -> int:
           f"{'budget':>7s}  {'status':6s}  slowest cell")
     for name, mode, condition, sec, bsec, mb, bmb, status, slow in rows:
         print(f"{name:34s} {mode:8s} {condition:9s} {sec:8.1f} {bsec:7.0f} {mb:8.0f} {bmb:7.0f}  {status:6s}  {slow}")
+    if args.json:
+        import json
+        import platform
+        from datetime import datetime, timezone
+
+        keys = ("notebook", "mode", "condition", "seconds", "budget_seconds", "peak_mb", "budget_mb", "status",
+                "slowest_cell")
+        record = {"benchmark": "bench_notebooks", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "machine": f"{platform.machine()}, {psutil.cpu_count()} CPU cores", "load_processes": args.load,
+                  "load_average_after": round(load, 2), "rows": [dict(zip(keys, row)) for row in rows]}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=1), encoding="utf-8")
     return 1 if crashed else 0
 
 
