@@ -87,7 +87,10 @@ fi
 # 5. git filter: notebooks are committed without outputs even when a teacher saves a run -------
 #    (.gitattributes names the filter; nb_tool's clean-filter keeps only nbval-checked outputs)
 if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git -C "$ROOT" config filter.nbclean.clean "\"$VPY\" tools/nb_tool.py clean-filter"
+    # git runs the filter from the top of the working tree: a venv inside it is named relatively,
+    # so every worktree of the repository (they share one config) uses its own .venv
+    FILTER_PY="${VPY#"$ROOT"/}"
+    git -C "$ROOT" config filter.nbclean.clean "\"$FILTER_PY\" tools/nb_tool.py clean-filter"
     git -C "$ROOT" config filter.nbclean.smudge cat
 fi
 
