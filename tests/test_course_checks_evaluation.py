@@ -30,7 +30,7 @@ class _Picker(nn.Module):
 class _Data:
     """A dataset-like object: images, labels and class names."""
 
-    classes = ["a", "b", "c"]
+    classes = ("a", "b", "c")
 
     def __init__(self) -> None:
         predicted = torch.tensor([1, 0, 2, 0, 1, 1, 0, 2])

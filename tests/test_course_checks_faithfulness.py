@@ -17,7 +17,11 @@ import pytest
 import torch
 from torch import nn
 
-from halign_widgets.course import check_deletion_insertion, check_localization, check_sanity_similarity
+from halign_widgets.course import (
+    check_deletion_insertion,
+    check_localization,
+    check_sanity_similarity,
+)
 
 SIG4 = 1.0 / (1.0 + math.exp(-4.0))
 # 4 pixels, 4 steps (fractions 0, ¼, ½, ¾, 1), zero baseline, the evidence pixel ranked first:

@@ -16,7 +16,8 @@ maps come from :func:`halign_widgets.explain.explain`, deterministic for every m
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
