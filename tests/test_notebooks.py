@@ -2,7 +2,8 @@
 
 For each ``notebooks/*.ipynb``:
 
-- structure: the first cell is a code cell tagged ``parameters`` that assigns ``SMOKE``; at least
+- structure: the first cell is the chapter's title, the first code cell is tagged ``parameters`` and
+  assigns ``SMOKE`` and ``DATA`` (a world, or the path of your own data); at least
   one code cell is tagged ``nbval-check-output``; no outputs or execution counts are *committed*
   except in those cells (``python tools/nb_tool.py strip`` / ``fill`` fix this; the git filter of
   ``.gitattributes`` keeps a teacher's saved run out of commits, and the check reads what git has,
@@ -60,10 +61,13 @@ def _assigned_names(source: str) -> set[str]:
 def test_notebook_structure(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
-    first = nb.cells[0]
-    assert first.cell_type == "code" and "parameters" in nb_tool.tags(first), (
-        f"{path.name}: the first cell must be a code cell tagged 'parameters'")
-    assert "SMOKE" in _assigned_names(first.source), f"{path.name}: the parameters cell must define SMOKE"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.lstrip().startswith("# "), (
+        f"{path.name}: the first cell must be the chapter's title (a markdown cell starting with '# ')")
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert "parameters" in nb_tool.tags(first), f"{path.name}: the first code cell must be tagged 'parameters'"
+    names = _assigned_names(first.source)
+    assert "SMOKE" in names, f"{path.name}: the parameters cell must define SMOKE"
+    assert "DATA" in names, f"{path.name}: the parameters cell must define DATA (a world, or the path of your data)"
     checked = [c for c in nb.cells if c.cell_type == "code" and nb_tool.CHECK_TAG in nb_tool.tags(c)]
     assert checked, f"{path.name}: tag at least one code cell {nb_tool.CHECK_TAG!r}"
 

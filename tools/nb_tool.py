@@ -19,7 +19,7 @@ Without a notebook argument, ``strip`` and ``fill`` act on every ``notebooks/*.i
 Conventions (the team brief, "Notebook conventions"): notebooks are committed without outputs
 and with ``execution_count`` null, except code cells tagged ``nbval-check-output``, whose stored
 output (and execution count: nbval ignores a reference cell without one) is what
-``pytest --nbval-lax`` compares against. The first cell is tagged ``parameters``.
+``pytest --nbval-lax`` compares against. The first code cell is tagged ``parameters``.
 
 The kernel is always the interpreter running this tool (:func:`venv_kernel` writes a temporary
 kernelspec for ``sys.executable``), so a stray user-level ``python3`` kernelspec cannot make a

@@ -19,9 +19,12 @@ Generic core (:mod:`.core`):
 Checks that recompute the result with the lab (any seed, any run):
 
 - models — :func:`check_accuracy`, :func:`check_ablation_drop` (any intervention given as a
-  context manager), :func:`check_pathway_drop` (CoCoReco cuts);
+  context manager), :func:`check_pathway_drop` (CoCoReco cuts), :func:`check_class_errors`
+  (misclassified images of one true class);
 - explanation maps — :func:`check_map_score`, :func:`check_explanation_score` (relevance mass,
   pointing game, energy pointing against the masks; the pass prints the chance level);
+- faithfulness of maps — :func:`check_deletion_insertion`, :func:`check_sanity_similarity`,
+  :func:`check_localization` (a mask score; on data without masks a "not yet" saying it is skipped);
 - causality maps — :func:`check_causality_closed_form`, :func:`check_channel_order`,
   :func:`check_causality_speedup`;
 - timing — :func:`check_speedup`.
@@ -33,6 +36,8 @@ Pure Python and torch: no widgets, no GUI libraries (a check prints plain text).
 
 from ._verdict import NOT_YET_MARK, PASS_MARK, NotYet, Verdict, announce
 from .checks_causality import check_causality_closed_form, check_causality_speedup, check_channel_order
+from .checks_evaluation import check_class_errors
+from .checks_faithfulness import check_deletion_insertion, check_localization, check_sanity_similarity
 from .checks_maps import METRICS, check_explanation_score, check_map_score
 from .checks_models import check_ablation_drop, check_accuracy, check_pathway_drop
 from .checks_timing import check_speedup
@@ -56,9 +61,13 @@ __all__ = [
     "check_causality_closed_form",
     "check_causality_speedup",
     "check_channel_order",
+    "check_class_errors",
+    "check_deletion_insertion",
     "check_explanation_score",
+    "check_localization",
     "check_map_score",
     "check_pathway_drop",
+    "check_sanity_similarity",
     "check_speedup",
     "check_true",
     "check_value",
