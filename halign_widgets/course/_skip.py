@@ -4,7 +4,7 @@ On a researcher's own data some exercises have nothing to compare with — no gr
 no metadata of a generated world. Their check still prints one line, a "not yet" (the exercise is
 not done; on this data it cannot be) whose reason starts with "skipped", and returns ``False``::
 
-    ⏳ not yet: suny_mass — skipped: this data has no ground-truth masks, so there is nothing to compare with …
+    ⏳ not yet: suny_mass — skipped: this data has no ground-truth masks to compare with (give …)
 
 A stub answer (``None``) is named too ("it is still None"), as every check does.
 """
@@ -18,13 +18,13 @@ from ._verdict import announce
 __all__ = ["NO_MASKS", "skip"]
 
 #: The reason printed when an exercise needs masks the data lacks.
-NO_MASKS = ("this data has no ground-truth masks, so there is nothing to compare with (give DATA_OPTIONS['masks'] "
-            "for a folder, or <split>_masks in the .npz)")
+NO_MASKS = ("this data has no ground-truth masks to compare with (give DATA_OPTIONS['masks'] for a folder, or "
+            "<split>_masks in the .npz)")
 
 
 def skip(name: str, reason: str, answer: Any = ...) -> bool:
     """Print ``⏳ not yet: <name> — skipped: <reason>`` and return ``False``; never raises."""
-    stub = " (it is still None, and there is nothing to measure on this data)" if answer is None else ""
+    stub = " (it is still None — fine: there is nothing to measure on this data)" if answer is None else ""
     try:
         return announce(str(name), False, f"skipped{stub}: {reason}")
     except Exception:  # noqa: BLE001 - a check never raises, even on a broken stdout
