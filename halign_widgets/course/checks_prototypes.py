@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ._skip import NO_MASKS, skip
@@ -35,14 +35,17 @@ from .checks_models import _compare_drop, _fraction, _tolerance
 from .core import as_integer, checker
 from .measure import accuracy_of, images_and_labels
 
+if TYPE_CHECKING:
+    from ..prototypes import ProtoPNet
+
 __all__ = ["check_distinct_prototypes", "check_largest_prototype_drop", "check_off_mask_drop",
            "check_top_prototype_on_mask", "prototypes_off"]
 
 
-def _protopnet(model: Any) -> nn.Module:
+def _protopnet(model: Any) -> ProtoPNet:
     if not (isinstance(model, nn.Module) and hasattr(model, "prototype_active") and hasattr(model, "num_prototypes")):
         raise ConfigError(f"expected a ProtoPNet (halign_widgets.prototypes.ProtoPNet), got {type(model).__name__}.")
-    return model
+    return cast("ProtoPNet", model)
 
 
 @contextlib.contextmanager
@@ -54,20 +57,21 @@ def prototypes_off(model: nn.Module, prototypes: Iterable[int]) -> Iterator[list
     >>> with prototypes_off(model, [0, 3]):                         # doctest: +SKIP
     ...     acc = accuracy_of(model, world.test)
     """
-    model = _protopnet(model)
+    net = _protopnet(model)
     chosen = sorted({int(j) for j in prototypes})
-    bad = [j for j in chosen if not 0 <= j < model.num_prototypes]
+    bad = [j for j in chosen if not 0 <= j < net.num_prototypes]
     if bad:
-        raise ConfigError(f"prototype(s) {bad} do not exist; the model has {model.num_prototypes} (0 to "
-                          f"{model.num_prototypes - 1}).")
-    old = model.prototype_active.detach().clone()
+        raise ConfigError(f"prototype(s) {bad} do not exist; the model has {net.num_prototypes} (0 to "
+                          f"{net.num_prototypes - 1}).")
+    active = cast(Tensor, net.prototype_active)
+    old = active.detach().clone()
     try:
         with torch.no_grad():
-            model.prototype_active[chosen] = 0.0
+            active[chosen] = 0.0
         yield chosen
     finally:
         with torch.no_grad():
-            model.prototype_active.copy_(old)
+            active.copy_(old)
 
 
 def _no_masks(data: Any) -> bool:
@@ -150,13 +154,13 @@ check_off_mask_drop.comparison = _compare_off_mask_drop  # type: ignore[attr-def
 # -- the most valuable prototype ------------------------------------------------------------------------
 def _prototype_drops(model: nn.Module, data: Any) -> tuple[float, dict[int, float]]:
     """The intact accuracy on ``data`` and, per active prototype, the accuracy lost with it alone switched off."""
-    model = _protopnet(model)
+    net = _protopnet(model)
     images, labels = images_and_labels(data)
-    intact = accuracy_of(model, images, labels)
+    intact = accuracy_of(net, images, labels)
     drops: dict[int, float] = {}
-    for j in (model.prototype_active > 0).nonzero()[:, 0].tolist():
-        with prototypes_off(model, [j]):
-            drops[int(j)] = intact - accuracy_of(model, images, labels)
+    for j in (cast(Tensor, net.prototype_active) > 0).nonzero()[:, 0].tolist():
+        with prototypes_off(net, [j]):
+            drops[int(j)] = intact - accuracy_of(net, images, labels)
     return intact, drops
 
 
@@ -196,18 +200,18 @@ def check_largest_prototype_drop(answer: Any, model: nn.Module, data: Any) -> Ve
 def _compare_distinct(answer: Any, model: nn.Module, push: Any) -> Verdict:
     from ..prototypes import duplicate_prototypes
 
-    model = _protopnet(model)
-    groups = duplicate_prototypes(model, push)
-    expected = model.num_prototypes - sum(len(g) - 1 for g in groups)
+    net = _protopnet(model)
+    groups = duplicate_prototypes(net, push)
+    expected = net.num_prototypes - sum(len(g) - 1 for g in groups)
     value = as_integer(answer, "a number of prototypes")
     if value == expected:
-        return Verdict(True, f"{value} distinct of {model.num_prototypes} prototypes (the lab finds {expected}; "
+        return Verdict(True, f"{value} distinct of {net.num_prototypes} prototypes (the lab finds {expected}; "
                              f"collapsed groups: {groups or 'none'})")
     if value == len(groups) and groups:
         raise NotYet(f"{value} is the number of collapsed groups", "count the prototypes that remain when each group "
                                                                    "counts once")
-    if value > model.num_prototypes or value < 1:
-        raise NotYet(f"{value} is not between 1 and the model's {model.num_prototypes} prototypes")
+    if value > net.num_prototypes or value < 1:
+        raise NotYet(f"{value} is not between 1 and the model's {net.num_prototypes} prototypes")
     return Verdict(False, f"{value} distinct prototypes is not what the lab finds")
 
 
