@@ -27,19 +27,31 @@ Checks that recompute the result with the lab (any seed, any run):
   :func:`check_localization` (a mask score; on data without masks a "not yet" saying it is skipped);
 - causality maps — :func:`check_causality_closed_form`, :func:`check_channel_order`,
   :func:`check_causality_speedup`;
-- timing — :func:`check_speedup`.
+- timing — :func:`check_speedup`;
+- SUNY (chapter 02) — :func:`check_necessary_cause_drop`, :func:`check_smallest_sufficient_set`,
+  :func:`check_suny_map_score`;
+- prototypes (chapter 03) — :func:`check_top_prototype_on_mask`, :func:`check_off_mask_drop`,
+  :func:`check_largest_prototype_drop`, :func:`check_distinct_prototypes`.
 
-Helpers for solutions and checks: :func:`accuracy_of`, :func:`temporarily`, :func:`best_time`.
+A check that needs masks the data lacks prints one "not yet" line saying it is ``skipped`` and why
+(:func:`skip`).
+
+Helpers for solutions and checks: :func:`accuracy_of`, :func:`temporarily`, :func:`best_time`,
+:func:`prototypes_off`.
 
 Pure Python and torch: no widgets, no GUI libraries (a check prints plain text).
 """
 
+from ._skip import skip
 from ._verdict import NOT_YET_MARK, PASS_MARK, NotYet, Verdict, announce
 from .checks_causality import check_causality_closed_form, check_causality_speedup, check_channel_order
 from .checks_evaluation import check_class_errors
 from .checks_faithfulness import check_deletion_insertion, check_localization, check_sanity_similarity
 from .checks_maps import METRICS, check_explanation_score, check_map_score
 from .checks_models import check_ablation_drop, check_accuracy, check_pathway_drop
+from .checks_prototypes import (check_distinct_prototypes, check_largest_prototype_drop, check_off_mask_drop,
+                                check_top_prototype_on_mask, prototypes_off)
+from .checks_suny import SUNY_MAPS, check_necessary_cause_drop, check_smallest_sufficient_set, check_suny_map_score
 from .checks_timing import check_speedup
 from .core import as_integer, as_number, as_tensor, check_true, check_value, checker
 from .measure import accuracy_of, best_time, temporarily
@@ -49,6 +61,7 @@ __all__ = [
     "NOT_YET_MARK",
     "NotYet",
     "PASS_MARK",
+    "SUNY_MAPS",
     "Verdict",
     "accuracy_of",
     "announce",
@@ -63,14 +76,23 @@ __all__ = [
     "check_channel_order",
     "check_class_errors",
     "check_deletion_insertion",
+    "check_distinct_prototypes",
     "check_explanation_score",
+    "check_largest_prototype_drop",
     "check_localization",
     "check_map_score",
+    "check_necessary_cause_drop",
+    "check_off_mask_drop",
     "check_pathway_drop",
     "check_sanity_similarity",
+    "check_smallest_sufficient_set",
     "check_speedup",
+    "check_suny_map_score",
+    "check_top_prototype_on_mask",
     "check_true",
     "check_value",
     "checker",
+    "prototypes_off",
+    "skip",
     "temporarily",
 ]
