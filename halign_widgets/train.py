@@ -22,9 +22,10 @@ import ast
 import json
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, Sequence
+from typing import Any
 
 from . import causality  # noqa: F401 - registers CausalCNN with the model registry
 from .data import ImageDataset, list_worlds, load_folder, load_npz, make_world

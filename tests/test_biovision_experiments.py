@@ -6,8 +6,18 @@ import pytest
 import torch
 from torch import nn
 
-from halign_widgets.biovision import (PATHWAYS, VARIANTS, CoCoReco, build_model, cam_scores, classification_scores,
-                                      compare_models, pathway_drops, summarize_comparison, summarize_drops)
+from halign_widgets.biovision import (
+    PATHWAYS,
+    VARIANTS,
+    CoCoReco,
+    build_model,
+    cam_scores,
+    classification_scores,
+    compare_models,
+    pathway_drops,
+    summarize_comparison,
+    summarize_drops,
+)
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, UnknownNameError
 

@@ -5,9 +5,22 @@ from __future__ import annotations
 import pytest
 import torch
 
-from halign_widgets.biovision import (AREAS, EDGES, PATHWAYS, SOURCE, CoCoReco, ScratchCNN, ablate, area_channels,
-                                      connectome_table, edge_name, get_area, in_edges, pathway_edges,
-                                      topological_order)
+from halign_widgets.biovision import (
+    AREAS,
+    EDGES,
+    PATHWAYS,
+    SOURCE,
+    CoCoReco,
+    ScratchCNN,
+    ablate,
+    area_channels,
+    connectome_table,
+    edge_name,
+    get_area,
+    in_edges,
+    pathway_edges,
+    topological_order,
+)
 from halign_widgets.errors import ConfigError, InputShapeError, InvalidPixelError, UnknownNameError
 from halign_widgets.explain import explain
 

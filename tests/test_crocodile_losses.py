@@ -9,10 +9,24 @@ import torch
 
 import halign_widgets.causality as causality
 import halign_widgets.crocodile.losses as losses_module
-from halign_widgets.crocodile import (TERMS, BaselineNet, CORALObjective, CrocodileNet, CrocodileObjective,
-                                      GroupDROObjective, LossConfig, RelationalScorer, asymmetric_loss,
-                                      classification_loss, consistency_loss, coral_penalty, kl_to_uniform, prior_loss,
-                                      relational_contrastive_loss, task_causality_map)
+from halign_widgets.crocodile import (
+    TERMS,
+    BaselineNet,
+    CORALObjective,
+    CrocodileNet,
+    CrocodileObjective,
+    GroupDROObjective,
+    LossConfig,
+    RelationalScorer,
+    asymmetric_loss,
+    classification_loss,
+    consistency_loss,
+    coral_penalty,
+    kl_to_uniform,
+    prior_loss,
+    relational_contrastive_loss,
+    task_causality_map,
+)
 from halign_widgets.errors import ConfigError, UnknownNameError
 
 K, D = 4, 3

@@ -8,10 +8,25 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from halign_widgets.crocodile import (CONFIGURATIONS, LADDER, Configuration, CrocodileNet, LossConfig, attention_maps, check_prior,
-                                      configuration, domain_splits, domain_targets, finding_masks, marker_masks,
-                                      mean_auroc, mean_average_precision, prior_graph, score_attention,
-                                      train_configuration)
+from halign_widgets.crocodile import (
+    CONFIGURATIONS,
+    LADDER,
+    Configuration,
+    CrocodileNet,
+    LossConfig,
+    attention_maps,
+    check_prior,
+    configuration,
+    domain_splits,
+    domain_targets,
+    finding_masks,
+    marker_masks,
+    mean_auroc,
+    mean_average_precision,
+    prior_graph,
+    score_attention,
+    train_configuration,
+)
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, InputShapeError, UnknownNameError
 

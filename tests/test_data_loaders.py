@@ -10,8 +10,16 @@ import torch
 from PIL import Image
 
 from halign_widgets.data import load_digits, load_folder, load_npz
-from halign_widgets.errors import (ConfigError, CorruptFileError, DataLoadError, EmptyDatasetError,
-                                   InputShapeError, InvalidPixelError, LabelMismatchError, UnknownNameError)
+from halign_widgets.errors import (
+    ConfigError,
+    CorruptFileError,
+    DataLoadError,
+    EmptyDatasetError,
+    InputShapeError,
+    InvalidPixelError,
+    LabelMismatchError,
+    UnknownNameError,
+)
 
 
 def write_folder(root: Path, counts: dict[str, int], shape: tuple[int, int] = (20, 30)) -> Path:

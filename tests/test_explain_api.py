@@ -8,7 +8,13 @@ import types
 import pytest
 import torch
 
-from halign_widgets.errors import InputShapeError, InvalidPixelError, TargetOutOfRangeError, UnknownKnobError, UnknownNameError
+from halign_widgets.errors import (
+    InputShapeError,
+    InvalidPixelError,
+    TargetOutOfRangeError,
+    UnknownKnobError,
+    UnknownNameError,
+)
 from halign_widgets.explain import Explanation, explain, list_methods, make_baseline, shared_scale
 from halign_widgets.models import SmallCNN
 

@@ -12,8 +12,15 @@ from torch import nn
 from halign_widgets.causality import CausalCNN
 from halign_widgets.errors import CheckpointError, CheckpointMismatchError, ConfigError, UnknownNameError
 from halign_widgets.models import SmallCNN
-from halign_widgets.training import History, build_model, load_trained, model_families, register_model, save_checkpoint
-from halign_widgets.training import registry
+from halign_widgets.training import (
+    History,
+    build_model,
+    load_trained,
+    model_families,
+    register_model,
+    registry,
+    save_checkpoint,
+)
 
 
 class Foreign(nn.Module):

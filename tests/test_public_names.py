@@ -64,10 +64,11 @@ def test_every_exported_name_is_the_object_it_documents(package: str) -> None:
 
 def test_explain_suny_is_the_function_and_its_module_keeps_its_names() -> None:
     import halign_widgets.explain as explain
-    from halign_widgets.explain import suny
-    from halign_widgets.explain.suny import make_causes, suny as suny_from_module
     import halign_widgets.explain._suny as pkg
+    from halign_widgets.explain import suny
     from halign_widgets.explain._suny.core import suny as implementation
+    from halign_widgets.explain.suny import make_causes
+    from halign_widgets.explain.suny import suny as suny_from_module
 
     assert inspect.isfunction(suny) and suny is implementation is suny_from_module is explain.suny
     assert isinstance(pkg, types.ModuleType) and pkg.make_causes is make_causes

@@ -6,8 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from halign_widgets.errors import (ConfigError, InputShapeError, InvalidPixelError, TargetOutOfRangeError,
-                                   UnknownNameError)
+from halign_widgets.errors import (
+    ConfigError,
+    InputShapeError,
+    InvalidPixelError,
+    TargetOutOfRangeError,
+    UnknownNameError,
+)
 from halign_widgets.explain.suny import make_causes, suny, suny_legend, suny_rgb
 from halign_widgets.models import SmallCNN
 

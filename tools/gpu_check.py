@@ -45,9 +45,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The lab's pure-Python needs (pyproject's dependencies without torch and Jupyter).
@@ -154,7 +155,7 @@ def _explain_rows(device: Any, quick: bool) -> list[Row]:
     from halign_widgets.causality import causality_map
     from halign_widgets.data import make_world
     from halign_widgets.explain import activation_maximization, deletion_insertion, explain, list_methods
-    from halign_widgets.training import recalibrate_batchnorm, build_classifier
+    from halign_widgets.training import build_classifier, recalibrate_batchnorm
 
     world = make_world("masses", 64, size=64, seed=0)
     cpu_model = recalibrate_batchnorm(build_classifier(world, width=8 if quick else 16), world.images).eval()

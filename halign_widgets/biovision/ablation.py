@@ -13,8 +13,8 @@ A cut edge is skipped by the forward pass, which gives the same output as settin
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Mapping
 
 from torch import nn
 

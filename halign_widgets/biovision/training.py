@@ -15,7 +15,8 @@ into the history (``train_lmb_it`` …). Pass the same object twice::
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -65,7 +66,7 @@ class CoCoRecoStep(Callback):
                 raise ConfigError(f"L_mb weights must be finite numbers ≥ 0, got {value!r}.")
         self.lmb_weights = lmb_weights
         self.cab_warmup = cab_warmup
-        self.trainer: "Trainer | None" = None
+        self.trainer: Trainer | None = None
 
     def weight(self, area: str) -> float:
         """``w_area`` of ``area``."""
@@ -73,7 +74,7 @@ class CoCoRecoStep(Callback):
             return float(self.lmb_weights.get(area, 0.0))
         return float(self.lmb_weights)
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         self.trainer = trainer
 
     def cab_on_in(self, epoch: int) -> bool:

@@ -28,9 +28,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from ..errors import ConfigError, InputShapeError, unknown_name
 from .factors import causality_factors, direction_graph, random_factors
 from .maps import ESTIMATORS, causality_map
-from ..errors import ConfigError, InputShapeError, unknown_name
 
 __all__ = ["SETTINGS", "Setting", "CausalityModule", "factor_kind"]
 

@@ -12,14 +12,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..errors import ConfigError, InputShapeError, unknown_name
+from ..models import SmallCNN, conv_layers, eval_mode, feature_layer, get_layer, model_device, model_dtype, model_input
+from ..training.registry import register_model
 from .factors import direction_graph
 from .maps import causality_map
 from .module import CausalityModule
 from .ordering import channel_order, channel_statistic
-from ..errors import ConfigError, InputShapeError, unknown_name
-from ..models import (SmallCNN, conv_layers, eval_mode, feature_layer, get_layer, model_device, model_dtype,
-                      model_input)
-from ..training.registry import register_model
 
 __all__ = ["CausalCNN", "CausalClassifier", "feature_extractor", "features_of", "causality_map_of"]
 

@@ -10,8 +10,8 @@ tree; this module holds only data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from ..errors import unknown_name
 
@@ -42,7 +42,7 @@ class ScaffoldNode:
     description: str
     references: tuple[str, ...] = ()
     links: tuple[tuple[str, str], ...] = ()
-    children: tuple["ScaffoldNode", ...] = field(default_factory=tuple)
+    children: tuple[ScaffoldNode, ...] = field(default_factory=tuple)
 
     @property
     def is_leaf(self) -> bool:

@@ -9,7 +9,8 @@ rounding of the fraction does not matter.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager
+from collections.abc import Callable
+from typing import Any, ContextManager
 
 from torch import Tensor, nn
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Set
-from typing import Any, Callable
+from collections.abc import Callable, Set
+from typing import Any
 
 import torch
 

@@ -21,8 +21,9 @@ A switched-off term is not computed at all (it contributes no gradient) and is r
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -76,11 +77,11 @@ class LossConfig:
         """The weight of ``name`` (1.0 by default)."""
         return float(self.weights.get(name, 1.0))
 
-    def switched(self, on: Iterable[str] = (), off: Iterable[str] = ()) -> "LossConfig":
+    def switched(self, on: Iterable[str] = (), off: Iterable[str] = ()) -> LossConfig:
         """A copy with the terms ``on`` switched on and ``off`` switched off."""
         return replace(self, on=(self.on | frozenset(on)) - frozenset(off))
 
-    def weighted(self, **weights: float) -> "LossConfig":
+    def weighted(self, **weights: float) -> LossConfig:
         """A copy with some weights changed."""
         return replace(self, weights={**self.weights, **weights})
 

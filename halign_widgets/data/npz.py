@@ -10,8 +10,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import (DataLoadError, EmptyDatasetError, InputShapeError, InvalidPixelError, LabelMismatchError,
-                      unknown_name)
+from ..errors import (
+    DataLoadError,
+    EmptyDatasetError,
+    InputShapeError,
+    InvalidPixelError,
+    LabelMismatchError,
+    unknown_name,
+)
 from ._intensity import Intensity, check_intensity, to_unit
 from ._loading import check_size_channels, default_splits, resize, resize_masks
 from ._memory import check_memory

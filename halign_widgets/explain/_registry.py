@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from torch import Tensor, nn
 
@@ -105,7 +106,7 @@ def _check_rise(call: MethodCall) -> dict[str, Any]:
 
 def _run_suny(call: MethodCall) -> tuple[Tensor, dict[str, Any]]:
     from .cam import upsample
-    from .suny import suny    # the public module (tests may stand in for it)
+    from .suny import suny  # the public module (tests may stand in for it)
 
     result = suny(call.model, call.x, target=call.target, layer=call.layer, **call.options)
     maps = result.combined

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import numbers
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, TargetOutOfRangeError, unknown_name
 from ..models import check_model_input, eval_mode, get_layer, in_channels, model_device, model_dtype, size_errors
+from ..validation import check_int, check_real
 from ._baselines import gaussian_blur
 from ._fourier import FourierImage
 from ._hooks import record_activations
-from ..validation import check_int, check_real
 
 __all__ = ["ActMaxResult", "activation_maximization", "parse_unit"]
 

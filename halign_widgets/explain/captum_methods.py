@@ -36,11 +36,11 @@ ICLR workshops 2015); Occlusion (Zeiler & Fergus, ECCV 2014); SmoothGrad (Smilko
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
-
 import torch
 from torch import Tensor, nn
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Callable, Mapping, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Union
 
 import pandas as pd
 import torch
@@ -36,7 +37,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 }
 
 
-MethodsLike = Union[str, MapFn, Sequence[Union[str, MapFn]], Mapping[str, Union[Mapping[str, Any], MapFn, None]]]
+MethodsLike = Union[str, MapFn, Sequence[str | MapFn], Mapping[str, Mapping[str, Any] | MapFn | None]]
 
 
 def method_options(methods: MethodsLike) -> dict[str, tuple[str | MapFn, dict[str, Any]]]:

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..validation import check_int, check_real
 from ..models import model_input
+from ..validation import check_int, check_real
 
 __all__ = ["check_rise_options", "rise", "rise_masks"]
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -362,7 +363,7 @@ class PrototypeEditor:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], train: Any = None, test: Any = None,
-             model: ProtoPNet | None = None) -> "PrototypeEditor":
+             model: ProtoPNet | None = None) -> PrototypeEditor:
         """Rebuild an editor (model, pushes, edit log, undo history) from :meth:`save`'s checkpoint."""
         from .checkpoint import load_protopnet
 

@@ -10,7 +10,8 @@ Every term is returned to the Trainer (``step_fn``), so each lands in the histor
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F

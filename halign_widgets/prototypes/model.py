@@ -208,7 +208,7 @@ class ProtoPNet(nn.Module):
         """True while trunk or add-on layers are held in eval mode."""
         return self.trunk_frozen or self.add_on_frozen
 
-    def train(self, mode: bool = True) -> "ProtoPNet":
+    def train(self, mode: bool = True) -> ProtoPNet:
         super().train(mode)
         if self.trunk_frozen:
             self.features.eval()

@@ -16,7 +16,8 @@ logit, and SmoothGrad of it is a few lines of autograd.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor

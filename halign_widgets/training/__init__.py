@@ -22,6 +22,7 @@
   progress, resume from a results file, parallel worker processes), :func:`standard_error`.
 """
 
+from ._openmp import start_compute_thread
 from .callbacks import Callback, ProgressBar
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .device import resolve_device
@@ -30,7 +31,6 @@ from .experiments import grid_cells, read_results, run_grid, standard_error
 from .fit import build_classifier, fit_classifier
 from .history import History
 from .inference import evaluate, predict
-from ._openmp import start_compute_thread
 from .metrics import accuracy, confusion_matrix, multilabel_accuracy, probabilities
 from .precise_bn import recalibrate_batchnorm, recompute_bn_stats
 from .registry import build_model, load_trained, model_families, register_model

@@ -10,7 +10,8 @@ Any other ``torch.utils.data.Dataset`` of ``(x, y)`` pairs goes through a ``Data
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn

@@ -24,8 +24,9 @@ that runs on one rank only (precise-BN statistics) never meets a layer that wait
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -88,7 +89,7 @@ class GlooSyncBatchNorm(_BatchNorm):
         self.running_var.mul_(1 - factor).add_(unbiased, alpha=factor)
 
     @classmethod
-    def sharing(cls, layer: _BatchNorm) -> "GlooSyncBatchNorm":
+    def sharing(cls, layer: _BatchNorm) -> GlooSyncBatchNorm:
         """A synchronised layer holding ``layer``'s own parameters and buffers (no copies)."""
         new = cls(layer.num_features, layer.eps, layer.momentum, layer.affine, layer.track_running_stats)
         _share(layer, new)

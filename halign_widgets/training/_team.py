@@ -31,7 +31,8 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import nn

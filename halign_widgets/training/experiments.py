@@ -31,8 +31,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CheckpointMismatchError, ConfigError, CorruptFileError
 from .seeding import derive_seed, seeded
@@ -150,7 +151,7 @@ def _printer(total: int, started: float, first_done: int) -> Progress:
 def run_grid(fn: Callable[..., Any], cells: Sequence[Mapping[str, Any]], *, fixed: Mapping[str, Any] | None = None,
              name: str = "grid", results: str | os.PathLike[str] | None = None, n_jobs: int = 1,
              threads: int | None = 1, progress: bool | Progress | None = True,
-             should_stop: Callable[[], bool] | None = None, columns: Sequence[str] | None = None) -> "pd.DataFrame":
+             should_stop: Callable[[], bool] | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Run ``fn(cell, **fixed)`` for every cell and return the tidy table of all rows, in cell order.
 
     Parameters

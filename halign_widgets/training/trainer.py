@@ -13,16 +13,17 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, LabelMismatchError, TrainingBusyError
-from ..validation import check_int
 from ..models import check_model_input, in_channels, model_input, size_errors
+from ..validation import check_int
 from . import _data
 from ._control import RunControl
 from ._divergence import checkpoint_note, gradients_finite, restore_buffers, snapshot_buffers
@@ -286,7 +287,7 @@ class Trainer(RunControl):
 
     @classmethod
     def resume(cls, path: str | os.PathLike[str], model: nn.Module, train_data: Any, val_data: Any = None,
-               **kwargs: Any) -> "Trainer":
+               **kwargs: Any) -> Trainer:
         """Build a trainer, restore the run saved in ``path`` and train the epochs still missing.
 
         ``Trainer.resume(path, model, train, val, epochs=10)`` equals

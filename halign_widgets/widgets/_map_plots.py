@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.cm import ScalarMappable
@@ -13,8 +14,20 @@ from torch import Tensor
 
 from ..errors import InputShapeError, unknown_name
 from ..explain import Explanation, shared_scale
-from ._plotting import (LABEL_PT, SCALES, TITLE_PT, as_images, column_width, decorate_panel, mask_at, panel_grid,
-                        prepare_figure, show_image, titles_for, wrap_text)
+from ._plotting import (
+    LABEL_PT,
+    SCALES,
+    TITLE_PT,
+    as_images,
+    column_width,
+    decorate_panel,
+    mask_at,
+    panel_grid,
+    prepare_figure,
+    show_image,
+    titles_for,
+    wrap_text,
+)
 
 __all__ = ["plot_attributions", "plot_deletion_insertion", "plot_images", "plot_suny"]
 

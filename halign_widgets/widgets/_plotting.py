@@ -9,7 +9,8 @@ import io
 import math
 import struct
 import textwrap
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from matplotlib.axes import Axes

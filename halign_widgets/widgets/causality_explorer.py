@@ -10,7 +10,6 @@ import math
 from typing import Any
 
 import ipywidgets as W
-import torch
 from torch import Tensor, nn
 
 from ..causality import ESTIMATORS, SETTINGS, CausalityModule, features_of, map_report
@@ -93,7 +92,7 @@ class CausalityMapExplorer(App):
     @guarded
     def select(self, index: int | None = None, channel: int | None = None, estimator: str | None = None,
                p: float | None = None, direction: str | None = None, setting: str | None = None,
-               top: int | None = None) -> "CausalityMapExplorer":
+               top: int | None = None) -> CausalityMapExplorer:
         """Set any controls at once, then recompute once."""
         if estimator is not None and estimator not in ESTIMATORS:
             raise unknown_name("causality estimator", estimator, ESTIMATORS)
@@ -116,7 +115,7 @@ class CausalityMapExplorer(App):
         return self.run()
 
     @guarded
-    def run(self) -> "CausalityMapExplorer":
+    def run(self) -> CausalityMapExplorer:
         """Recompute the map, graph and factors of the selected image and redraw."""
         self.p.disabled = self.estimator.value != "lehmer"      # p only shapes the Lehmer mean
         self.result = self._compute()

@@ -8,7 +8,8 @@ picked area's output. Training happens in the :class:`TrainingDashboard`, not he
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
@@ -112,7 +113,7 @@ class ConnectomeExplorer(App):
     @guarded
     def select(self, index: int | None = None, area: str | None = None, edge: str | None = None,
                gain: float | None = None, cut_edge: bool | None = None, pathways: Iterable[str] | None = None,
-               cab: bool | None = None) -> "ConnectomeExplorer":
+               cab: bool | None = None) -> ConnectomeExplorer:
         """Set several controls at once, then recompute once (``pathways`` = the set of cut pathways)."""
         area = get_area(area).name if area is not None else None
         edge = edge_name(edge) if edge is not None else None
@@ -139,7 +140,7 @@ class ConnectomeExplorer(App):
         return self.run()
 
     @guarded
-    def cut(self, *names: str) -> "ConnectomeExplorer":
+    def cut(self, *names: str) -> ConnectomeExplorer:
         """Cut pathways (``"dorsal"``) or edges (``"pfc->it"``) in addition to what is cut already."""
         pathways = set(self.cut_pathways)
         for name in names:
@@ -152,7 +153,7 @@ class ConnectomeExplorer(App):
         return self.select(pathways=pathways)
 
     @guarded
-    def reset(self) -> "ConnectomeExplorer":
+    def reset(self) -> ConnectomeExplorer:
         """Reconnect everything, put every gain back and switch the CABs on."""
         self.cut_pathways, self.cut_edges, self.gain_overrides = set(), set(), {}
         with self.holding():
@@ -212,7 +213,7 @@ class ConnectomeExplorer(App):
             return torch.softmax(self.model(x).float(), 1)[0].numpy()
 
     @guarded
-    def run(self) -> "ConnectomeExplorer":
+    def run(self) -> ConnectomeExplorer:
         """Recompute the prediction, the area's maps, its CAM and the CAB factors, and redraw."""
         i, area = int(self.index.value), self.area.value
         x = self.images[i:i + 1]

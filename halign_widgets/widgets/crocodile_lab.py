@@ -12,14 +12,29 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import ipywidgets as W
 import torch
 
-from ..crocodile import (CONFIGURATIONS, DOMAIN_TERMS, LADDER, TERMS, Configuration, DomainSplits, LossConfig,
-                         build_model, check_prior, configuration, domain_splits, learned_causality_map,
-                         make_trainer, prior_graph, score_attention)
+from ..crocodile import (
+    CONFIGURATIONS,
+    DOMAIN_TERMS,
+    LADDER,
+    TERMS,
+    Configuration,
+    DomainSplits,
+    LossConfig,
+    build_model,
+    check_prior,
+    configuration,
+    domain_splits,
+    learned_causality_map,
+    make_trainer,
+    prior_graph,
+    score_attention,
+)
 from ..errors import ConfigError, TrainingBusyError, unknown_name
 from ..training import Callback, History, derive_seed, seeded
 from ._app import App, guarded
@@ -33,7 +48,7 @@ LR_CHOICES = (5e-4, 1e-3, 2e-3, 5e-3)
 class _Live(Callback):
     """Moves the progress bar and redraws the curves from the training thread."""
 
-    def __init__(self, lab: "CrocodileLab") -> None:
+    def __init__(self, lab: CrocodileLab) -> None:
         self.lab, self._last = lab, 0.0
 
     def on_fit_start(self, trainer: Any) -> None:
@@ -233,7 +248,7 @@ class CrocodileLab(App):
     def select(self, config: str | None = None, on: Iterable[str] = (), off: Iterable[str] = (),
                weights: dict[str, float] | None = None, domain_branch: bool | None = None, epochs: int | None = None,
                lr: float | None = None, seed: int | None = None, part: str | None = None, index: int | None = None,
-               finding: int | str | None = None) -> "CrocodileLab":
+               finding: int | str | None = None) -> CrocodileLab:
         """Set controls from Python (a preset first, then switches and weights), then redraw."""
         on, off, weights = list(on), list(off), dict(weights or {})
         for t in (*on, *off, *weights):
@@ -285,7 +300,7 @@ class CrocodileLab(App):
 
     # -- the prior editor ------------------------------------------------------------------------
     @guarded
-    def set_prior(self, prior: Any) -> "CrocodileLab":
+    def set_prior(self, prior: Any) -> CrocodileLab:
         """Replace the prior: a kind (``"true"``, ``"empty"``, ``"reversed"``) or a ``K×K`` matrix.
 
         A run in progress keeps the prior it started with; the new one applies to the next run.
@@ -304,7 +319,7 @@ class CrocodileLab(App):
         return self
 
     @guarded
-    def edit_prior(self, cause: int, effect: int, value: float) -> "CrocodileLab":
+    def edit_prior(self, cause: int, effect: int, value: float) -> CrocodileLab:
         """Set one entry of the prior (what typing into the editor does)."""
         k = self.splits.num_findings
         if not (0 <= int(cause) < k and 0 <= int(effect) < k):

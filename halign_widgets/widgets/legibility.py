@@ -17,7 +17,7 @@ The checks (the lab's figure rules, see the team brief):
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -16,8 +16,18 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, UnknownNameError
-from ..prototypes import (NearestPatches, PrototypeEditor, PrototypeExplanation, ProtoPNet, PushResult,
-                          duplicate_prototypes, explain_prototypes, nearest_patches, prototype_truth, push_prototypes)
+from ..prototypes import (
+    NearestPatches,
+    ProtoPNet,
+    PrototypeEditor,
+    PrototypeExplanation,
+    PushResult,
+    duplicate_prototypes,
+    explain_prototypes,
+    nearest_patches,
+    prototype_truth,
+    push_prototypes,
+)
 from ..training import Callback
 from ._app import App, guarded
 from ._prototype_plots import plot_explanation, plot_placeholder, plot_prototype
@@ -30,7 +40,7 @@ MODES = ("upsampled", "raw")
 class _StopOnRequest(Callback):
     """Forwards the app's Stop to the fine-tune's Trainer."""
 
-    def __init__(self, app: "PrototypeBrowser", stop: Any) -> None:
+    def __init__(self, app: PrototypeBrowser, stop: Any) -> None:
         self.app, self.stop = app, stop
 
     def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None:
@@ -197,7 +207,7 @@ class PrototypeBrowser(App):
 
     # -- driving from Python -------------------------------------------------------------------------
     @guarded
-    def select(self, index: int | None = None, prototype: int | None = None, mode: str | None = None) -> "PrototypeBrowser":
+    def select(self, index: int | None = None, prototype: int | None = None, mode: str | None = None) -> PrototypeBrowser:
         """Set the test image, the prototype (``-1`` = none) and the map mode at once, then redraw."""
         if index is not None and not 0 <= int(index) < len(self.test):
             raise UnknownNameError(f"test image {index} does not exist; pick 0..{len(self.test) - 1}.")

@@ -101,7 +101,7 @@ class ScaffoldMap(App):
         self.set_status(f"showing: {key or 'root'}")
 
     @guarded
-    def open(self, path: str) -> "ScaffoldMap":
+    def open(self, path: str) -> ScaffoldMap:
         """Expand the tree down to ``path`` (keys joined by ``/``; ``""`` = root) and show its card."""
         node = find_node(path)
         key = path.strip("/")

@@ -18,15 +18,15 @@ sufficient perspective", CVPR workshops 2024; specification in METHODS.md §1.4.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from ...data.dataset import check_images
-from ...validation import check_int
 from ...errors import ConfigError, unknown_name
 from ...models import check_logits, check_model_input, eval_mode, in_channels, model_input, size_errors
+from ...validation import check_int
 from .._baselines import check_baseline
 from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes

@@ -22,8 +22,8 @@ ablated inside the network, soft image regions) whose coalitions are evaluated i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .._baselines import make_baseline
-from ._common import TargetLike, check_batch, as_maps, predict_probs, resolve_target
+from ._common import TargetLike, as_maps, check_batch, predict_probs, resolve_target
 
 __all__ = ["ConfidenceChange", "average_drop_increase", "explanation_image"]
 

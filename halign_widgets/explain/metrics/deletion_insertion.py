@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import ConfigError
-from .._baselines import make_baseline
 from ...models import eval_mode, model_input
-from ._common import TargetLike, check_batch, as_maps, predict_probs, resolve_target
+from .._baselines import make_baseline
+from ._common import TargetLike, as_maps, check_batch, predict_probs, resolve_target
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,7 +54,7 @@ class DeletionInsertion:
     target: Tensor
     baseline: str
 
-    def curves_frame(self) -> "pd.DataFrame":
+    def curves_frame(self) -> pd.DataFrame:
         """Long-form table of the curves (``image``, ``fraction``, ``deletion``, ``insertion``) for plotting."""
         import pandas as pd
 
