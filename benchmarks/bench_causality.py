@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +102,9 @@ def _bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int) -> None:
                 x = torch.rand(batch, k, n, n)
                 x[x < 0.3] = 0.0
                 causality_map(x, estimator, p, "fast")          # warm-up (first-call overheads)
-                fast_s, fast_mb, fast = measure(lambda: causality_map(x, estimator, p, "fast"), repeat=20)
+                fast_s, fast_mb, fast = measure(partial(causality_map, x, estimator, p, "fast"), repeat=20)
                 try:
-                    slow_s, slow_mb, slow = measure(lambda: causality_map(x, estimator, p, "faithful"), repeat=2)
+                    slow_s, slow_mb, slow = measure(partial(causality_map, x, estimator, p, "faithful"), repeat=2)
                 except ConfigError:
                     print(f"{estimator:>10} {k:>4} {n:>3} {fast_s * 1e3:>9.3f} {'skipped':>12}   (faithful would "
                           f"materialize {batch * k * k * n ** 4:,} products — over the memory guard)")
@@ -115,7 +116,8 @@ def _bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int) -> None:
                                                           else "NOT met") if (k, n) == (64, 8) else ""))
 
 
-def _train_one(setting: str, estimator: str, epochs: int, n_images: int, batch_size: int, size: int) -> dict[str, float]:
+def _train_one(setting: str, estimator: str, epochs: int, n_images: int, batch_size: int,
+               size: int) -> dict[str, float]:
     """Train one setting in this (fresh) process; return seconds/epoch, params and peak RSS growth."""
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(n_images, 1, size, size, generator=g), torch.randint(0, 2, (n_images,), generator=g)

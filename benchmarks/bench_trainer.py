@@ -188,7 +188,7 @@ def overhead_table(args: argparse.Namespace,
 
 def _paired(values: list[float], base: list[float]) -> str:
     """Median over repeats of the per-repeat ratio to the baseline (both ran in the same repeat)."""
-    return f"{100 * (statistics.median(v / b for v, b in zip(values, base)) - 1):+.1f} %"
+    return f"{100 * (statistics.median(v / b for v, b in zip(values, base, strict=False)) - 1):+.1f} %"
 
 
 def _print_overhead(rows: list[tuple[str, list[float], list[float], float]]) -> None:

@@ -161,7 +161,9 @@ def _splits(dataset: ImageDataset) -> tuple[ImageDataset, ImageDataset | None, I
     splits = dataset.splits or {}
     if "train" not in splits:
         return dataset, None, None
-    pick = (lambda name: dataset.split(name) if name in splits and len(splits[name]) else None)
+    def pick(name: str) -> ImageDataset | None:
+        return dataset.split(name) if name in splits and len(splits[name]) else None
+
     return dataset.split("train"), pick("val"), pick("test")
 
 

@@ -122,7 +122,7 @@ def test_training_records_every_term_and_both_selection_rules(world: ImageDatase
 def test_configurations_the_ladder_and_impossible_ones() -> None:
     assert LADDER == ("task_only", "task_domain", "task_domain_contrastive", "full")
     rungs = [CONFIGURATIONS[n].losses.on for n in LADDER]
-    assert all(a < b for a, b in zip(rungs, rungs[1:])), "each rung adds terms to the previous one"
+    assert all(a < b for a, b in zip(rungs, rungs[1:], strict=False)), "each rung adds terms to the previous one"
     assert rungs[2] - rungs[1] == {"contrastive"} and rungs[3] - rungs[2] == {"prior"}
     assert not CONFIGURATIONS["task_only"].domain_branch and CONFIGURATIONS["full"].uses_prior
     with pytest.raises(ConfigError, match="domain branch"):

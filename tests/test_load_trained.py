@@ -37,7 +37,8 @@ def test_lab_families_rebuild_from_their_checkpoint(tmp_path: Path) -> None:
         path = save_checkpoint(tmp_path / f"{type(model).__name__}.pt", model, history=[{"epoch": 1, "x": 0.5}])
         again, history = load_trained(path)
         assert type(again) is type(model) and again.config == model.config and not again.training
-        assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), model.state_dict().values()))
+        assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), model.state_dict().values(),
+                                                     strict=True))
         assert history == [{"epoch": 1, "x": 0.5}]
 
 

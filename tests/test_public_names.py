@@ -90,7 +90,8 @@ def test_a_fresh_interpreter_that_imports_the_module_first_still_gets_the_functi
 def _literal_all(path: Path) -> tuple[bool, str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node,
+                                                                                                ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             value = node.value
             ok = isinstance(value, ast.List) and all(isinstance(e, ast.Constant) and isinstance(e.value, str)

@@ -204,5 +204,5 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         .agg(mean=("test_acc", "mean"), std=("test_acc", "std"), seeds=("seed", "nunique"),
              seconds=("train_seconds", "mean"), params=("params", "first"))
     table["test_acc"] = [f"{m:.3f} ± {s:.3f}" if k > 1 else f"{m:.3f} ± n/a (1 seed)"
-                         for m, s, k in zip(table["mean"], table["std"], table["seeds"])]
+                         for m, s, k in zip(table["mean"], table["std"], table["seeds"], strict=True)]
     return table

@@ -147,7 +147,7 @@ def summarize_ladder(df: pd.DataFrame, selection: str = "train-val",
     rows = []
     for keys, group in sub.groupby(list(by), sort=False):
         keys = keys if isinstance(keys, tuple) else (keys,)
-        row: dict[str, Any] = dict(zip(by, keys))
+        row: dict[str, Any] = dict(zip(by, keys, strict=True))
         name = row.get("config")
         row["label"] = CONFIGURATIONS[name].label if name in CONFIGURATIONS else str(name)
         row["seeds"] = int(group["seed"].nunique())

@@ -45,7 +45,8 @@ def build_model(config: str | Configuration, splits: DomainSplits, width: int = 
 
 
 def resolve_prior(prior: Any, splits: DomainSplits) -> Tensor:
-    """A ``K×K`` prior: a kind (``"true"``, ``"empty"``, ``"reversed"`` of the world's ``info["graph"]``) or a matrix."""
+    """A ``K×K`` prior: a kind (``"true"``, ``"empty"``, ``"reversed"`` of the world's ``info["graph"]``), or a matrix.
+    """
     k = splits.num_findings
     if isinstance(prior, str):
         graph = splits.dataset.info.get("graph")

@@ -101,7 +101,7 @@ def _check_rise(call: MethodCall) -> dict[str, Any]:
     from .rise import check_rise_options
 
     keys = ("n_masks", "grid", "p", "seed", "batch_size")
-    return dict(zip(keys, check_rise_options(*(call.options[k] for k in keys))))
+    return dict(zip(keys, check_rise_options(*(call.options[k] for k in keys)), strict=True))
 
 
 def _run_suny(call: MethodCall) -> tuple[Tensor, dict[str, Any]]:

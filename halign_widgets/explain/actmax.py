@@ -188,7 +188,8 @@ def activation_maximization(
                 dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen))
                 seen = torch.roll(img, shifts=(dy, dx), dims=(2, 3))
             value = _unit_value(model, seen.to(seen_dtype), u, layer).to(work)
-            tv_term = (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
+            tv_term = ((img[..., 1:, :] - img[..., :-1, :]).abs().mean()
+                       + (img[..., :, 1:] - img[..., :, :-1]).abs().mean())
             objective = value - l2 * ((img - center) ** 2).mean() - tv * tv_term
             (grad,) = torch.autograd.grad(-objective, [leaf])
             leaf.grad = grad
@@ -200,7 +201,8 @@ def activation_maximization(
                     leaf.clamp_(lo, hi)
             result.trajectory.append(float(value.detach()))
             result.objective.append(float(objective.detach()))
-            if callback is not None and callback(step, make_image().detach().float().cpu(), float(value.detach())) is True:
+            if callback is not None and callback(step, make_image().detach().float().cpu(),
+                                                 float(value.detach())) is True:
                 result.stopped = True
                 break
     with torch.no_grad():

@@ -35,7 +35,8 @@ def rise_masks(n_masks: int, size: tuple[int, int], grid: int = 8, p: float = 0.
     return masks.to(device)
 
 
-def check_rise_options(n_masks: int, grid: int, p: float, seed: int, batch_size: int) -> tuple[int, int, float, int, int]:
+def check_rise_options(n_masks: int, grid: int, p: float, seed: int,
+                       batch_size: int) -> tuple[int, int, float, int, int]:
     """Validate RISE's options (:class:`~halign_widgets.errors.ConfigError` with the valid range)."""
     return (check_int("n_masks (RISE needs n_masks ≥ 1)", n_masks, 1),
             check_int("grid (cells per side of the coarse masks)", grid, 1),

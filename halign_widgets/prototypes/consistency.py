@@ -123,8 +123,10 @@ def consistency_stability(model: ProtoPNet, dataset: Any, *, threshold: float = 
             freq[name] = float(a[present].float().mean()) if bool(present.any()) else float("nan")
             same &= a == b
         best = max((v for v in freq.values() if v == v), default=0.0)
-        rows.append({"prototype": j, "class": int(model.prototype_class[j]), **{f"covers_{k}": v for k, v in freq.items()},
-                     "consistent": bool(best >= threshold), "stability": float(same.float().mean()), "images": len(idx)})
+        rows.append({"prototype": j, "class": int(model.prototype_class[j]),
+                     **{f"covers_{k}": v for k, v in freq.items()},
+                     "consistent": bool(best >= threshold), "stability": float(same.float().mean()),
+                     "images": len(idx)})
     table = pd.DataFrame(rows).set_index("prototype")
     consistency = float(table["consistent"].mean()) if len(table) else float("nan")
     stability = float(table["stability"].mean()) if len(table) else float("nan")

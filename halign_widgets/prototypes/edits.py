@@ -62,7 +62,9 @@ class EditRecord:
         if self.probabilities_before is not None and self.probabilities_after is not None:
             b, a = self.probabilities_before, self.probabilities_after
             kb, ka = max(range(len(b)), key=b.__getitem__), max(range(len(a)), key=a.__getitem__)
-            name = (lambda k: classes[k] if classes is not None and k < len(classes) else str(k))
+            def name(k: int) -> str:
+                return classes[k] if classes is not None and k < len(classes) else str(k)
+
             parts.append(f"this image: {name(kb)} {b[kb]:.2f} → {name(ka)} {a[ka]:.2f}")
         if self.accuracy_before is not None and self.accuracy_after is not None:
             parts.append(f"test accuracy {self.accuracy_before:.3f} → {self.accuracy_after:.3f}")
@@ -310,14 +312,16 @@ class PrototypeEditor:
             schedule = Schedule(warmup_epochs=epochs, joint_epochs=0, last_layer_epochs=last_layer_epochs,
                                 warmup_lr=lr, init="uniform")
         run = train_protopnet(self.model, self.train, self.val, schedule=schedule, loss=ProtoPNetLoss(extra=extra),
-                              push_exclude=self.forget_set, push_exclude_similar=exclude_similar, batch_size=batch_size, seed=seed, callbacks=list(callbacks),
+                              push_exclude=self.forget_set, push_exclude_similar=exclude_similar,
+                              batch_size=batch_size, seed=seed, callbacks=list(callbacks),
                               progress=progress, device=device)
         if run.state == "stopped":
             return "stopped before the fine-tune finished; the model was put back as it was"
         self.push = run.push
-        moved = sum(1 for a, b in zip(self.base_push.records if self.base_push else [], run.push.records)
+        moved = sum(1 for a, b in zip(self.base_push.records if self.base_push else [], run.push.records, strict=False)
                     if a.patch != b.patch)
-        return f"fine-tuned {epochs}+{last_layer_epochs} epoch(s); {moved} prototype(s) now on other patches than as trained"
+        return (f"fine-tuned {epochs}+{last_layer_epochs} epoch(s); "
+                f"{moved} prototype(s) now on other patches than as trained")
 
     # -- undo and persistence -------------------------------------------------------------------------------
     def undo(self) -> EditRecord:
@@ -332,9 +336,11 @@ class PrototypeEditor:
         """Plain data of the editor for a checkpoint: the trained weights, the edit log and the undo snapshots."""
         def snap(s: dict[str, Any]) -> dict[str, Any]:
             return {**s, "push": None if s["push"] is None else s["push"].to_dict(),
-                    "forget_set": [list(p) for p in s["forget_set"]], "remember_set": [list(p) for p in s["remember_set"]]}
+                    "forget_set": [list(p) for p in s["forget_set"]],
+                    "remember_set": [list(p) for p in s["remember_set"]]}
 
-        return {"base_state": self.base_state, "base_push": None if self.base_push is None else self.base_push.to_dict(),
+        return {"base_state": self.base_state,
+                "base_push": None if self.base_push is None else self.base_push.to_dict(),
                 "records": [asdict(r) for r in self.records], "snapshots": [snap(s) for s in self._snapshots],
                 "forget_set": [list(p) for p in self.forget_set], "remember_set": [list(p) for p in self.remember_set]}
 

@@ -116,7 +116,8 @@ def explain_prototypes(model: ProtoPNet, x: Tensor, target: int | None = None, *
     check_images(x, channels=model.in_channels)
     if target is not None and not 0 <= int(target) < model.num_classes:
         raise TargetOutOfRangeError(f"target class {target} is out of range; the model has {model.num_classes} "
-                                    f"classes, valid targets are 0..{model.num_classes - 1} (or None for the prediction).")
+                                    f"classes, valid targets are 0..{model.num_classes - 1} "
+                                    "(or None for the prediction).")
     start = time.perf_counter()
     with eval_mode(model):
         out = model.forward_parts(x.to(model_device(model)).float())
@@ -135,7 +136,8 @@ def explain_prototypes(model: ProtoPNet, x: Tensor, target: int | None = None, *
         result.append(PrototypeExplanation(
             logits=out.logits[b].cpu(), probabilities=probs[b], predicted=predicted, target=t,
             scores=out.similarities[b].cpu(), min_distances=out.min_distances[b].cpu(), raw_maps=raw[b], maps=ups[b],
-            weights=weight[t].clone(), contributions=contrib, order=torch.argsort(contrib, descending=True, stable=True),
+            weights=weight[t].clone(), contributions=contrib,
+            order=torch.argsort(contrib, descending=True, stable=True),
             boxes=[high_activation_box(ups[b, j], percentile) for j in range(ups.shape[1])],
             cells=[(int(f) // m, int(f) % m) for f in flat]))
     seconds = (time.perf_counter() - start) / max(1, x.shape[0])
@@ -168,7 +170,7 @@ class NearestPatches:
     def patches(self, prototype: int) -> list[tuple[int, int, int]]:
         """``(image_index, row, col)`` of the prototype's nearest patches, closest first."""
         return [(int(i), int(r), int(c)) for i, r, c in
-                zip(self.indices[prototype], self.rows[prototype], self.cols[prototype])]
+                zip(self.indices[prototype], self.rows[prototype], self.cols[prototype], strict=True)]
 
 
 @torch.no_grad()

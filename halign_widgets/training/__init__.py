@@ -12,7 +12,8 @@
 - :class:`Callback`, :class:`ProgressBar` — hooks into the loop;
 - :func:`save_checkpoint`, :func:`load_checkpoint` — atomic, ``weights_only`` checkpoints;
 - :class:`History` — per-epoch records;
-- :func:`recompute_bn_stats`, :func:`recalibrate_batchnorm` — precise batch-norm statistics (run by the Trainer after each epoch);
+- :func:`recompute_bn_stats`, :func:`recalibrate_batchnorm` — precise batch-norm statistics (run by the Trainer after
+  each epoch);
 - :func:`resolve_device`, :func:`derive_seed` — devices and seeds;
 - :func:`start_compute_thread` — how apps run tensor work off the notebook's main thread;
 - :func:`choose_threads`, :func:`apply_threads` — torch threads from the CPUs this process may

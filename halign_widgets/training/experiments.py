@@ -48,7 +48,8 @@ Progress = Callable[[int, int, dict[str, Any]], Any]
 _FORMAT = 1
 
 
-def grid_cells(configs: Iterable[Mapping[str, Any]], seeds: Iterable[int], seed_key: str = "seed") -> list[dict[str, Any]]:
+def grid_cells(configs: Iterable[Mapping[str, Any]], seeds: Iterable[int],
+               seed_key: str = "seed") -> list[dict[str, Any]]:
     """Seeds × configurations, seed-major: every configuration of the first seed, then the next seed …
 
     Seed-major order means a grid stopped half-way still holds a complete, comparable set of
@@ -130,7 +131,8 @@ def _run_cell(index: int, fn: Callable[..., Any], cell: dict[str, Any], fixed: d
         out = fn(dict(cell), **fixed)
     rows = [out] if isinstance(out, Mapping) else list(out) if isinstance(out, (list, tuple)) else None
     if rows is None or not all(isinstance(r, Mapping) for r in rows):
-        raise ConfigError(f"the cell function must return a dict (one row) or a list of dicts, got {type(out).__name__}.")
+        raise ConfigError("the cell function must return a dict (one row) or a list of dicts, "
+                          f"got {type(out).__name__}.")
     return index, [{**cell, **dict(r)} for r in rows], time.perf_counter() - start
 
 

@@ -14,6 +14,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -316,7 +317,7 @@ class Trainer(RunControl):
                 if team.stop_agreed(self):
                     break
                 self.epoch = epoch
-                team.local(lambda: cbs.on_epoch_start(self, epoch))
+                team.local(partial(cbs.on_epoch_start, self, epoch))
                 start = time.perf_counter()
                 with seeded(derive_seed(self.seed, epoch, "model", *team.seed_parts()), self.device):
                     entry = self._train_epoch(epoch, cbs)
@@ -351,7 +352,8 @@ class Trainer(RunControl):
         if self.val_data is not None:
             keys, sums = team.together(lambda: self._validation_totals(), f"the validation of epoch {epoch}",
                                        self.stop_requested)
-            entry.update({f"val_{'acc' if k == 'accuracy' else k}": v / sums[0] for k, v in zip(keys, sums[1:])})
+            entry.update({f"val_{'acc' if k == 'accuracy' else k}": v / sums[0]
+                          for k, v in zip(keys, sums[1:], strict=True)})
         else:
             entry.update(val_loss=None, val_acc=None)
         entry["seconds"] = time.perf_counter() - start
@@ -391,8 +393,8 @@ class Trainer(RunControl):
                 # loading is agreed on before the forward pass, whose batch norm may wait for the other ranks
                 (x, y), _ = team.together(lambda: (self._load(next(batches)), ()), f"loading {where}")
                 buffers = snapshot_buffers(self.model)  # BN statistics of the last good step
-                (loss, keys), sums = team.together(lambda: self._forward(x, y), where, self.stop_requested)
-                n, means = sums[0], {k: v / sums[0] for k, v in zip(keys, sums[1:])}
+                (loss, keys), sums = team.together(partial(self._forward, x, y), where, self.stop_requested)
+                n, means = sums[0], {k: v / sums[0] for k, v in zip(keys, sums[1:], strict=True)}
                 if not math.isfinite(means["loss"]):
                     restore_buffers(self.model, buffers)
                     raise self._diverged(f"the loss is {means['loss']}", epoch, batch)
@@ -406,11 +408,11 @@ class Trainer(RunControl):
                                          epoch, batch)
                 self._precision.step(self.optimizer)  # a loss scaler skips steps whose gradients overflowed
                 seen += n
-                for key, total in zip(keys, sums[1:]):
+                for key, total in zip(keys, sums[1:], strict=True):
                     totals[key] = totals.get(key, 0.0) + total
                 self.global_step += 1
                 logs = {"epoch": epoch, "batch": batch, **means}
-                team.local(lambda: cbs.on_batch_end(self, self.global_step, logs))
+                team.local(partial(cbs.on_batch_end, self, self.global_step, logs))
                 if team.stop_agreed(self):
                     return None
         return {"epoch": epoch, **{f"train_{k}": v / seen for k, v in totals.items()}}

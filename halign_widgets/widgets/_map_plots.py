@@ -60,7 +60,7 @@ def plot_images(images: Tensor | Sequence[Tensor], titles: Sequence[str] | None 
     lines = max((t.count("\n") + 1 for t in shown if t), default=0)
     rows = math.ceil(len(items) / ncols)
     fig = prepare_figure(fig, w, rows * (panel + 0.1 + 0.2 * lines) + 0.05)
-    for i, (ax, img, title) in enumerate(zip(panel_grid(fig, len(items), ncols), items, shown)):
+    for i, (ax, img, title) in enumerate(zip(panel_grid(fig, len(items), ncols), items, shown, strict=False)):
         show_image(ax, img, vmin, vmax)
         decorate_panel(ax, mask_at(masks, i), boxes)
         ax.set_title(title, fontsize=TITLE_PT)
@@ -156,7 +156,7 @@ def plot_attributions(explanations: Mapping[str, Explanation] | Sequence[Explana
     axes = panel_grid(fig, len(cells), ncols)
     cmap, norm = ("inferno", Normalize(0, 1)) if scale == "abs" else ("RdBu_r", Normalize(-1, 1))
     map_axes = []
-    for ax, (r, j, _), title in zip(axes, cells, wrapped):
+    for ax, (r, j, _), title in zip(axes, cells, wrapped, strict=False):
         if j is None:
             show_image(ax, imgs[r])
         else:

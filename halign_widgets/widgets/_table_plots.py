@@ -44,7 +44,8 @@ def plot_confusion(y_true: Tensor, y_pred: Tensor, classes: Sequence[str] | None
             ax.text(p, t, f"{c}\n{100 * c / int(totals[t]):.0f} %", ha="center", va="center", fontsize=LABEL_PT,
                     color="white" if c > 0.6 * top else "black")
     ax.set_xticks(range(k), [wrap_text(n, 1.0, LABEL_PT) for n in names], fontsize=LABEL_PT)
-    ax.set_yticks(range(k), [f"{n}\nrecall {float(r):.2f}" for n, r in zip(names, recall)], fontsize=LABEL_PT)
+    ax.set_yticks(range(k), [f"{n}\nrecall {float(r):.2f}" for n, r in zip(names, recall, strict=True)],
+                  fontsize=LABEL_PT)
     ax.set_xlabel("predicted class", fontsize=LABEL_PT)
     ax.set_ylabel("true class", fontsize=LABEL_PT)
     acc = float(cm.diag().sum()) / max(1, int(cm.sum()))
@@ -84,7 +85,7 @@ def plot_leaderboard(table: Any, metrics: Sequence[str] | None = None, *, order_
     fig = prepare_figure(fig, w, rows * (0.55 + 0.2 * len(order)) + 0.2)
     axes = panel_grid(fig, len(metrics), ncols)
     labels = [_method_label(m) for m in order]
-    for i, (ax, metric) in enumerate(zip(axes, metrics)):
+    for i, (ax, metric) in enumerate(zip(axes, metrics, strict=False)):
         sub = data[data["metric"] == metric].set_index("method").loc[order]
         err = sub["std"].to_numpy(dtype=float)
         ax.barh(range(len(order)), sub["mean"].to_numpy(dtype=float), xerr=np.where(np.isnan(err), 0, err),

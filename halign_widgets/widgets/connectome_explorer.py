@@ -59,7 +59,8 @@ class ConnectomeExplorer(App):
             raise InputShapeError("dataset must be an ImageDataset or a non-empty N×C×H×W tensor of images.")
         if images.shape[1] != model.in_channels or min(images.shape[-2:]) < model.min_input:
             raise InputShapeError(f"the images are {tuple(images.shape[1:])} but the model needs "
-                                  f"{model.in_channels} channel(s) and at least {model.min_input}×{model.min_input} px.")
+                                  f"{model.in_channels} channel(s) and at least "
+                                  f"{model.min_input}×{model.min_input} px.")
         area, edge = get_area(area).name, edge_name(edge)     # typed errors before anything is built
         super().__init__(key=key)
         self.model, self.images = model, images

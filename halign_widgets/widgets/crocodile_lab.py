@@ -96,7 +96,8 @@ class CrocodileLab(App):
                  batch_size: int = 64, seed: int = 0, width: int = 8, depth: int = 3, dim: int = 32,
                  device: str = "auto", key: str | None = None) -> None:
         for name, value, high in (("epochs", epochs, 200), ("batch_size", batch_size, 4096), ("seed", seed, 10**6)):
-            if isinstance(value, bool) or not isinstance(value, int) or not (0 if name == "seed" else 1) <= value <= high:
+            if (isinstance(value, bool) or not isinstance(value, int)
+                    or not (0 if name == "seed" else 1) <= value <= high):
                 raise ConfigError(f"{name} must be an integer in {0 if name == 'seed' else 1}..{high}, got {value!r}.")
         splits = dataset if isinstance(dataset, DomainSplits) else domain_splits(dataset)
         start = configuration(config)
@@ -130,7 +131,8 @@ class CrocodileLab(App):
         self.domain_branch = W.Checkbox(value=start.domain_branch, description="domain branch", indent=False)
         self.switches = {t: W.Checkbox(value=t in start.losses.on, description=t, indent=False,
                                        layout=W.Layout(width="160px")) for t in TERMS}
-        self.weights = {t: W.FloatSlider(value=start.losses.weight(t), min=0.0, max=2.0, step=0.05, readout_format=".2f",
+        self.weights = {t: W.FloatSlider(value=start.losses.weight(t), min=0.0, max=2.0, step=0.05,
+                                         readout_format=".2f",
                                          continuous_update=False, layout=W.Layout(width="230px")) for t in TERMS}
         self.prior_weight = self.weights["prior"]
         # -- training
@@ -340,7 +342,8 @@ class CrocodileLab(App):
             raise TrainingBusyError("training is already running: press Stop (or call lab.stop()) and wait for it "
                                     "to end before starting again.")
         cfg = self.current_configuration()
-        trainer, tracker = make_trainer(cfg, self.splits, epochs=int(self.epochs_box.value), lr=float(self.lr_box.value),
+        trainer, tracker = make_trainer(cfg, self.splits, epochs=int(self.epochs_box.value),
+                                        lr=float(self.lr_box.value),
                                         seed=int(self.seed_box.value), prior=self.prior.clone(), device=self.device,
                                         callbacks=[_Live(self)], **self.size)
         self.trainer, self.tracker, self.model = trainer, tracker, trainer.model

@@ -69,7 +69,8 @@ def _findings(n: int, p_root: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.stack([mass, calc, dist, halo], 1).float()
 
 
-def _patterns(n: int, cy: torch.Tensor, cx: torch.Tensor, size: int, sc: float, g: torch.Generator) -> list[torch.Tensor]:
+def _patterns(n: int, cy: torch.Tensor, cx: torch.Tensor, size: int, sc: float,
+              g: torch.Generator) -> list[torch.Tensor]:
     """The four finding patterns (``N×H×W`` each) at centres ``cy, cx`` (``N×4``)."""
     mass = D.soft_disk(cy[:, 0], cx[:, 0], D.uniform(g, n, 4.5, 6.0) * sc, size)
     calc = torch.zeros(n, size, size)

@@ -210,7 +210,7 @@ class CauseSet:
             if missing:
                 rows = torch.tensor(list(missing.values()), dtype=torch.long)
                 values = self._run(mode, c[rows], scope)
-                self._cache.update(zip(missing.keys(), values.tolist()))
+                self._cache.update(zip(missing.keys(), values.tolist(), strict=True))
             results.append(torch.tensor([self._cache[key] for key in keys], dtype=torch.float64))
         return results
 

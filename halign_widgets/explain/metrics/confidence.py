@@ -99,7 +99,8 @@ def average_drop_increase(model: nn.Module, x: Tensor, maps: Tensor, target: Tar
     probs = predict_probs(model, x, batch_size)
     tgt = resolve_target(model, x, target, probs)
     y = probs.gather(1, tgt[:, None])[:, 0]
-    o = predict_probs(model, explanation_image(x, torch.as_tensor(maps).detach().cpu(), background), batch_size).gather(1, tgt[:, None])[:, 0]
+    o = predict_probs(model, explanation_image(x, torch.as_tensor(maps).detach().cpu(), background),
+                      batch_size).gather(1, tgt[:, None])[:, 0]
     drop = (y - o).clamp_min(0) / y.clamp_min(torch.finfo(y.dtype).tiny) * 100.0
     increased = o > y
     return ConfidenceChange(average_drop=float(drop.mean()), increase=float(increased.float().mean() * 100.0),
