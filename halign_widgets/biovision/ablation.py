@@ -47,8 +47,8 @@ def model_state(model: CoCoReco) -> dict[str, object]:
 
 
 def _restore(model: CoCoReco, state: Mapping[str, object]) -> None:
-    model.gains.copy_(state["gains"])            # type: ignore[arg-type]
-    model.edge_on.copy_(state["edge_on"])        # type: ignore[arg-type]
+    model.gains.copy_(state["gains"])
+    model.edge_on.copy_(state["edge_on"])
     model.cab_on = dict(state["cab_on"])         # type: ignore[call-overload]
     model.cab_active = bool(state["cab_active"])
 

@@ -190,6 +190,7 @@ def compare_models(worlds: Sequence[str] = ("context", "masses"), variants: Sequ
                     result.datasets[(world, seed)] = make_world(world, n, size=size, seed=seed, **knobs.get(world, {}))
                 data = result.datasets[(world, seed)]
                 model = build_model(variant, data.channels, data.num_classes, width, seed)
+                assert folder is not None  # keep_models gives the grid a models folder (a temporary one by default)
                 load_checkpoint(Path(folder) / f"{world}-{variant}-{seed}.pt", model)
                 result.models[(world, variant, seed)] = model.eval()
     finally:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -91,7 +91,7 @@ class CoCoRecoStep(Callback):
             ce = F.cross_entropy(logits, y)
             return ce, logits, {"ce": ce.detach()}
         if self.trainer is not None and hasattr(model, "cab_active"):
-            model.cab_active = self.cab_on_in(max(1, int(self.trainer.epoch)))
+            cast(Any, model).cab_active = self.cab_on_in(max(1, int(self.trainer.epoch)))
         out = details(x)
         ce = F.cross_entropy(out.logits, y)
         loss, terms = ce, {"ce": ce.detach()}

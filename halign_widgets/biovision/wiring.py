@@ -98,10 +98,10 @@ class WiringMixin:
     def check_cab(self, area: str) -> str:
         """The id of ``area`` if it has a CAB; a typed error listing the CAB areas otherwise."""
         try:
-            name = get_area(area).name
+            name: str | None = get_area(area).name
         except LookupError:
             name = None
-        if name not in self.cabs:
+        if name is None or name not in self.cabs:
             raise unknown_name("CAB area (this model has CABs at "
                                f"{', '.join(self.cab_areas) or 'no area'})", str(area), self.cab_areas)
         return name

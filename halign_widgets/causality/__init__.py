@@ -13,13 +13,13 @@ After Carloni & Colantonio (2024) and Carloni et al. (2023); see METHODS.md §2.
 
 from .experiments import run_experiments, summarize
 from .factors import (
-                      DIRECTIONS,
-                      FACTOR_KINDS,
-                      causality_factors,
-                      degrees,
-                      direction_graph,
-                      random_factors,
-                      straight_through_step,
+    DIRECTIONS,
+    FACTOR_KINDS,
+    causality_factors,
+    degrees,
+    direction_graph,
+    random_factors,
+    straight_through_step,
 )
 from .maps import ESTIMATORS, FAITHFUL_LIMIT, MODES, causality_map, lehmer_mean, normalize_features
 from .module import SETTINGS, CausalityModule, factor_kind

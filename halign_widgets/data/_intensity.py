@@ -49,7 +49,7 @@ def check_intensity(intensity: object) -> Intensity:
             return intensity
         raise ConfigError(f"intensity={intensity!r} is not an intensity mode; {did_you_mean(intensity, _MODES)}, "
                           "or give the maximum pixel value as a number (e.g. intensity=4095 for 12-bit data).")
-    if isinstance(intensity, numbers.Real) and not isinstance(intensity, bool) and np.isfinite(intensity) \
+    if isinstance(intensity, numbers.Real) and not isinstance(intensity, bool) and np.isfinite(float(intensity)) \
             and float(intensity) > 0:
         return float(intensity)
     raise ConfigError(f"intensity={intensity!r} must be 'dtype', 'minmax' or the maximum pixel value as a number "

@@ -112,8 +112,8 @@ def _run_suny(call: MethodCall) -> tuple[Tensor, dict[str, Any]]:
     maps = result.combined
     if maps.dim() == 4:
         maps = maps[:, 0]
-    if tuple(maps.shape[-2:]) != tuple(call.x.shape[-2:]):
-        maps = upsample(maps.float(), tuple(call.x.shape[-2:]))
+    if (maps.shape[-2], maps.shape[-1]) != (call.x.shape[-2], call.x.shape[-1]):
+        maps = upsample(maps.float(), (call.x.shape[-2], call.x.shape[-1]))
     return maps, {"suny": result}
 
 

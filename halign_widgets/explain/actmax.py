@@ -222,6 +222,7 @@ def _unit_value(model: nn.Module, x: Tensor, unit: tuple, layer: nn.Module | Non
     with record_activations(layer) as rec:
         model(x)
     acts = rec.output
+    assert acts is not None  # the forward pass above ran through the layer
     if not 0 <= unit[2] < acts.shape[1]:
         raise TargetOutOfRangeError(f"channel {unit[2]} is out of range; layer {unit[1]!r} has "
                                     f"{acts.shape[1]} channels, valid channels are 0..{acts.shape[1] - 1}.")

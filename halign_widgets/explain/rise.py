@@ -66,7 +66,7 @@ def rise(model: nn.Module, x: Tensor, target: Tensor, n_masks: int = 500, grid: 
     n_masks, grid, p, seed, batch_size = check_rise_options(n_masks, grid, p, seed, batch_size)
     x = model_input(model, x)  # the model's device and dtype
     acc = torch.promote_types(x.dtype, torch.float32)  # accumulate in ≥ float32 even for a half-precision model
-    masks = rise_masks(int(n_masks), tuple(x.shape[-2:]), int(grid), float(p), seed, x.device).to(acc)
+    masks = rise_masks(int(n_masks), (x.shape[-2], x.shape[-1]), int(grid), float(p), seed, x.device).to(acc)
     out = torch.zeros(x.shape[0], *x.shape[-2:], device=x.device, dtype=acc)
     for b in range(x.shape[0]):
         for start in range(0, n_masks, batch_size):

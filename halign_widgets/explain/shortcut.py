@@ -112,6 +112,7 @@ def shortcut_detective(models: Mapping[str, nn.Module], dataset: ImageDataset,
     if n_images is not None and n_images < pool.numel():
         g = torch.Generator().manual_seed(seed)
         pool = pool[torch.randperm(pool.numel(), generator=g)[:n_images]].sort().values
+    assert ds.masks is not None  # checked on the dataset above; a split keeps its masks
     x, lesion = ds.images[pool].float(), ds.masks[pool][:, 0]
     markers = box.expand_as(lesion)
     options = method_options(methods)

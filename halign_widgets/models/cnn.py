@@ -129,7 +129,7 @@ def conv_layers(model: nn.Module) -> dict[str, nn.Module]:
     For a :class:`SmallCNN` these are the conv blocks (``features.conv1`` …); for any other model
     every ``nn.Conv2d`` is listed.
     """
-    blocks = {name: m for name, m in model.named_modules() if isinstance(m, ConvBlock)}
+    blocks: dict[str, nn.Module] = {name: m for name, m in model.named_modules() if isinstance(m, ConvBlock)}
     if blocks:
         return blocks
     return {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}

@@ -112,9 +112,9 @@ def consistency_stability(model: ProtoPNet, dataset: Any, *, threshold: float = 
         idx = (labels == int(model.prototype_class[j])).nonzero()[:, 0].tolist()
         if not idx:
             continue
-        h, w = x.shape[-2:]
-        boxes = [model.rf.box(*clean_e[i].cells[j], h, w) for i in idx]
-        boxes_n = [model.rf.box(*noisy_e[i].cells[j], h, w) for i in idx]
+        h, w = x.shape[-2], x.shape[-1]
+        boxes = [model.rf.box(r, c, h, w) for r, c in (clean_e[i].cells[j] for i in idx)]
+        boxes_n = [model.rf.box(r, c, h, w) for r, c in (noisy_e[i].cells[j] for i in idx)]
         freq, same = {}, torch.ones(len(idx), dtype=torch.bool)
         for name, points in parts.items():
             pts = points[idx]

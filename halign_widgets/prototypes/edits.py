@@ -24,7 +24,7 @@ from torch import Tensor
 from ..errors import ConfigError, TrainingBusyError, UnknownNameError
 from ..models import eval_mode, model_device
 from .debug_loss import PatchSimilarity
-from .loss import ProtoPNetLoss
+from .loss import ExtraTerm, ProtoPNetLoss
 from .model import ProtoPNet
 from .push import Patch, PushResult, dataset_tensors
 from .schedule import Schedule, train_protopnet
@@ -145,7 +145,7 @@ class PrototypeEditor:
             raise ConfigError("forget / remember need the training data; build the editor with "
                               "PrototypeEditor(model, train=world.train, ...).")
         images, _ = dataset_tensors(self.train, "training data")
-        n, m = self.model.grid_size(tuple(images.shape[-2:]))
+        n, m = self.model.grid_size((images.shape[-2], images.shape[-1]))
         out: list[Patch] = []
         for p in patches:
             if len(p) != 3:
@@ -300,7 +300,7 @@ class PrototypeEditor:
         images, labels = dataset_tensors(self.train, "training data")
         self.forget_set += [p for p in forget if p not in self.forget_set]
         self.remember_set += [p for p in remember if p not in self.remember_set]
-        extra = {}
+        extra: dict[str, ExtraTerm] = {}
         if self.forget_set:
             extra["forget"] = PatchSimilarity(images, labels, self.forget_set, float(strength))
         if self.remember_set:
@@ -318,8 +318,9 @@ class PrototypeEditor:
         if run.state == "stopped":
             return "stopped before the fine-tune finished; the model was put back as it was"
         self.push = run.push
-        moved = sum(1 for a, b in zip(self.base_push.records if self.base_push else [], run.push.records, strict=False)
-                    if a.patch != b.patch)
+        assert run.push is not None  # a finished run ends with a push
+        before = self.base_push.records if self.base_push else []
+        moved = sum(1 for a, b in zip(before, run.push.records, strict=False) if a.patch != b.patch)
         return (f"fine-tuned {epochs}+{last_layer_epochs} epoch(s); "
                 f"{moved} prototype(s) now on other patches than as trained")
 

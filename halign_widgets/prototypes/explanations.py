@@ -122,7 +122,7 @@ def explain_prototypes(model: ProtoPNet, x: Tensor, target: int | None = None, *
     with eval_mode(model):
         out = model.forward_parts(x.to(model_device(model)).float())
     raw = log_similarity(out.distances, model.epsilon).cpu()
-    ups = upsample_maps(raw, tuple(x.shape[-2:]), upsample)
+    ups = upsample_maps(raw, (x.shape[-2], x.shape[-1]), upsample)
     active = model.prototype_active.cpu()
     weight = model.last_layer.weight.detach().cpu()
     probs = torch.softmax(out.logits.float(), 1).cpu()
@@ -201,7 +201,7 @@ def nearest_patches(model: ProtoPNet, dataset: Any, k: int = 6, *, batch_size: i
             value, where = d.min(2)
             mins.append(value.cpu())
             cells.append(where.cpu())
-    m = model.grid_size(tuple(images.shape[-2:]))[1]
+    m = model.grid_size((images.shape[-2], images.shape[-1]))[1]
     dist, cell = torch.cat(mins).t(), torch.cat(cells).t()            # P×N
     best, idx = torch.topk(dist, k, dim=1, largest=False)
     flat = torch.gather(cell, 1, idx)
@@ -216,6 +216,6 @@ def _boxes(model: ProtoPNet, images: Tensor, idx: Tensor, percentile: float, ups
     unique = sorted(set(idx.flatten().tolist()))
     with eval_mode(model):
         sims = log_similarity(model.distances(images[unique].to(device).float()), model.epsilon).cpu()
-    ups = upsample_maps(sims, tuple(images.shape[-2:]), upsample)
+    ups = upsample_maps(sims, (images.shape[-2], images.shape[-1]), upsample)
     pos = {i: t for t, i in enumerate(unique)}
     return [[high_activation_box(ups[pos[int(i)], j], percentile) for i in idx[j]] for j in range(idx.shape[0])]

@@ -82,6 +82,8 @@ class GlooSyncBatchNorm(_BatchNorm):
 
     @torch.no_grad()
     def _update_running_stats(self, mean: Tensor, var: Tensor, total: float) -> None:
+        # called only with track_running_stats, so the buffers exist
+        assert self.num_batches_tracked is not None and self.running_mean is not None and self.running_var is not None
         self.num_batches_tracked.add_(1)
         factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else float(self.momentum)
         unbiased = var * (total / max(total - 1.0, 1.0))

@@ -122,7 +122,7 @@ def read_results(path: str | os.PathLike[str], fingerprint: str | None = None) -
     return done
 
 
-def _run_cell(index: int, fn: Callable[..., Any], cell: dict[str, Any], fixed: dict[str, Any],
+def _run_cell(index: int, fn: Callable[..., Any], cell: Mapping[str, Any], fixed: dict[str, Any],
               threads: int | None) -> tuple[int, list[dict[str, Any]], float]:
     """Run one cell with its own seed and thread count (in this process or a worker)."""
     seed = derive_seed(int(cell.get("seed", 0)), json.dumps(cell, sort_keys=True, default=_plain))

@@ -107,6 +107,6 @@ def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: in
     finally:
         for m, (momentum, count) in zip(layers, saved, strict=True):
             m.momentum = momentum
-            if count is not None:
+            if count is not None and m.num_batches_tracked is not None:  # saved from this very buffer above
                 m.num_batches_tracked.copy_(count)
     return model

@@ -193,7 +193,7 @@ class Trainer(RunControl):
     @property
     def batches_per_epoch(self) -> int:
         """Optimiser steps per epoch."""
-        return self._team.batches_per_epoch(len(self.train_data), self.batch_size)
+        return self._team.batches_per_epoch(_data.size_of(self.train_data), self.batch_size)
 
     @property
     def rank(self) -> int:
@@ -365,7 +365,7 @@ class Trainer(RunControl):
         team.together(lambda: (None, ()), f"the end of epoch {epoch}", self.stop_requested)
 
     def _validation_totals(self) -> tuple[list[str], list[float]]:
-        indices = self._team.eval_indices(len(self.val_data))
+        indices = self._team.eval_indices(_data.size_of(self.val_data))
         totals, seen = evaluation_totals(self.model, self._step, self.metric, self.val_data, self.batch_size,
                                          self.device, indices)
         return list(totals), [seen, *totals.values()]
@@ -383,7 +383,7 @@ class Trainer(RunControl):
         """One pass over the training data (this rank's shard); ``None`` if a stop request interrupted it."""
         team = self._team
         self.model.train()
-        order = team.order(len(self.train_data), epoch_generator(self.seed, epoch))
+        order = team.order(_data.size_of(self.train_data), epoch_generator(self.seed, epoch))
         batches = _data.iterate_batches(self.train_data, team.rank_batch(self.batch_size), order=order)
         totals: dict[str, float] = {}
         seen = 0.0

@@ -46,7 +46,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import ipywidgets as W
 from ipywidgets.widgets.widget import _instances
@@ -147,7 +147,7 @@ class _AppMeta(type):
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         before = set(_instances)
-        app = cls.__new__(cls)
+        app = cast(Any, cls).__new__(cls)
         try:
             app.__init__(*args, **kwargs)
         except BaseException:

@@ -156,11 +156,11 @@ def plot_attributions(explanations: Mapping[str, Explanation] | Sequence[Explana
     axes = panel_grid(fig, len(cells), ncols)
     cmap, norm = ("inferno", Normalize(0, 1)) if scale == "abs" else ("RdBu_r", Normalize(-1, 1))
     map_axes = []
-    for ax, (r, j, _), title in zip(axes, cells, wrapped, strict=False):
-        if j is None:
+    for ax, (r, exp, _), title in zip(axes, cells, wrapped, strict=False):
+        if exp is None:
             show_image(ax, imgs[r])
         else:
-            ax.imshow(shown[j][r].numpy(), cmap=cmap, norm=norm)
+            ax.imshow(shown[exp][r].numpy(), cmap=cmap, norm=norm)
             map_axes.append(ax)
         decorate_panel(ax, mask_at(masks, r), boxes)
         ax.set_title(title, fontsize=TITLE_PT)

@@ -141,7 +141,8 @@ def plot_experiment_table(table: Any, *, fig: Figure | None = None, width: float
     span = max(hi - lo, 0.02)
     ax.set_ylim(max(0.0, lo - 0.25 * span), hi + 0.12 * span)
     ax.set_xticks(range(len(configs)),
-                  [_config_label(*c, with_direction=len(directions) > 1) for c in configs], fontsize=LABEL_PT)
+                  [_config_label(s, e, p, d, with_direction=len(directions) > 1) for s, e, p, d in configs],
+                  fontsize=LABEL_PT)
     ax.tick_params(axis="y", labelsize=LABEL_PT)
     ax.set_ylabel("test accuracy", fontsize=LABEL_PT)
     spread = "one seed: no spread to show" if one_seed else f"mean ± std over {int(table['seeds'].max())} seeds"

@@ -109,7 +109,8 @@ class CrocodileLab(App):
             raise ConfigError("the dataset has no info['graph'] (the true causal graph the prior starts from); use "
                               "make_world('domains', …).")
         super().__init__(key=key)
-        self.splits, self.size = splits, dict(width=width, depth=depth, dim=dim, batch_size=batch_size)
+        self.splits = splits
+        self.size: dict[str, Any] = dict(width=width, depth=depth, dim=dim, batch_size=batch_size)
         self.device, self.findings = device, splits.findings
         k = splits.num_findings
         self.truth = check_prior(truth, k)
@@ -179,9 +180,17 @@ class CrocodileLab(App):
         self.observe(list(self.weights.values()), lambda _c: self._mark_custom())
         for i in range(k):
             for j in range(k):
-                self.observe(self.cells[i][j], lambda c, i=i, j=j: self._edited(i, j, c["new"]))
+                def on_edit(c: Any, i: int = i, j: int = j) -> None:
+                    self._edited(i, j, c["new"])
+
+                self.observe(self.cells[i][j], on_edit)
         self.observe([self.index, self.finding], lambda _c: self._draw_attention())
-        self.observe(self.part, lambda _c: (self._index_range(), self._draw_attention()))
+
+        def on_part(_c: Any) -> None:
+            self._index_range()
+            self._draw_attention()
+
+        self.observe(self.part, on_part)
         term_rows = [W.HBox([self.switches[t], self.weights[t]]) for t in TERMS]
         losses = W.VBox([W.HBox([self.preset, self.domain_branch]),
                          W.HBox([W.VBox(term_rows[:5]), W.VBox(term_rows[5:])])])

@@ -205,7 +205,7 @@ class DatasetBrowser(App):
                 continue
             img = ds.images[i]
             art.set_data(img[0].numpy() if img.shape[0] == 1 else img[:3].permute(1, 2, 0).clamp(0, 1).numpy())
-            if show_masks:
+            if show_masks and ds.masks is not None:
                 mask = ds.masks[i, 0].numpy()
                 if mask.any():
                     self._draw_mask(ax, mask)

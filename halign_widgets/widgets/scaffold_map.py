@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import textwrap
+from typing import Any
 
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -72,7 +73,10 @@ class ScaffoldMap(App):
         self.set_body(W.HTML(f"<h3>{html.escape(SCAFFOLD.title)}</h3>"), W.HBox([self.tree, self.detail]),
                       self.handout.widget)
         for path, acc in self._accordions.items():
-            self.observe(acc, lambda change, path=path: self._on_toggle(path, change["new"]), names="selected_index")
+            def on_toggle(change: Any, path: str = path) -> None:
+                self._on_toggle(path, change["new"])
+
+            self.observe(acc, on_toggle, names="selected_index")
         self.open(start)
         if show_figure:
             self.render()

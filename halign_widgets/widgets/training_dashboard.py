@@ -302,8 +302,7 @@ class TrainingDashboard(App):
             self._plot(History())  # clear the previous run's curves
         return trainer
 
-    @staticmethod
-    def _train(_stop: Any, trainer: Trainer) -> None:
+    def _train(self, _stop: Any, trainer: Trainer) -> None:
         trainer.run_prepared()
 
     def _stop_requested(self) -> None:

@@ -186,8 +186,9 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
             report.finish_image()
     stack = {key: torch.stack([p[key] for p in parts]) for key in parts[0] if key != "sv"}
     sv0: ShapleyValues = parts[0]["sv"]
-    coalition_values = None
+    coalition_values: dict[str, Tensor] | None = None
     if sv0.exact:
+        assert sv0.coalitions is not None  # exact Shapley values keep every coalition
         coalition_values = {"coalitions": sv0.coalitions,
                             "necessity": torch.stack([p["sv"].coalition_values[:, 0] for p in parts]),
                             "sufficiency": torch.stack([p["sv"].coalition_values[:, 1] for p in parts])}

@@ -60,7 +60,7 @@ def explanation_image(x: Tensor, maps: Tensor, background: str | float | Tensor 
     background is not black (our masses), a black surround is itself out of distribution and can
     dominate the score.
     """
-    r = as_maps(maps, tuple(x.shape[-2:]), batch=x.shape[0]).clamp_min(0)
+    r = as_maps(maps, (x.shape[-2], x.shape[-1]), batch=x.shape[0]).clamp_min(0)
     peak = r.flatten(1).max(1).values.view(-1, 1, 1)
     norm = torch.where(peak > 0, r / peak.clamp_min(torch.finfo(r.dtype).tiny), torch.zeros_like(r))
     weight = norm[:, None].to(x)

@@ -151,7 +151,7 @@ def deletion_insertion(model: nn.Module, x: Tensor, maps: Tensor, target: Target
     if batch_size < 1:
         raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}.")
     x = x.detach().float().cpu()
-    maps = as_maps(maps, tuple(x.shape[-2:]), batch=x.shape[0]).cpu()
+    maps = as_maps(maps, (x.shape[-2], x.shape[-1]), batch=x.shape[0]).cpu()
     tgt = resolve_target(model, x, target, predict_probs(model, x, batch_size))
     kind = "zeros" if isinstance(baseline, str) and baseline == "zero" else baseline
     base = make_baseline(x, kind, sigma=blur_sigma)
