@@ -37,18 +37,18 @@ def _label(method: str) -> str:
     return LABELS.get(method, method)
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
+def _pct(x: float, digits: int = 1) -> str:
+    return f"{100 * x:.{digits}f} %"
 
 
-def _provenance(record: dict[str, Any], command: str) -> str:
+def _provenance(record: dict[str, Any], command: str, configuration: str) -> str:
     m = record["machine"]
     load = m.get("load_average_1_5_15") or ["?"]
     seeds = ", ".join(str(s) for s in record.get("seeds") or []) or "none (unseeded inputs)"
     return (f"*Record `benchmarks/results/{record['name']}.json`, measured {record['date']} on {m['cpu_count']} "
-            f"CPU(s) ({m['platform']}, torch {m['torch']}, load average {load[0]} while it ran — a shared machine, "
-            f"so timings are noisy); seeds: {seeds}. Re-measure with `{command}`, then "
-            f"`python tools/readme_numbers.py --write`.*")
+            f"CPU(s) ({m['platform']}, torch {m['torch']}; load average {load[0]} when it finished — a shared "
+            f"machine, so timings are noisy); seeds: {seeds}. Configuration: {configuration}. Re-measure with "
+            f"`{command}`, then `python tools/readme_numbers.py --write`.*")
 
 
 def render_findings(record: dict[str, Any]) -> str:
@@ -70,15 +70,15 @@ def render_findings(record: dict[str, Any]) -> str:
         f"| shortcut detective (Grad-CAM map mass on the marker box / on the lesion; a uniform map: "
         f"{_pct(sc['marker_area'])} / {_pct(sc['lesion_area'])}; {cfg['n_pair']} images per world, "
         f"{cfg['n_detect']} marked test images) | shortcut model {_pct(gc_s['marker_share'])} / "
-        f"{_pct(gc_s['lesion_share'])}, right on {gc_s['accuracy_unmarked']:.0%} of unmarked and "
-        f"{gc_s['accuracy_marked']:.0%} of marked test images; clean model {_pct(gc_c['marker_share'])} / "
+        f"{_pct(gc_s['lesion_share'])}, right on {_pct(gc_s['accuracy_unmarked'], 0)} of unmarked and "
+        f"{_pct(gc_s['accuracy_marked'], 0)} of marked test images; clean model {_pct(gc_c['marker_share'])} / "
         f"{_pct(gc_c['lesion_share'])} | a shortcut model looks at the marker |",
     ]
     knobs = ", ".join(f"{k}={cfg[k]}" for k in ("n_images", "epochs", "n_pair", "n_detect", "n_eval", "steps"))
     what = "smoke" if cfg.get("smoke") else "default"
-    return "\n".join(lines) + "\n\n" + _provenance(record, "python benchmarks/bench_findings.py --record") + (
-        f" Configuration: chapter 01's {what} parameters ({knobs}) and the chapter's own calls; the chapter's "
-        "closing cells print the numbers of the run on screen.*\n").replace(".* Configuration", ". Configuration")
+    configuration = (f"chapter 01's {what} parameters ({knobs}) and the chapter's own calls; the chapter's closing "
+                     "cells print the numbers of the run on screen")
+    return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["findings"][1], configuration) + "\n"
 
 
 def render_causality_maps(record: dict[str, Any]) -> str:
@@ -89,11 +89,9 @@ def render_causality_maps(record: dict[str, Any]) -> str:
              "| speed-up | max \\|fast − faithful\\| |", "|---|---|---|---|---|"]
     lines += [f"| {names.get(r['estimator'], r['estimator'])} (p = {r['p']:g}) | {r['fast_ms']:.3f} ms | "
               f"{r['faithful_ms']:.1f} ms | {r['speedup']:,.0f}× | {r['max_abs_diff']:.1e} |" for r in rows]
-    note = _provenance(record, "python benchmarks/bench_causality.py --maps-only --record")
-    return "\n".join(lines) + "\n\n" + (
-        note + f" Configuration: {cfg['threads']} thread, median of {cfg['fast_repeats']} fast and "
-        f"{cfg['faithful_repeats']} faithful calls on `{cfg['input']}`. Chapter 04 times its own sizes and prints "
-        "its own ratio.*\n").replace(".* Configuration", ". Configuration")
+    configuration = (f"{cfg['threads']} thread, median of {cfg['fast_repeats']} fast and {cfg['faithful_repeats']} "
+                     f"faithful calls on `{cfg['input']}`; chapter 04 times its own sizes and prints its own ratio")
+    return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["causality_maps"][1], configuration) + "\n"
 
 
 #: block name → (renderer, the benchmark command that writes its record)
