@@ -3,7 +3,8 @@
 #
 #   make lab      JupyterLab on the start chapter (`make notebook`: the same in Notebook 7)
 #   make voila CHAPTER=04_causality_maps   one chapter as an app page (Voilà; code hidden)
-#   make test     the whole test suite: unit + widget + notebooks (papermill, nbval) + browser
+#   make test     lint, then the whole test suite: unit + widget + notebooks (papermill, nbval) + browser
+#   make lint     ruff (package, tools, benchmarks, tests) and mypy (package); configured in pyproject.toml
 #   make student  student copies (solutions replaced by stubs) and teacher copies in build/
 #   make course   both copies of every chapter executed (default parameters) + offline HTML in handouts/
 #   make binder-check  build the Binder environment afresh, run every chapter in 2 GB and one CPU
@@ -29,7 +30,7 @@ BINDER_ARGS ?=
 GPU_PYTHON ?= python3
 GPU_CHECK_ARGS ?=
 
-.PHONY: setup setup-browser lab notebook voila test test-fast student course binder-check bench gpu-check clean distclean
+.PHONY: setup setup-browser lab notebook voila lint test test-fast student course binder-check bench gpu-check clean distclean
 
 setup:
 	bash tools/setup.sh
@@ -49,8 +50,16 @@ notebook: setup
 voila: setup
 	bash tools/voila.sh "$(CHAPTER)" $(VOILA_ARGS)
 
-# The README's test command (CI: .ci/run calls it). One pytest run, all four tiers.
+# ruff and mypy, as configured in pyproject.toml ([tool.ruff], [tool.mypy])
+LINT_PATHS := halign_widgets tools benchmarks tests
+lint: setup
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m mypy
+
+# The README's test command (CI: .ci/run calls it). Lint first, then one pytest run, all four tiers.
 test: setup-browser
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m mypy
 	$(PY) -m pytest -q --timeout=900 $(PYTEST_ARGS)
 
 # Everything but the notebook and browser tiers (quick feedback while coding).

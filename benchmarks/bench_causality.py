@@ -1,8 +1,10 @@
 """Benchmark the causality maps (fast vs faithful) and the training cost of each module setting.
 
 Run ``python benchmarks/bench_causality.py`` (add ``--quick`` for a shorter run). Prints two tables;
-never fails on time. Budget (DESIGN.md): the fast path at k = 64, n = 8 is ≥ 100× faster than the
-faithful one and equal to it within 1e-5. Peak memory is the resident-set growth during the call,
+never fails on time. ``--record`` writes the maps table to ``benchmarks/results/causality_maps.json``
+(rendered into the README by ``tools/readme_numbers.py``); ``--maps-only`` skips the training table.
+Budget (DESIGN.md): the fast path at k = 64, n = 8 is ≥ 100× faster than the faithful one and equal to it
+within 1e-5. Peak memory is the resident-set growth during the call,
 sampled every millisecond from ``/proc/self/statm`` (Linux; 0 when the call is shorter than a sample).
 """
 
@@ -14,8 +16,10 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -78,18 +82,19 @@ def _timed_with_memory(fn: Callable[[], Any]) -> tuple[float, float]:
     return secs, mb
 
 
-def bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int = 1, threads: int = 1) -> None:
+def bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int = 1, threads: int = 1) -> list[dict[str, Any]]:
     """Time both modes with ``threads`` intra-op threads (default 1: the fast path is far below the size
     where threads help, and on a shared machine OpenMP regions stall waiting for a busy core)."""
     saved = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        _bench_maps(ks, ns, batch)
+        return _bench_maps(ks, ns, batch)
     finally:
         torch.set_num_threads(saved)
 
 
-def _bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int) -> None:
+def _bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     print(f"\nCausality maps, batch {batch}, {torch.get_num_threads()} thread(s): fast (closed form) vs "
           "faithful (all n⁴ pairwise products)")
     print(f"{'estimator':>10} {'k':>4} {'n':>3} {'fast ms':>9} {'faithful ms':>12} {'speed-up':>9} "
@@ -100,21 +105,26 @@ def _bench_maps(ks: tuple[int, ...], ns: tuple[int, ...], batch: int) -> None:
                 x = torch.rand(batch, k, n, n)
                 x[x < 0.3] = 0.0
                 causality_map(x, estimator, p, "fast")          # warm-up (first-call overheads)
-                fast_s, fast_mb, fast = measure(lambda: causality_map(x, estimator, p, "fast"), repeat=20)
+                fast_s, fast_mb, fast = measure(partial(causality_map, x, estimator, p, "fast"), repeat=20)
                 try:
-                    slow_s, slow_mb, slow = measure(lambda: causality_map(x, estimator, p, "faithful"), repeat=2)
+                    slow_s, slow_mb, slow = measure(partial(causality_map, x, estimator, p, "faithful"), repeat=2)
                 except ConfigError:
                     print(f"{estimator:>10} {k:>4} {n:>3} {fast_s * 1e3:>9.3f} {'skipped':>12}   (faithful would "
                           f"materialize {batch * k * k * n ** 4:,} products — over the memory guard)")
                     continue
                 diff = float((fast - slow).abs().max())
+                rows.append({"estimator": estimator, "p": p, "k": k, "n": n, "fast_ms": round(fast_s * 1e3, 4),
+                             "faithful_ms": round(slow_s * 1e3, 2), "speedup": round(slow_s / fast_s, 1),
+                             "max_abs_diff": float(f"{diff:.2e}")})
                 print(f"{estimator:>10} {k:>4} {n:>3} {fast_s * 1e3:>9.3f} {slow_s * 1e3:>12.1f} "
                       f"{slow_s / fast_s:>8.0f}× {fast_mb:>8.1f} {slow_mb:>12.1f} {diff:>11.1e}"
                       + ("   ← budget ≥100× and ≤1e-5: " + ("met" if slow_s / fast_s >= 100 and diff <= 1e-5
                                                           else "NOT met") if (k, n) == (64, 8) else ""))
+    return rows
 
 
-def _train_one(setting: str, estimator: str, epochs: int, n_images: int, batch_size: int, size: int) -> dict[str, float]:
+def _train_one(setting: str, estimator: str, epochs: int, n_images: int, batch_size: int,
+               size: int) -> dict[str, float]:
     """Train one setting in this (fresh) process; return seconds/epoch, params and peak RSS growth."""
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(n_images, 1, size, size, generator=g), torch.randint(0, 2, (n_images,), generator=g)
@@ -164,6 +174,8 @@ def bench_training(epochs: int, n_images: int, batch_size: int = 64, size: int =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and a shorter training run")
+    parser.add_argument("--record", action="store_true", help="write benchmarks/results/causality_maps.json")
+    parser.add_argument("--maps-only", action="store_true", help="skip the training-cost table")
     parser.add_argument("--train-one", nargs=6, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.train_one:
@@ -175,8 +187,18 @@ def main() -> None:
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); timings on a shared machine are "
           "inflated by contention")
-    bench_maps((16, 64) if args.quick else (16, 64, 512), (4, 8))
-    bench_training(epochs=1 if args.quick else 2, n_images=128 if args.quick else 512)
+    ks, ns, batch = ((16, 64) if args.quick else (16, 64, 512)), (4, 8), 1
+    rows = bench_maps(ks, ns, batch)
+    if args.record:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _record import write_record
+
+        write_record("causality_maps", {"ks": list(ks), "ns": list(ns), "batch": batch, "threads": 1,
+                                        "input": "torch.rand(batch, k, n, n) with values < 0.3 set to 0",
+                                        "fast_repeats": 20, "faithful_repeats": 2, "statistic": "median seconds"},
+                     rows, seeds=[], note="unseeded random features; timings on a shared machine are noisy")
+    if not args.maps_only:
+        bench_training(epochs=1 if args.quick else 2, n_images=128 if args.quick else 512)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ def _train_one(name: str, epochs: int) -> dict[str, float]:
 def bench_models(epochs: int) -> None:
     print(f"\nCost per epoch on the chapter's data (domains, 1000 images, 32×32 px, batch 64, 1 thread, {epochs} "
           "epochs; each row a fresh process; wall time on a shared machine is inflated, CPU time less so)")
-    print(f"{'model':>10} {'s/epoch':>8} {'CPU s/ep':>9} {'CPU vs ERM':>11} {'params':>8} {'peak MB':>8} {'MB vs ERM':>10}")
+    print(f"{'model':>10} {'s/epoch':>8} {'CPU s/ep':>9} {'CPU vs ERM':>11} {'params':>8} {'peak MB':>8} "
+          f"{'MB vs ERM':>10}")
     rows = {}
     for name in MODELS:
         out = subprocess.run([sys.executable, __file__, "--train-one", name, str(epochs)], capture_output=True,

@@ -59,7 +59,8 @@ def _train(args: argparse.Namespace, out: Path | None) -> dict[str, Any]:
 
 def _command(args: argparse.Namespace, nproc: int | None, threads: int | None, out: Path,
              sync_bn: bool = True) -> tuple[dict[str, Any], float]:
-    base = [f"--images={args.images}", f"--size={args.size}", f"--epochs={args.epochs}", f"--batch-size={args.batch_size}",
+    base = [f"--images={args.images}", f"--size={args.size}", f"--epochs={args.epochs}",
+            f"--batch-size={args.batch_size}",
             f"--width={args.width}", "--worker", str(out)] + ([] if sync_bn else ["--no-sync-bn"])
     me = str(Path(__file__).resolve())
     cmd = ([sys.executable, me, *base] if nproc is None else

@@ -4,7 +4,8 @@ Run ``python benchmarks/bench_explain.py`` (from the repository root). Prints, p
 median of ``--repeats`` timed runs after one warm-up, the DESIGN.md budget and pass / over; then
 batched vs one-forward-per-channel Score-CAM; then the lab's Integrated Gradients on a batch of 32
 images (pass size adapted to the free memory) against captum called directly on the same batch
-(the ratio should be close to 1: the lab adds validation, seeding and the channel reduction). Chapter 01's wall time and peak memory are in
+(the ratio should be close to 1: the lab adds validation, seeding and the channel reduction). Chapter 01's wall time and
+peak memory are in
 ``bench_notebooks.py 01``. Never fails on time: budgets are for an idle 2-core machine, a busy one
 inflates the numbers.
 """
@@ -16,6 +17,7 @@ import os
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -52,7 +54,7 @@ def bench_methods(model: SmallCNN, x: torch.Tensor, repeats: int) -> list[tuple[
     for name in list_methods():
         if name == "suny":
             continue  # benchmarked by benchmarks/bench_suny.py
-        ms = median_ms(lambda: explain(model, x, name, target=1), repeats)
+        ms = median_ms(partial(explain, model, x, name, target=1), repeats)
         rows.append((name, ms, budget_for(name)))
     return rows
 

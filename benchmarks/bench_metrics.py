@@ -23,11 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from halign_widgets.data import make_world  # noqa: E402
 from halign_widgets.explain.leaderboard import evaluate_methods  # noqa: E402
 from halign_widgets.explain.metrics import deletion_insertion  # noqa: E402
-from halign_widgets.training import recalibrate_batchnorm  # noqa: E402
-from halign_widgets.explain.shortcut import (shortcut_detective,  # noqa: E402
-                                             train_shortcut_pair)
+from halign_widgets.explain.shortcut import shortcut_detective, train_shortcut_pair  # noqa: E402
 from halign_widgets.models import SmallCNN  # noqa: E402
-from halign_widgets.training import fit_classifier  # noqa: E402
+from halign_widgets.training import (
+    fit_classifier,  # noqa: E402
+    recalibrate_batchnorm,  # noqa: E402
+)
 
 METHODS = ["saliency", "input_x_gradient", "integrated_gradients", "smoothgrad", "occlusion", "gradcam",
            "gradcam++", "scorecam", "layercam"]

@@ -35,8 +35,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from halign_widgets.data import make_world  # noqa: E402
 from halign_widgets.models import SmallCNN  # noqa: E402
-from halign_widgets.prototypes import (ProtoPNet, ProtoPNetLoss, Schedule, explain_prototypes,  # noqa: E402
-                                       push_prototypes, stage_parameters)
+from halign_widgets.prototypes import (  # noqa: E402
+    ProtoPNet,
+    ProtoPNetLoss,
+    Schedule,
+    explain_prototypes,
+    push_prototypes,
+    stage_parameters,
+)
 from halign_widgets.training import Trainer  # noqa: E402
 
 EXPLAIN_BUDGET_MS = 150.0

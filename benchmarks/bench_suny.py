@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     for causes, pool, samples, grid in CASES:
         holder = {}
 
-        def run(causes=causes, pool=pool, samples=samples, grid=grid) -> None:
+        def run(causes=causes, pool=pool, samples=samples, grid=grid, holder=holder) -> None:
             holder["r"] = suny(model, x, causes=causes, pool=pool, samples=samples, grid=grid)
 
         secs, cpu = _time(run, args.repeats)

@@ -40,8 +40,9 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -52,7 +53,6 @@ from halign_widgets.data import make_world  # noqa: E402
 from halign_widgets.models import SmallCNN  # noqa: E402
 from halign_widgets.training import Callback, Trainer, derive_seed, seeded  # noqa: E402
 from halign_widgets.training._openmp import release_idle_openmp_pool  # noqa: E402
-
 
 RELEASED = "  + main OpenMP pool released"
 
@@ -188,7 +188,7 @@ def overhead_table(args: argparse.Namespace,
 
 def _paired(values: list[float], base: list[float]) -> str:
     """Median over repeats of the per-repeat ratio to the baseline (both ran in the same repeat)."""
-    return f"{100 * (statistics.median(v / b for v, b in zip(values, base)) - 1):+.1f} %"
+    return f"{100 * (statistics.median(v / b for v, b in zip(values, base, strict=False)) - 1):+.1f} %"
 
 
 def _print_overhead(rows: list[tuple[str, list[float], list[float], float]]) -> None:

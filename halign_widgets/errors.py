@@ -9,7 +9,7 @@ show the message inline and stay usable.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = [
     "HalignError",

@@ -22,9 +22,10 @@ import ast
 import json
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, Sequence
+from typing import Any
 
 from . import causality  # noqa: F401 - registers CausalCNN with the model registry
 from .data import ImageDataset, list_worlds, load_folder, load_npz, make_world
@@ -160,7 +161,9 @@ def _splits(dataset: ImageDataset) -> tuple[ImageDataset, ImageDataset | None, I
     splits = dataset.splits or {}
     if "train" not in splits:
         return dataset, None, None
-    pick = (lambda name: dataset.split(name) if name in splits and len(splits[name]) else None)
+    def pick(name: str) -> ImageDataset | None:
+        return dataset.split(name) if name in splits and len(splits[name]) else None
+
     return dataset.split("train"), pick("val"), pick("test")
 
 

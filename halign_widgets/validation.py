@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from .errors import ConfigError, unknown_name
 

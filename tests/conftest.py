@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -53,6 +54,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Any]
     failed raises its error again for every test that asks, without running a second time.
     """
     import nbformat
+
     import nb_tool
 
     cache: dict[tuple[str, str], Path | BaseException] = {}

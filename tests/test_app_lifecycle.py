@@ -16,20 +16,29 @@ import gc
 import threading
 import time
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch
 
+from halign_widgets.biovision import CoCoReco
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, HalignError, TrainingBusyError
 from halign_widgets.models import SmallCNN
-from halign_widgets.biovision import CoCoReco
 from halign_widgets.prototypes import ProtoPNet
-from halign_widgets.widgets import (ActivationMaximizationStudio, AttributionExplorer, CausalityMapExplorer,
-                                    ConnectomeExplorer, CrocodileLab, DatasetBrowser, PrototypeBrowser,
-                                    ProtoPNetDashboard, ScaffoldMap, SunyExplorer,
-                                    TrainingDashboard)
+from halign_widgets.widgets import (
+    ActivationMaximizationStudio,
+    AttributionExplorer,
+    CausalityMapExplorer,
+    ConnectomeExplorer,
+    CrocodileLab,
+    DatasetBrowser,
+    ProtoPNetDashboard,
+    PrototypeBrowser,
+    ScaffoldMap,
+    SunyExplorer,
+    TrainingDashboard,
+)
 from halign_widgets.widgets._app import App, WorkerStopped, check_stop, guarded, live_widget_count
 
 
@@ -253,8 +262,9 @@ def test_adopted_apps_close_with_their_owner() -> None:
 def test_the_figure_is_rendered_sharp_at_its_display_size() -> None:
     app = DatasetBrowser(WORLD, n=4, key="life-figure")
     try:
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         view = app.view
         png = Image.open(io.BytesIO(view.image.value))

@@ -6,8 +6,18 @@ import pytest
 import torch
 from torch import nn
 
-from halign_widgets.biovision import (PATHWAYS, VARIANTS, CoCoReco, build_model, cam_scores, classification_scores,
-                                      compare_models, pathway_drops, summarize_comparison, summarize_drops)
+from halign_widgets.biovision import (
+    PATHWAYS,
+    VARIANTS,
+    CoCoReco,
+    build_model,
+    cam_scores,
+    classification_scores,
+    compare_models,
+    pathway_drops,
+    summarize_comparison,
+    summarize_drops,
+)
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, UnknownNameError
 
@@ -59,13 +69,14 @@ def test_compare_models_three_variants_on_one_world() -> None:
     assert list(table["model"]) == list(VARIANTS) and len(lines) == 3 and "CoCoReco + CAB" in lines[-1]
     for col in ("accuracy", "macro_f1", "auroc", "relevance_mass", "energy_pointing", "params", "seconds_per_epoch"):
         assert table[col].notna().all()
-    params = dict(zip(table["model"], table["params"]))
+    params = dict(zip(table["model"], table["params"], strict=True))
     assert params["scratch"] < params["cocoreco"] == params["cocoreco_cab"]
     assert table.loc[table["model"] == "scratch", "drop_ventral"].isna().all()
     assert table.loc[table["model"] == "cocoreco_cab", "drop_cab"].notna().all()
     assert set(result.models) == {("context", v, 0) for v in VARIANTS}
     summary = summarize_comparison(table)
-    assert summary.loc[("context", "cocoreco_cab"), "seeds"] == 1 and "±" in summary.loc[("context", "scratch"), "accuracy"]
+    assert summary.loc[("context", "cocoreco_cab"), "seeds"] == 1
+    assert "±" in summary.loc[("context", "scratch"), "accuracy"]
     drops = summarize_drops(table)
     assert set(drops["model"]) == {"cocoreco", "cocoreco_cab"} and "cab" in set(drops["pathway"])
     assert set(drops.loc[drops["model"] == "cocoreco", "pathway"]) == set(PATHWAYS)

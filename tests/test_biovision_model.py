@@ -5,9 +5,22 @@ from __future__ import annotations
 import pytest
 import torch
 
-from halign_widgets.biovision import (AREAS, EDGES, PATHWAYS, SOURCE, CoCoReco, ScratchCNN, ablate, area_channels,
-                                      connectome_table, edge_name, get_area, in_edges, pathway_edges,
-                                      topological_order)
+from halign_widgets.biovision import (
+    AREAS,
+    EDGES,
+    PATHWAYS,
+    SOURCE,
+    CoCoReco,
+    ScratchCNN,
+    ablate,
+    area_channels,
+    connectome_table,
+    edge_name,
+    get_area,
+    in_edges,
+    pathway_edges,
+    topological_order,
+)
 from halign_widgets.errors import ConfigError, InputShapeError, InvalidPixelError, UnknownNameError
 from halign_widgets.explain import explain
 
@@ -36,7 +49,7 @@ def test_every_area_and_stream_of_the_spec_is_in_the_graph() -> None:
               ["v3", "v3a", "v6", "spl"], ["pfc", "ipl"], ["pfc", "spl"], ["pfc", "it"], ["ipl", "it"],
               ["spl", "it"]]
     for chain in chains:
-        for src, dst in zip(chain, chain[1:]):
+        for src, dst in zip(chain, chain[1:], strict=False):
             assert f"{src}->{dst}" in edges, f"{src}->{dst} is missing"
     assert len(EDGES) == 51 and len(edges) == 51
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from halign_widgets.explain import explain, list_methods
-from halign_widgets.explain.cam import GradCAM, GradCAMPlusPlus, LayerCAM, ScoreCAM, channel_masks
+from halign_widgets.explain.cam import GradCAMPlusPlus, LayerCAM, ScoreCAM, channel_masks
 
 
 def tiny_net(seed: int = 0) -> nn.Sequential:

@@ -7,8 +7,8 @@ import torch
 
 from halign_widgets.causality import run_experiments, summarize
 from halign_widgets.causality.experiments import COLUMNS, experiment_grid
-from halign_widgets.training import recalibrate_batchnorm
 from halign_widgets.errors import ConfigError, UnknownNameError
+from halign_widgets.training import recalibrate_batchnorm
 
 TINY = dict(n=60, size=16, width=2, depth=2, epochs=1, batch_size=32)
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from halign_widgets.causality import (causality_factors, causality_map, degrees, direction_graph, random_factors,
-                                      straight_through_step)
+from halign_widgets.causality import (
+    causality_factors,
+    causality_map,
+    degrees,
+    direction_graph,
+    random_factors,
+    straight_through_step,
+)
 from halign_widgets.errors import ConfigError, InputShapeError, UnknownNameError
 
 # 0 → 1, 0 → 2, 2 → 1 (C[2,1]=0.6 > C[1,2]=0.3): out-degrees (2, 0, 1), in-degrees (0, 2, 1).

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from halign_widgets.causality import (causality_map, channel_order, channel_statistic, direction_graph,
-                                      is_total_order, lehmer_mean, reorder)
+from halign_widgets.causality import (
+    causality_map,
+    channel_order,
+    channel_statistic,
+    direction_graph,
+    is_total_order,
+    lehmer_mean,
+    reorder,
+)
 from halign_widgets.errors import ConfigError, InputShapeError, InvalidPixelError, UnknownNameError
 
 

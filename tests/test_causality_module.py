@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from halign_widgets.causality import SETTINGS, CausalCNN, CausalClassifier, CausalityModule, causality_map_of
+from halign_widgets.causality import SETTINGS, CausalClassifier, CausalCNN, CausalityModule, causality_map_of
 from halign_widgets.errors import ConfigError, InputShapeError, UnknownNameError
 from halign_widgets.models import SmallCNN
 

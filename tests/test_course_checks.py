@@ -16,10 +16,24 @@ import torch
 from torch import nn
 
 import halign_widgets.course as course
-from halign_widgets.course import (NotYet, Verdict, accuracy_of, best_time, check_ablation_drop, check_accuracy,
-                                   check_causality_closed_form, check_channel_order, check_explanation_score,
-                                   check_map_score, check_pathway_drop, check_speedup, check_true, check_value,
-                                   checker, temporarily)
+from halign_widgets.course import (
+    NotYet,
+    Verdict,
+    accuracy_of,
+    best_time,
+    check_ablation_drop,
+    check_accuracy,
+    check_causality_closed_form,
+    check_channel_order,
+    check_explanation_score,
+    check_map_score,
+    check_pathway_drop,
+    check_speedup,
+    check_true,
+    check_value,
+    checker,
+    temporarily,
+)
 from halign_widgets.errors import ConfigError, LabelMismatchError
 
 

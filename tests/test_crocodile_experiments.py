@@ -7,8 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from halign_widgets.crocodile import (BASELINES, LADDER, ladder_cells, paper_direction, run_ladder,
-                                      summarize_ladder)
+from halign_widgets.crocodile import BASELINES, LADDER, ladder_cells, paper_direction, run_ladder, summarize_ladder
 from halign_widgets.errors import CheckpointMismatchError, ConfigError, UnknownNameError
 
 TINY = dict(n=160, size=32, epochs=1, batch_size=32, width=4, dim=16, device="cpu", progress=False)

@@ -9,10 +9,24 @@ import torch
 
 import halign_widgets.causality as causality
 import halign_widgets.crocodile.losses as losses_module
-from halign_widgets.crocodile import (TERMS, BaselineNet, CORALObjective, CrocodileNet, CrocodileObjective,
-                                      GroupDROObjective, LossConfig, RelationalScorer, asymmetric_loss,
-                                      classification_loss, consistency_loss, coral_penalty, kl_to_uniform, prior_loss,
-                                      relational_contrastive_loss, task_causality_map)
+from halign_widgets.crocodile import (
+    TERMS,
+    BaselineNet,
+    CORALObjective,
+    CrocodileNet,
+    CrocodileObjective,
+    GroupDROObjective,
+    LossConfig,
+    RelationalScorer,
+    asymmetric_loss,
+    classification_loss,
+    consistency_loss,
+    coral_penalty,
+    kl_to_uniform,
+    prior_loss,
+    relational_contrastive_loss,
+    task_causality_map,
+)
 from halign_widgets.errors import ConfigError, UnknownNameError
 
 K, D = 4, 3
@@ -75,7 +89,8 @@ def test_prior_loss_uses_the_causality_module_numbers(monkeypatch: pytest.Monkey
     expected = ((expected_map - GRAPH) ** 2)[:, off].mean()
     assert torch.allclose(prior_loss(q, GRAPH), expected)
     calls = []
-    monkeypatch.setattr(losses_module, "causality_map", lambda f, est: calls.append(est) or causality.causality_map(f, est))
+    monkeypatch.setattr(losses_module, "causality_map",
+                        lambda f, est: calls.append(est) or causality.causality_map(f, est))
     prior_loss(q, GRAPH)
     assert calls == ["max"]
     with pytest.raises(ConfigError, match="4×4"):
@@ -98,7 +113,8 @@ def _grads(net: torch.nn.Module, objective: CrocodileObjective) -> tuple[torch.T
     x, y = _batch()
     loss, _, terms = objective(net, x, y)
     loss.backward()
-    return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in net.parameters()]), terms
+    grads = [p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in net.parameters()]
+    return torch.cat(grads), terms
 
 
 @pytest.mark.parametrize("term", TERMS)

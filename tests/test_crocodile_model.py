@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from halign_widgets.crocodile import (BaselineNet, CrocodileNet, DisentangledDecoderLayer, GroupLinear,
-                                      disentangled_attention)
+from halign_widgets.crocodile import (
+    BaselineNet,
+    CrocodileNet,
+    DisentangledDecoderLayer,
+    GroupLinear,
+    disentangled_attention,
+)
 from halign_widgets.errors import ConfigError, InputShapeError
 
 

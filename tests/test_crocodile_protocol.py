@@ -8,10 +8,25 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from halign_widgets.crocodile import (CONFIGURATIONS, LADDER, Configuration, CrocodileNet, LossConfig, attention_maps, check_prior,
-                                      configuration, domain_splits, domain_targets, finding_masks, marker_masks,
-                                      mean_auroc, mean_average_precision, prior_graph, score_attention,
-                                      train_configuration)
+from halign_widgets.crocodile import (
+    CONFIGURATIONS,
+    LADDER,
+    Configuration,
+    CrocodileNet,
+    LossConfig,
+    attention_maps,
+    check_prior,
+    configuration,
+    domain_splits,
+    domain_targets,
+    finding_masks,
+    marker_masks,
+    mean_auroc,
+    mean_average_precision,
+    prior_graph,
+    score_attention,
+    train_configuration,
+)
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, InputShapeError, UnknownNameError
 
@@ -107,7 +122,7 @@ def test_training_records_every_term_and_both_selection_rules(world: ImageDatase
 def test_configurations_the_ladder_and_impossible_ones() -> None:
     assert LADDER == ("task_only", "task_domain", "task_domain_contrastive", "full")
     rungs = [CONFIGURATIONS[n].losses.on for n in LADDER]
-    assert all(a < b for a, b in zip(rungs, rungs[1:])), "each rung adds terms to the previous one"
+    assert all(a < b for a, b in zip(rungs, rungs[1:], strict=False)), "each rung adds terms to the previous one"
     assert rungs[2] - rungs[1] == {"contrastive"} and rungs[3] - rungs[2] == {"prior"}
     assert not CONFIGURATIONS["task_only"].domain_branch and CONFIGURATIONS["full"].uses_prior
     with pytest.raises(ConfigError, match="domain branch"):

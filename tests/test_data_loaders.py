@@ -10,8 +10,16 @@ import torch
 from PIL import Image
 
 from halign_widgets.data import load_digits, load_folder, load_npz
-from halign_widgets.errors import (ConfigError, CorruptFileError, DataLoadError, EmptyDatasetError,
-                                   InputShapeError, InvalidPixelError, LabelMismatchError, UnknownNameError)
+from halign_widgets.errors import (
+    ConfigError,
+    CorruptFileError,
+    DataLoadError,
+    EmptyDatasetError,
+    InputShapeError,
+    InvalidPixelError,
+    LabelMismatchError,
+    UnknownNameError,
+)
 
 
 def write_folder(root: Path, counts: dict[str, int], shape: tuple[int, int] = (20, 30)) -> Path:
@@ -28,7 +36,7 @@ def write_folder(root: Path, counts: dict[str, int], shape: tuple[int, int] = (2
 def medmnist(n: tuple[int, int, int] = (14, 3, 3), hw: int = 28, channels: int | None = None) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(1)
     out = {}
-    for split, count in zip(("train", "val", "test"), n):
+    for split, count in zip(("train", "val", "test"), n, strict=True):
         shape = (count, hw, hw) if channels is None else (count, hw, hw, channels)
         out[f"{split}_images"] = rng.integers(0, 256, shape).astype(np.uint8)
         out[f"{split}_labels"] = rng.integers(0, 3, (count, 1)).astype(np.uint8)

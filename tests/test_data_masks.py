@@ -138,7 +138,7 @@ def test_mask_options_checked(tmp_path: Path) -> None:
 def medmnist_with_masks(counts: tuple[int, int, int] = (8, 3, 3), hw: int = 28) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(2)
     out = {}
-    for split, n in zip(("train", "val", "test"), counts):
+    for split, n in zip(("train", "val", "test"), counts, strict=True):
         out[f"{split}_images"] = rng.integers(0, 256, (n, hw, hw)).astype(np.uint8)
         out[f"{split}_labels"] = (np.arange(n) % 2).astype(np.uint8)[:, None]
         out[f"{split}_masks"] = (rng.random((n, hw, hw)) < 0.3).astype(np.uint8) * 255

@@ -84,7 +84,7 @@ def test_available_memory_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def crops(root: Path, n: int = 12) -> Path:
     rng = np.random.default_rng(0)
-    for k, name in enumerate(("benign", "malignant")):
+    for name in ("benign", "malignant"):
         (root / name).mkdir(parents=True)
         for i in range(n // 2):
             Image.fromarray(rng.integers(0, 65535, (40, 40)).astype(np.uint16)).save(root / name / f"{i}.png")

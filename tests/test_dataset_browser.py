@@ -20,7 +20,8 @@ def test_first_page_and_paging(masses: ImageDataset) -> None:
     try:
         assert app.indices_shown == list(range(16)) and app.n_pages == 8 and app.view.renders == 1
         assert "page 1/8" in app.page_label.value
-        assert app.axes[0].get_title().startswith("#0 ") and masses.classes[int(masses.labels[0])] in app.axes[0].get_title()
+        assert app.axes[0].get_title().startswith("#0 ")
+        assert masses.classes[int(masses.labels[0])] in app.axes[0].get_title()
         app.next_button.click()
         assert app.page == 1 and app.indices_shown == list(range(16, 32)) and app.view.renders == 2
         app.prev_page()

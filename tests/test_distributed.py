@@ -110,9 +110,9 @@ def test_two_ranks_end_identical_and_match_one_process(suite: Path) -> None:
     assert [f["spread"] for f in found] == [0.0, 0.0] and [f["world"] for f in found] == [2, 2]
     assert [f["main"] for f in found] == [True, False] and [f["steps"] for f in found] == [8, 8]
     weights, history = single_process(epochs=2)
-    assert max_difference(weights, ranks[0]) < 1e-6              # float rounding of sums in another order (6e-8 measured)
+    assert max_difference(weights, ranks[0]) < 1e-6  # float rounding of sums in another order (6e-8 measured)
     assert found[0]["history"] == found[1]["history"]            # the metrics are agreed, not per rank
-    for mine, theirs in zip(found[0]["history"], history):
+    for mine, theirs in zip(found[0]["history"], history, strict=True):
         assert mine.keys() == theirs.keys()
         for key, value in theirs.items():
             assert mine[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key

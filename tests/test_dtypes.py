@@ -13,10 +13,16 @@ import copy
 import pytest
 import torch
 
-from halign_widgets.causality import CausalCNN, CausalClassifier, causality_map, causality_map_of
+from halign_widgets.causality import CausalClassifier, CausalCNN, causality_map, causality_map_of
 from halign_widgets.explain import activation_maximization, explain, list_methods, suny
-from halign_widgets.explain.metrics import (average_drop_increase, deletion_insertion, energy_pointing,
-                                            pointing_game, relevance_mass, sanity_check)
+from halign_widgets.explain.metrics import (
+    average_drop_increase,
+    deletion_insertion,
+    energy_pointing,
+    pointing_game,
+    relevance_mass,
+    sanity_check,
+)
 from halign_widgets.models import SmallCNN, layer_shapes, model_dtype, model_input
 from halign_widgets.training import Trainer
 

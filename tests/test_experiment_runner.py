@@ -46,8 +46,10 @@ def test_table_is_tidy_in_cell_order_with_progress(capsys: pytest.CaptureFixture
     seen = []
     table = run_grid(two_rows, grid_cells([{"k": 1}], (3, 4)), progress=lambda d, t, row: seen.append((d, t)))
     assert list(table.columns) == ["k", "seed", "part", "v"]
-    assert table.to_dict("records") == [{"k": 1, "seed": 3, "part": "a", "v": 3}, {"k": 1, "seed": 3, "part": "b", "v": -3},
-                                        {"k": 1, "seed": 4, "part": "a", "v": 4}, {"k": 1, "seed": 4, "part": "b", "v": -4}]
+    assert table.to_dict("records") == [{"k": 1, "seed": 3, "part": "a", "v": 3},
+                                        {"k": 1, "seed": 3, "part": "b", "v": -3},
+                                        {"k": 1, "seed": 4, "part": "a", "v": 4},
+                                        {"k": 1, "seed": 4, "part": "b", "v": -4}]
     assert seen == [(1, 2), (2, 2)]
     run_grid(two_rows, grid_cells([{"k": 1}], (3,)), progress=True)
     assert "[1/1] k=1 seed=3" in capsys.readouterr().out

@@ -8,7 +8,13 @@ import types
 import pytest
 import torch
 
-from halign_widgets.errors import InputShapeError, InvalidPixelError, TargetOutOfRangeError, UnknownKnobError, UnknownNameError
+from halign_widgets.errors import (
+    InputShapeError,
+    InvalidPixelError,
+    TargetOutOfRangeError,
+    UnknownKnobError,
+    UnknownNameError,
+)
 from halign_widgets.explain import Explanation, explain, list_methods, make_baseline, shared_scale
 from halign_widgets.models import SmallCNN
 
@@ -123,7 +129,8 @@ def test_baselines() -> None:
 
 
 def test_seeded_methods_are_deterministic(model: SmallCNN, x: torch.Tensor) -> None:
-    for name, opts in (("rise", {"n_masks": 20}), ("smoothgrad", {"n_samples": 3}), ("gradient_shap", {"n_samples": 3})):
+    for name, opts in (("rise", {"n_masks": 20}), ("smoothgrad", {"n_samples": 3}),
+                       ("gradient_shap", {"n_samples": 3})):
         assert torch.equal(explain(model, x, name, **opts).maps, explain(model, x, name, **opts).maps)
 
 

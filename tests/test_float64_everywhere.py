@@ -16,15 +16,38 @@ import math
 import pytest
 import torch
 
-from halign_widgets.causality import (CausalCNN, CausalClassifier, CausalityModule, causality_factors,
-                                      causality_map_of, channel_order, channel_statistic, feature_extractor,
-                                      random_factors)
+from halign_widgets.causality import (
+    CausalClassifier,
+    CausalCNN,
+    CausalityModule,
+    causality_factors,
+    causality_map_of,
+    channel_order,
+    channel_statistic,
+    feature_extractor,
+    random_factors,
+)
 from halign_widgets.data import ImageDataset
-from halign_widgets.explain import evaluate_methods, leaderboard_plot_data, rise, shortcut_detective
-from halign_widgets.explain import GradCAM, GradCAMPlusPlus, LayerCAM, ScoreCAM
+from halign_widgets.explain import (
+    GradCAM,
+    GradCAMPlusPlus,
+    LayerCAM,
+    ScoreCAM,
+    evaluate_methods,
+    leaderboard_plot_data,
+    rise,
+    shortcut_detective,
+)
 from halign_widgets.models import SmallCNN, get_layer, layer_shapes, model_dtype
-from halign_widgets.training import (evaluate, fit_classifier, load_trained, predict, recalibrate_batchnorm,
-                                     recompute_bn_stats, save_checkpoint)
+from halign_widgets.training import (
+    evaluate,
+    fit_classifier,
+    load_trained,
+    predict,
+    recalibrate_batchnorm,
+    recompute_bn_stats,
+    save_checkpoint,
+)
 
 
 def _world(n: int = 12, size: int = 32) -> ImageDataset:

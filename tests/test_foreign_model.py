@@ -17,8 +17,13 @@ from halign_widgets.errors import ConfigError, HalignError, InputShapeError
 from halign_widgets.explain import explain, list_methods, suny
 from halign_widgets.explain.metrics import deletion_insertion, pointing_game, relevance_mass
 from halign_widgets.models import feature_layer
-from halign_widgets.widgets import (ActivationMaximizationStudio, AttributionExplorer, CausalityMapExplorer,
-                                    SunyExplorer, TrainingDashboard)
+from halign_widgets.widgets import (
+    ActivationMaximizationStudio,
+    AttributionExplorer,
+    CausalityMapExplorer,
+    SunyExplorer,
+    TrainingDashboard,
+)
 
 
 class TheirCNN(nn.Module):

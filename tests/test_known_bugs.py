@@ -69,7 +69,7 @@ def test_suny_progress_is_monotone_and_ends_at_one(kw) -> None:
     seen: list[float] = []
     suny(model, x, progress=seen.append, **kw)
     assert seen and all(0.0 <= v <= 1.0 for v in seen)
-    assert all(a <= b for a, b in zip(seen, seen[1:])), seen
+    assert all(a <= b for a, b in zip(seen, seen[1:], strict=False)), seen
     assert seen[-1] == 1.0
     # every image reaches its share: 1/3 and 2/3 are reported when the first two images end
     assert pytest.approx(1 / 3) in seen and pytest.approx(2 / 3) in seen

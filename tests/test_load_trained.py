@@ -12,8 +12,15 @@ from torch import nn
 from halign_widgets.causality import CausalCNN
 from halign_widgets.errors import CheckpointError, CheckpointMismatchError, ConfigError, UnknownNameError
 from halign_widgets.models import SmallCNN
-from halign_widgets.training import History, build_model, load_trained, model_families, register_model, save_checkpoint
-from halign_widgets.training import registry
+from halign_widgets.training import (
+    History,
+    build_model,
+    load_trained,
+    model_families,
+    register_model,
+    registry,
+    save_checkpoint,
+)
 
 
 class Foreign(nn.Module):
@@ -30,7 +37,8 @@ def test_lab_families_rebuild_from_their_checkpoint(tmp_path: Path) -> None:
         path = save_checkpoint(tmp_path / f"{type(model).__name__}.pt", model, history=[{"epoch": 1, "x": 0.5}])
         again, history = load_trained(path)
         assert type(again) is type(model) and again.config == model.config and not again.training
-        assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), model.state_dict().values()))
+        assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), model.state_dict().values(),
+                                                     strict=True))
         assert history == [{"epoch": 1, "x": 0.5}]
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from halign_widgets.explain import explain
-from halign_widgets.explain import _memory
+from halign_widgets.explain import _memory, explain
 from halign_widgets.explain.captum_methods import run_captum
 from halign_widgets.models import SmallCNN
 

@@ -8,8 +8,8 @@ from torch import nn
 
 from halign_widgets.errors import UnknownNameError
 from halign_widgets.explain.metrics import cascade_layers, randomize_layers, sanity_check, spearman, ssim
-from halign_widgets.training import recalibrate_batchnorm
 from halign_widgets.models import SmallCNN
+from halign_widgets.training import recalibrate_batchnorm
 
 
 def blob_task(n: int = 128, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

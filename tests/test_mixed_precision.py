@@ -35,7 +35,8 @@ def test_cpu_amp_runs_the_training_steps_in_bfloat16_and_nothing_else(tmp_path: 
     reference = worker.tiny_model()
     plain = Trainer(reference, world.train, world.val, epochs=2, **worker.KW)
     plain.fit()
-    for mixed, full in zip(trainer.history, plain.history):      # bfloat16 keeps ~3 digits: close, not equal
+    for mixed, full in zip(trainer.history, plain.history,
+                           strict=True):      # bfloat16 keeps ~3 digits: close, not equal
         assert mixed["train_loss"] == pytest.approx(full["train_loss"], abs=0.05)
     assert trainer.history[-1]["train_loss"] != plain.history[-1]["train_loss"]
     data = load_checkpoint(tmp_path / "last.pt")

@@ -51,7 +51,8 @@ CAPTUM_BAD = [
     ("occlusion", {"window": 17}, r"window \(occlusion patch side; the images are 16×16\) must be an integer "
                                   r"between 1 and 16, got 17"),
     ("occlusion", {"window": 0}, r"window .* between 1 and 16, got 0"),
-    ("occlusion", {"window": 4, "stride": 5}, r"stride \(at most the window, 4 px\) must be an integer between 1 and 4"),
+    ("occlusion", {"window": 4, "stride": 5},
+     r"stride \(at most the window, 4 px\) must be an integer between 1 and 4"),
     ("occlusion", {"batch_size": 0}, r"batch_size .* ≥ 1"),
     ("smoothgrad", {"n_samples": 0}, r"n_samples \(noisy samples per image\) must be an integer ≥ 1, got 0"),
     ("smoothgrad", {"stdev": -0.1}, r"stdev \(std of the added Gaussian noise\) must be a finite number ≥ 0"),

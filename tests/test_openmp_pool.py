@@ -17,8 +17,7 @@ import torch
 
 from halign_widgets.data import ImageDataset
 from halign_widgets.models import SmallCNN
-from halign_widgets.training import Trainer
-from halign_widgets.training import _openmp
+from halign_widgets.training import Trainer, _openmp
 from halign_widgets.training._openmp import loaded_libgomp, release_idle_openmp_pool
 
 OPENMP_LINUX = sys.platform.startswith("linux") and "parallel backend: OpenMP" in torch.__config__.parallel_info()

@@ -26,8 +26,16 @@ from halign_widgets.models import SmallCNN
 from halign_widgets.training import confusion_matrix
 from halign_widgets.widgets import AttributionExplorer, ScaffoldMap, SunyExplorer
 from halign_widgets.widgets.legibility import format_problems, legibility_problems
-from halign_widgets.widgets.plots import (NotebookFigure, plot_attributions, plot_confusion, plot_deletion_insertion,
-                                          plot_experiment_table, plot_images, plot_leaderboard, plot_suny)
+from halign_widgets.widgets.plots import (
+    NotebookFigure,
+    plot_attributions,
+    plot_confusion,
+    plot_deletion_insertion,
+    plot_experiment_table,
+    plot_images,
+    plot_leaderboard,
+    plot_suny,
+)
 from halign_widgets.widgets.scaffold_map import scaffold_figure
 
 

@@ -10,10 +10,9 @@ import torch
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, TrainingBusyError, UnknownNameError
 from halign_widgets.prototypes import ProtoPNet, Schedule, train_protopnet
-from halign_widgets.training import Callback
-from halign_widgets.widgets import PrototypeBrowser, ProtoPNetDashboard
+from halign_widgets.training import Callback, History
+from halign_widgets.widgets import ProtoPNetDashboard, PrototypeBrowser
 from halign_widgets.widgets.training_dashboard import TrainingDashboard
-from halign_widgets.training import History
 
 
 @pytest.fixture(scope="module")

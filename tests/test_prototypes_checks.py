@@ -10,11 +10,26 @@ from torch import nn
 
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, TargetOutOfRangeError
-from halign_widgets.prototypes import (NearestPatches, ProtoPNet, PushRecord, PushResult, box_share,
-                                       classification_scores, consistency_stability, duplicate_prototypes,
-                                       explain_prototypes, explanation_truth, marker_sensitivity, nearest_patches,
-                                       patch_visualization_check, prototype_truth, prune_prototypes, prune_rule,
-                                       push_prototypes, summarize_scores)
+from halign_widgets.prototypes import (
+    NearestPatches,
+    ProtoPNet,
+    PushRecord,
+    PushResult,
+    box_share,
+    classification_scores,
+    consistency_stability,
+    duplicate_prototypes,
+    explain_prototypes,
+    explanation_truth,
+    marker_sensitivity,
+    nearest_patches,
+    patch_visualization_check,
+    prototype_truth,
+    prune_prototypes,
+    prune_rule,
+    push_prototypes,
+    summarize_scores,
+)
 
 
 @pytest.fixture(scope="module")

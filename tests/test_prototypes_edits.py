@@ -9,7 +9,7 @@ import torch
 
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, TrainingBusyError, UnknownNameError
-from halign_widgets.prototypes import PrototypeEditor, ProtoPNet, ProtoPNetLoss, Schedule, train_protopnet
+from halign_widgets.prototypes import ProtoPNet, ProtoPNetLoss, PrototypeEditor, Schedule, train_protopnet
 from halign_widgets.training import Callback, Trainer
 
 

@@ -8,9 +8,19 @@ import torch.nn.functional as F
 
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import CheckpointMismatchError, ConfigError, LabelMismatchError, UnknownNameError
-from halign_widgets.prototypes import (ProtoPNet, ProtoPNetLoss, PushResult, Schedule, cluster_separation,
-                                       high_activation_box, load_protopnet, push_prototypes, save_protopnet,
-                                       train_protopnet, wrong_class_l1)
+from halign_widgets.prototypes import (
+    ProtoPNet,
+    ProtoPNetLoss,
+    PushResult,
+    Schedule,
+    cluster_separation,
+    high_activation_box,
+    load_protopnet,
+    push_prototypes,
+    save_protopnet,
+    train_protopnet,
+    wrong_class_l1,
+)
 from halign_widgets.training import Callback, Trainer
 
 

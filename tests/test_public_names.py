@@ -64,10 +64,11 @@ def test_every_exported_name_is_the_object_it_documents(package: str) -> None:
 
 def test_explain_suny_is_the_function_and_its_module_keeps_its_names() -> None:
     import halign_widgets.explain as explain
-    from halign_widgets.explain import suny
-    from halign_widgets.explain.suny import make_causes, suny as suny_from_module
     import halign_widgets.explain._suny as pkg
+    from halign_widgets.explain import suny
     from halign_widgets.explain._suny.core import suny as implementation
+    from halign_widgets.explain.suny import make_causes
+    from halign_widgets.explain.suny import suny as suny_from_module
 
     assert inspect.isfunction(suny) and suny is implementation is suny_from_module is explain.suny
     assert isinstance(pkg, types.ModuleType) and pkg.make_causes is make_causes
@@ -89,7 +90,8 @@ def test_a_fresh_interpreter_that_imports_the_module_first_still_gets_the_functi
 def _literal_all(path: Path) -> tuple[bool, str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node,
+                                                                                                ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             value = node.value
             ok = isinstance(value, ast.List) and all(isinstance(e, ast.Constant) and isinstance(e.value, str)

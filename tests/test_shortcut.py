@@ -10,10 +10,9 @@ from torch import nn
 
 from halign_widgets.data import ImageDataset
 from halign_widgets.errors import ConfigError, UnknownNameError
-from halign_widgets.training import recalibrate_batchnorm
-from halign_widgets.explain.shortcut import (marker_mask, shortcut_detective,
-                                             train_shortcut_pair)
+from halign_widgets.explain.shortcut import marker_mask, shortcut_detective, train_shortcut_pair
 from halign_widgets.models import SmallCNN
+from halign_widgets.training import recalibrate_batchnorm
 
 S = 24
 BOX = (1, 5, 1, 5)                         # marker region (y0, y1, x0, x1)

@@ -11,8 +11,15 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from halign_widgets.data.dataset import ImageDataset
-from halign_widgets.errors import (ConfigError, EmptyDatasetError, InputShapeError, InvalidPixelError,
-                                   TargetOutOfRangeError, TrainingBusyError, UnknownNameError)
+from halign_widgets.errors import (
+    ConfigError,
+    EmptyDatasetError,
+    InputShapeError,
+    InvalidPixelError,
+    TargetOutOfRangeError,
+    TrainingBusyError,
+    UnknownNameError,
+)
 from halign_widgets.models import SmallCNN
 from halign_widgets.training import Callback, Trainer, build_classifier, fit_classifier, resolve_device
 

@@ -125,7 +125,7 @@ def test_precise_bn_of_one_image_uses_exactly_one_image() -> None:
     trainer.fit()
     reference = copy.deepcopy(model)
     recompute_bn_stats(reference, trainer.train_data, 1, 16)   # the statistics of image 0 alone
-    for a, b in zip(model.buffers(), reference.buffers()):
+    for a, b in zip(model.buffers(), reference.buffers(), strict=True):
         assert torch.equal(a, b)
     recompute_bn_stats(reference, trainer.train_data, 128, 16)
     assert not torch.equal(model.features.conv1.bn.running_mean, reference.features.conv1.bn.running_mean)

@@ -25,8 +25,9 @@ import ast
 import copy
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 EXERCISE_TAG = "exercise"
 SOLUTION_TAG = "solution"

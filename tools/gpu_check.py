@@ -45,9 +45,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The lab's pure-Python needs (pyproject's dependencies without torch and Jupyter).
@@ -91,7 +92,8 @@ def prepare(wheels: Path, chapters: bool, venv: Path = VENV) -> Path:
     import sysconfig
 
     if not wheels.is_dir():
-        raise SystemExit(f"--wheels {wheels}: no such folder; fill it with:\n  " + "\n  ".join(download_commands(str(wheels))))
+        raise SystemExit(f"--wheels {wheels}: no such folder; fill it with:\n  "
+                         + "\n  ".join(download_commands(str(wheels))))
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -130,7 +132,8 @@ def timed(fn: Callable[[], Any], device: Any) -> tuple[Any, float]:
     return out, time.perf_counter() - start
 
 
-def both(make: Callable[[Any], Callable[[], Any]], cpu_arg: Any, gpu_arg: Any, device: Any) -> tuple[Any, float, Any, float]:
+def both(make: Callable[[Any], Callable[[], Any]], cpu_arg: Any, gpu_arg: Any, device: Any) -> tuple[Any, float, Any,
+                                                                                                     float]:
     """``make(arg)()`` on the CPU and on ``device``, each timed after one untimed warm-up call."""
     import torch
 
@@ -154,7 +157,7 @@ def _explain_rows(device: Any, quick: bool) -> list[Row]:
     from halign_widgets.causality import causality_map
     from halign_widgets.data import make_world
     from halign_widgets.explain import activation_maximization, deletion_insertion, explain, list_methods
-    from halign_widgets.training import recalibrate_batchnorm, build_classifier
+    from halign_widgets.training import build_classifier, recalibrate_batchnorm
 
     world = make_world("masses", 64, size=64, seed=0)
     cpu_model = recalibrate_batchnorm(build_classifier(world, width=8 if quick else 16), world.images).eval()
@@ -164,22 +167,30 @@ def _explain_rows(device: Any, quick: bool) -> list[Row]:
                "smoothgrad": {"n_samples": 4}, "rise": {"n_masks": 64}, "suny": {"pool": 4}}
     rows = []
     for method in list_methods():  # the images stay on the CPU: explain() moves them to the model
-        run = (lambda m: lambda: explain(m, x, method, target=1, **options.get(method, {})).maps)
+        def run(m: Any, method: str = method) -> Callable[[], Any]:
+            return lambda: explain(m, x, method, target=1, **options.get(method, {})).maps
+
         a, cpu_s, b, gpu_s = both(run, cpu_model, gpu_model, device)
         diff = relative(a, b)
         rows.append(Row(f"explain {method}", cpu_s, gpu_s, f"max rel diff {diff:.1e}", diff <= 1e-3))
-    act = (lambda m: lambda: activation_maximization(m, "class:1", steps=20 if quick else 50, size=64).image)
+    def act(m: Any) -> Callable[[], Any]:
+        return lambda: activation_maximization(m, "class:1", steps=20 if quick else 50, size=64).image
+
     a, cpu_s, b, gpu_s = both(act, cpu_model, gpu_model, device)
     diff = relative(a, b)
     rows.append(Row("activation maximization", cpu_s, gpu_s, f"max rel diff {diff:.1e}", diff <= 1e-2))
     maps = explain(cpu_model, x, "gradcam", target=1).maps
-    di = (lambda m: lambda: deletion_insertion(m, x, maps, 1, steps=8).overall)
+    def di(m: Any) -> Callable[[], Any]:
+        return lambda: deletion_insertion(m, x, maps, 1, steps=8).overall
+
     a, cpu_s, b, gpu_s = both(di, cpu_model, gpu_model, device)
     diff = float((torch.as_tensor(a) - torch.as_tensor(b)).abs().max())
     rows.append(Row("deletion / insertion", cpu_s, gpu_s, f"max |Δ overall| {diff:.1e}", diff <= 1e-3))
     feats = torch.rand(4, 32, 6, 6, generator=torch.Generator().manual_seed(0))  # small enough for "faithful"
     for mode in ("fast", "faithful"):
-        cm = (lambda f: lambda: causality_map(f, "lehmer", 2.0, mode=mode))
+        def cm(f: Any, mode: str = mode) -> Callable[[], Any]:
+            return lambda: causality_map(f, "lehmer", 2.0, mode=mode)
+
         a, cpu_s, b, gpu_s = both(cm, feats, feats.to(device), device)
         diff = relative(a, b)
         rows.append(Row(f"causality map ({mode})", cpu_s, gpu_s, f"max rel diff {diff:.1e}", diff <= 1e-4))
@@ -209,11 +220,11 @@ def _training_rows(device: Any, quick: bool) -> list[Row]:
             trainer = Trainer(copy.deepcopy(model), world.train, world.val, device=dev, amp=amp, **kw)
             history, seconds = timed(trainer.fit, dev)
             runs[label] = ([e["train_loss"] for e in history], seconds)
-        diff = max(abs(a - b) for a, b in zip(runs["cpu"][0], runs["gpu"][0]))
+        diff = max(abs(a - b) for a, b in zip(runs["cpu"][0], runs["gpu"][0], strict=True))
         rows.append(Row(f"train {name} (2 epochs)", runs["cpu"][1], runs["gpu"][1],
                         f"max |Δ train loss| {diff:.1e}", diff <= 0.02))
         if "amp" in runs:
-            gap = max(abs(a - b) for a, b in zip(runs["amp"][0], runs["gpu"][0]))
+            gap = max(abs(a - b) for a, b in zip(runs["amp"][0], runs["gpu"][0], strict=True))
             finite = all(v == v and abs(v) != float("inf") for v in runs["amp"][0])
             rows.append(Row(f"train {name} amp=True", runs["gpu"][1], runs["amp"][1],
                             f"max |Δ loss| vs full precision {gap:.1e}", finite and gap <= 0.05))
@@ -321,13 +332,15 @@ def _chapter_rows(device: Any) -> list[Row]:
 
 def table(rows: list[Row], device: Any) -> str:
     """The rows as a plain-text table."""
-    fmt = (lambda s: "—" if s is None else f"{s:.3f}")
+    def fmt(s: float | None) -> str:
+        return "—" if s is None else f"{s:.3f}"
+
     head = ("check", "cpu s", f"{device.type} s", "speed-up", "agreement", "ok")
     body = [(r.check, fmt(r.cpu_s), fmt(r.gpu_s),
              f"{r.cpu_s / r.gpu_s:.1f}×" if r.cpu_s and r.gpu_s else "—", r.agreement, "yes" if r.ok else "NO")
             for r in rows]
     widths = [max(len(str(line[i])) for line in (head, *body)) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in (head, *body)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) for line in (head, *body)]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

@@ -107,7 +107,7 @@ class _Renderer:
             return f"<span>{label}<select disabled><option>{shown}</option></select></span>"
         if name == "SelectMultipleModel":
             labels, picked = list(st.get("_options_labels", [])), set(st.get("index") or [])
-            items = ", ".join(f"<b>{html.escape(str(l))}</b>" for i, l in enumerate(labels) if i in picked)
+            items = ", ".join(f"<b>{html.escape(str(label))}</b>" for i, label in enumerate(labels) if i in picked)
             return f"<div>{label}{items or '—'}</div>"
         if name in ("IntProgressModel", "FloatProgressModel"):
             return (f"<span>{label}<progress value='{st.get('value', 0)}' max='{st.get('max', 100)}'>"

@@ -43,8 +43,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import nbformat
 
@@ -270,7 +271,7 @@ def verify_default(paths: list[Path]) -> int:
                 continue
             executed = nbformat.read(out, as_version=4)
         ran = [c for c in executed.cells if "injected-parameters" not in tags(c)]
-        pairs = [(c, e) for c, e in zip(stored.cells, ran) if CHECK_TAG in tags(c)]
+        pairs = [(c, e) for c, e in zip(stored.cells, ran, strict=False) if CHECK_TAG in tags(c)]
         diffs = [i for i, (c, e) in enumerate(pairs) if _comparable(c.outputs) != _comparable(e.outputs)]
         if diffs:
             bad += 1
@@ -299,7 +300,7 @@ def write_copies(out_dir: Path, notebooks: list[Path] | None = None) -> list[tup
         nb = nbformat.read(src, as_version=4)
         student, teacher = course_copies.student_copy(nb), course_copies.teacher_copy(nb)
         paths = (out_dir / "student" / src.name, out_dir / "teacher" / src.name)
-        for copy_nb, path in zip((student, teacher), paths):
+        for copy_nb, path in zip((student, teacher), paths, strict=True):
             path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(copy_nb, path)
         written.append(paths)

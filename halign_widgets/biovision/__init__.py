@@ -16,10 +16,33 @@ workshops); see METHODS.md §3. Pure PyTorch.
 
 from .ablation import ablate, resolve_cuts
 from .attention import CABOutput, ContextualAttention
-from .connectome import (AREAS, EDGES, PATHWAYS, SOURCE, Area, Edge, area_names, connectome_table, edge_name,
-                         edge_names, get_area, get_edge, in_edges, pathway_edges, topological_order)
-from .experiments import (VARIANT_LABELS, VARIANTS, Comparison, build_model, compare_models, summarize_comparison,
-                          summarize_drops, train_model)
+from .connectome import (
+    AREAS,
+    EDGES,
+    PATHWAYS,
+    SOURCE,
+    Area,
+    Edge,
+    area_names,
+    connectome_table,
+    edge_name,
+    edge_names,
+    get_area,
+    get_edge,
+    in_edges,
+    pathway_edges,
+    topological_order,
+)
+from .experiments import (
+    VARIANT_LABELS,
+    VARIANTS,
+    Comparison,
+    build_model,
+    compare_models,
+    summarize_comparison,
+    summarize_drops,
+    train_model,
+)
 from .loss import alignment_loss
 from .model import DEFAULT_CAB_AREAS, MIN_CHANNELS, CoCoReco, CoCoRecoOutput, area_channels, min_input_size
 from .scores import cam_scores, classification_scores, pathway_drops

@@ -13,8 +13,8 @@ A cut edge is skipped by the forward pass, which gives the same output as settin
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Mapping
 
 from torch import nn
 
@@ -47,8 +47,8 @@ def model_state(model: CoCoReco) -> dict[str, object]:
 
 
 def _restore(model: CoCoReco, state: Mapping[str, object]) -> None:
-    model.gains.copy_(state["gains"])            # type: ignore[arg-type]
-    model.edge_on.copy_(state["edge_on"])        # type: ignore[arg-type]
+    model.gains.copy_(state["gains"])
+    model.edge_on.copy_(state["edge_on"])
     model.cab_on = dict(state["cab_on"])         # type: ignore[call-overload]
     model.cab_active = bool(state["cab_active"])
 

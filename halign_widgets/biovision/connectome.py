@@ -27,8 +27,8 @@ edges as ``"src->dst"`` (``"→"`` is accepted too, and labels such as ``"V1->V4
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from ..errors import unknown_name
 

@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
@@ -80,7 +81,7 @@ class Comparison:
     datasets: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     @property
-    def table(self) -> "pd.DataFrame":
+    def table(self) -> pd.DataFrame:
         """The rows as a DataFrame (world, model, seed, scores, params, seconds_per_epoch, drop_*)."""
         import pandas as pd
 
@@ -189,6 +190,7 @@ def compare_models(worlds: Sequence[str] = ("context", "masses"), variants: Sequ
                     result.datasets[(world, seed)] = make_world(world, n, size=size, seed=seed, **knobs.get(world, {}))
                 data = result.datasets[(world, seed)]
                 model = build_model(variant, data.channels, data.num_classes, width, seed)
+                assert folder is not None  # keep_models gives the grid a models folder (a temporary one by default)
                 load_checkpoint(Path(folder) / f"{world}-{variant}-{seed}.pt", model)
                 result.models[(world, variant, seed)] = model.eval()
     finally:
@@ -206,7 +208,7 @@ def _mean_std(values: Any) -> tuple[float, float]:
     return mean, std
 
 
-def summarize_comparison(table: "pd.DataFrame") -> "pd.DataFrame":
+def summarize_comparison(table: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std (sample std over seeds) of every score per world and model.
 
     Returns a frame indexed by ``(world, model)`` with ``<score>_mean`` and ``<score>_std`` for
@@ -231,7 +233,7 @@ def summarize_comparison(table: "pd.DataFrame") -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index(["world", "model"])
 
 
-def summarize_drops(table: "pd.DataFrame") -> "pd.DataFrame":
+def summarize_drops(table: pd.DataFrame) -> pd.DataFrame:
     """Accuracy drop per cut pathway, mean ± std over seeds, per world and CoCoReco variant.
 
     Columns ``drop_mean``/``drop_std``/``drop`` for the plain lesion and ``recal_mean``/``recal_std``/

@@ -20,7 +20,8 @@ them, and :meth:`CoCoReco.set_gain` / :meth:`CoCoReco.cut` (or :func:`.ablation.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -28,10 +29,10 @@ from torch import Tensor, nn
 from ..data.dataset import check_images
 from ..errors import ConfigError, InputShapeError, unknown_name
 from ..models import eval_mode, model_device
+from ..validation import check_int
 from .attention import ContextualAttention
 from .blocks import NORMS, AreaBlock, Projection
 from .connectome import AREAS, EDGES, edge_names, get_area, in_edges, topological_order
-from ..validation import check_int
 from .wiring import WiringMixin
 
 __all__ = ["MIN_CHANNELS", "DEFAULT_CAB_AREAS", "CoCoRecoOutput", "CoCoReco", "area_channels", "min_input_size"]

@@ -9,7 +9,8 @@ masks with :mod:`halign_widgets.explain.metrics`; the accuracy lost when a pathw
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn

@@ -15,9 +15,9 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, InputShapeError, unknown_name
+from ..validation import check_int
 from .blocks import NORMS, AreaBlock
 from .model import MIN_CHANNELS, min_input_size
-from ..validation import check_int
 
 __all__ = ["ScratchCNN", "SCRATCH_WIDTHS"]
 

@@ -15,7 +15,8 @@ into the history (``train_lmb_it`` …). Pass the same object twice::
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -65,7 +66,7 @@ class CoCoRecoStep(Callback):
                 raise ConfigError(f"L_mb weights must be finite numbers ≥ 0, got {value!r}.")
         self.lmb_weights = lmb_weights
         self.cab_warmup = cab_warmup
-        self.trainer: "Trainer | None" = None
+        self.trainer: Trainer | None = None
 
     def weight(self, area: str) -> float:
         """``w_area`` of ``area``."""
@@ -73,7 +74,7 @@ class CoCoRecoStep(Callback):
             return float(self.lmb_weights.get(area, 0.0))
         return float(self.lmb_weights)
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         self.trainer = trainer
 
     def cab_on_in(self, epoch: int) -> bool:
@@ -90,7 +91,7 @@ class CoCoRecoStep(Callback):
             ce = F.cross_entropy(logits, y)
             return ce, logits, {"ce": ce.detach()}
         if self.trainer is not None and hasattr(model, "cab_active"):
-            model.cab_active = self.cab_on_in(max(1, int(self.trainer.epoch)))
+            cast(Any, model).cab_active = self.cab_on_in(max(1, int(self.trainer.epoch)))
         out = details(x)
         ce = F.cross_entropy(out.logits, y)
         loss, terms = ce, {"ce": ce.detach()}

@@ -76,11 +76,11 @@ class WiringMixin:
 
     def gain_table(self) -> dict[str, float]:
         """``{edge: gain}`` for every edge, as it is now."""
-        return {name: round(float(g), 6) for name, g in zip(self._edge_index, self.gains.tolist())}
+        return {name: round(float(g), 6) for name, g in zip(self._edge_index, self.gains.tolist(), strict=True)}
 
     def reaches_decision(self, area: str) -> bool:
         """Whether ``area``'s output still reaches IT (the decision) through edges that are on, with gain > 0."""
-        live = [e for e, on, g in zip(EDGES, self.edge_on.tolist(), self.gains.tolist()) if on and g > 0]
+        live = [e for e, on, g in zip(EDGES, self.edge_on.tolist(), self.gains.tolist(), strict=True) if on and g > 0]
         seen, stack = set(), [get_area(area).name]
         while stack:
             a = stack.pop()
@@ -98,10 +98,10 @@ class WiringMixin:
     def check_cab(self, area: str) -> str:
         """The id of ``area`` if it has a CAB; a typed error listing the CAB areas otherwise."""
         try:
-            name = get_area(area).name
+            name: str | None = get_area(area).name
         except LookupError:
             name = None
-        if name not in self.cabs:
+        if name is None or name not in self.cabs:
             raise unknown_name("CAB area (this model has CABs at "
                                f"{', '.join(self.cab_areas) or 'no area'})", str(area), self.cab_areas)
         return name

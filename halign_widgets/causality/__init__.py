@@ -11,22 +11,30 @@ After Carloni & Colantonio (2024) and Carloni et al. (2023); see METHODS.md §2.
 - :data:`SCAFFOLD` — the XAI ↔ causality scaffold as a data tree.
 """
 
-from .factors import (DIRECTIONS, FACTOR_KINDS, causality_factors, degrees, direction_graph, random_factors,
-                      straight_through_step)
+from .experiments import run_experiments, summarize
+from .factors import (
+    DIRECTIONS,
+    FACTOR_KINDS,
+    causality_factors,
+    degrees,
+    direction_graph,
+    random_factors,
+    straight_through_step,
+)
 from .maps import ESTIMATORS, FAITHFUL_LIMIT, MODES, causality_map, lehmer_mean, normalize_features
 from .module import SETTINGS, CausalityModule, factor_kind
-from .report import MapReport, map_report
-from .network import CausalCNN, CausalClassifier, causality_map_of, feature_extractor, features_of
+from .network import CausalClassifier, CausalCNN, causality_map_of, feature_extractor, features_of
 from .ordering import channel_order, channel_statistic, is_total_order, reorder
+from .report import MapReport, map_report
 from .scaffold import SCAFFOLD, ScaffoldNode, find_node, iter_nodes
-from .experiments import run_experiments, summarize
 
 __all__ = [
     "ESTIMATORS", "MODES", "FAITHFUL_LIMIT", "FACTOR_KINDS", "DIRECTIONS", "SETTINGS",
     "causality_map", "lehmer_mean", "normalize_features",
     "causality_factors", "random_factors", "direction_graph", "degrees", "straight_through_step",
     "channel_statistic", "channel_order", "reorder", "is_total_order",
-    "CausalityModule", "CausalClassifier", "CausalCNN", "causality_map_of", "feature_extractor", "features_of", "factor_kind",
+    "CausalityModule", "CausalClassifier", "CausalCNN", "causality_map_of", "feature_extractor", "features_of",
+    "factor_kind",
     "MapReport", "map_report",
     "SCAFFOLD", "ScaffoldNode", "find_node", "iter_nodes",
     "run_experiments", "summarize",

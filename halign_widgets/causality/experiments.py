@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F_
 from torch import Tensor
 
+from ..errors import ConfigError, unknown_name
+from ..training.precise_bn import recalibrate_batchnorm
 from ._experiment_data import load_experiment_world
 from .module import SETTINGS
 from .network import CausalCNN
-from ..errors import ConfigError, unknown_name
-from ..training.precise_bn import recalibrate_batchnorm
 
 if TYPE_CHECKING:  # pandas is imported lazily: importing the method layer stays cheap
     import pandas as pd
@@ -127,7 +128,7 @@ def run_experiments(worlds: Iterable[str] = WORLDS,
                     width: int = 8, depth: int = 3, lr: float = 2e-3, batch_size: int = 64,
                     pooled: bool = False, progress: Callable[[int, int, dict[str, Any]], Any] | None = None,
                     should_stop: Callable[[], bool] | None = None, results: str | None = None,
-                    n_jobs: int = 1, threads: int | None = None) -> "pd.DataFrame":
+                    n_jobs: int = 1, threads: int | None = None) -> pd.DataFrame:
     """Train every configuration on every world for every seed; one row per run.
 
     Runs on the lab's shared experiment runner (:func:`halign_widgets.training.run_grid`): cells
@@ -187,7 +188,7 @@ def _check_world(name: str) -> None:
         raise unknown_name("experiment world", name, (*data.list_worlds(), "digits"))
 
 
-def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std of test accuracy (and mean seconds, params) per configuration, over seeds.
 
     Returns a frame indexed by world, setting, estimator, p, direction with columns ``mean``,
@@ -203,5 +204,5 @@ def summarize(df: "pd.DataFrame") -> "pd.DataFrame":
         .agg(mean=("test_acc", "mean"), std=("test_acc", "std"), seeds=("seed", "nunique"),
              seconds=("train_seconds", "mean"), params=("params", "first"))
     table["test_acc"] = [f"{m:.3f} ± {s:.3f}" if k > 1 else f"{m:.3f} ± n/a (1 seed)"
-                         for m, s, k in zip(table["mean"], table["std"], table["seeds"])]
+                         for m, s, k in zip(table["mean"], table["std"], table["seeds"], strict=True)]
     return table

@@ -29,11 +29,11 @@ class _StepSTE(torch.autograd.Function):
     """Heaviside step ``1[x > 0]`` forward; gradient passed straight through, clipped to [−1, 1]."""
 
     @staticmethod
-    def forward(ctx, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor) -> Tensor:
         return (x > 0).to(x.dtype)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> Tensor:
         return grad.clamp(-1.0, 1.0)
 
 

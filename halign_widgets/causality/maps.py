@@ -29,7 +29,8 @@ from torch import Tensor
 
 from ..errors import ConfigError, InputShapeError, InvalidPixelError, unknown_name
 
-__all__ = ["ESTIMATORS", "Estimator", "MODES", "Mode", "FAITHFUL_LIMIT", "normalize_features", "lehmer_mean", "causality_map"]
+__all__ = ["ESTIMATORS", "Estimator", "MODES", "Mode", "FAITHFUL_LIMIT", "normalize_features", "lehmer_mean",
+           "causality_map"]
 
 ESTIMATORS = ("max", "lehmer")
 Estimator = Literal["max", "lehmer"]

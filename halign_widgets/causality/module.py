@@ -28,9 +28,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from .factors import causality_factors, direction_graph, random_factors
-from .maps import ESTIMATORS, causality_map
 from ..errors import ConfigError, InputShapeError, unknown_name
+from .factors import causality_factors, direction_graph, random_factors
+from .maps import ESTIMATORS, Estimator, Mode, causality_map
 
 __all__ = ["SETTINGS", "Setting", "CausalityModule", "factor_kind"]
 
@@ -71,9 +71,9 @@ class CausalityModule(nn.Module):
     torch.Size([2, 512])
     """
 
-    def __init__(self, setting: str = "mulcat", estimator: str = "max", p: float = 1.0,
+    def __init__(self, setting: str = "mulcat", estimator: Estimator = "max", p: float = 1.0,
                  direction: str = "causes", pooled: bool = False, random: bool = False,
-                 mode: str = "fast") -> None:
+                 mode: Mode = "fast") -> None:
         super().__init__()
         if setting not in SETTINGS:
             raise unknown_name("causality setting", setting, SETTINGS)

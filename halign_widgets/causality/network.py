@@ -7,19 +7,18 @@ chosen conv layer, and a linear classifier on the (flattened) module output.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
+from ..errors import ConfigError, InputShapeError, unknown_name
+from ..models import SmallCNN, conv_layers, eval_mode, feature_layer, get_layer, model_device, model_dtype, model_input
+from ..training.registry import register_model
 from .factors import direction_graph
-from .maps import causality_map
+from .maps import Estimator, Mode, causality_map
 from .module import CausalityModule
 from .ordering import channel_order, channel_statistic
-from ..errors import ConfigError, InputShapeError, unknown_name
-from ..models import (SmallCNN, conv_layers, eval_mode, feature_layer, get_layer, model_device, model_dtype,
-                      model_input)
-from ..training.registry import register_model
 
 __all__ = ["CausalCNN", "CausalClassifier", "feature_extractor", "features_of", "causality_map_of"]
 
@@ -151,8 +150,8 @@ class CausalCNN(SmallCNN):
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16, depth: int = 4,
-                 setting: str = "mulcat", estimator: str = "max", p: float = 1.0, direction: str = "causes",
-                 pooled: bool = False, random: bool = False, mode: str = "fast",
+                 setting: str = "mulcat", estimator: Estimator = "max", p: float = 1.0, direction: str = "causes",
+                 pooled: bool = False, random: bool = False, mode: Mode = "fast",
                  image_size: int | tuple[int, int] = 64, layer: str | None = None, dropout: float = 0.0) -> None:
         super().__init__(in_channels, num_classes, width, depth, dropout)
         layer = layer or f"features.conv{depth}"
@@ -199,7 +198,7 @@ def features_of(model: nn.Module, x: Tensor, layer: str | None = None) -> Tensor
     x = model_input(model, x)
     with eval_mode(model):
         if layer is None and hasattr(model, "forward_features"):
-            feats = model.forward_features(x)
+            feats = cast(Any, model).forward_features(x)  # a backbone's own feature method (checked above)
         else:
             feats = _LayerTap(model, layer or feature_layer(model))(x)
     if not isinstance(feats, Tensor) or feats.dim() != 4:
@@ -210,7 +209,7 @@ def features_of(model: nn.Module, x: Tensor, layer: str | None = None) -> Tensor
 
 
 @torch.no_grad()
-def causality_map_of(model: nn.Module, x: Tensor, estimator: str | None = None, p: float | None = None,
+def causality_map_of(model: nn.Module, x: Tensor, estimator: Estimator | None = None, p: float | None = None,
                      direction: str | None = None, kind: str | None = None,
                      layer: str | None = None) -> dict[str, Tensor]:
     """Everything the explorer shows for a batch ``x``: features, map, graph, factors, order.

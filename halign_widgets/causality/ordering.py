@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .maps import ESTIMATORS, _check_features, lehmer_mean, normalize_features
 from ..errors import unknown_name
+from .maps import ESTIMATORS, _check_features, lehmer_mean, normalize_features
 
 __all__ = ["channel_statistic", "channel_order", "reorder", "is_total_order"]
 

@@ -10,8 +10,8 @@ tree; this module holds only data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from ..errors import unknown_name
 
@@ -42,7 +42,7 @@ class ScaffoldNode:
     description: str
     references: tuple[str, ...] = ()
     links: tuple[tuple[str, str], ...] = ()
-    children: tuple["ScaffoldNode", ...] = field(default_factory=tuple)
+    children: tuple[ScaffoldNode, ...] = field(default_factory=tuple)
 
     @property
     def is_leaf(self) -> bool:
@@ -51,7 +51,8 @@ class ScaffoldNode:
 
 _ROLE = "Carloni, Berti & Colantonio, The role of causality in explainable AI (arXiv:2309.09901, 2023)"
 _THESIS = "Carloni, Human-aligned Deep Learning: Explainability, Causality, and Biological Inspiration (2025)"
-_SUNY = "Xuan et al., SUNY: a visual interpretation framework for CNNs from a necessary and sufficient perspective (CVPR-W 2024)"
+_SUNY = ("Xuan et al., SUNY: a visual interpretation framework for CNNs from a necessary and sufficient perspective "
+         "(CVPR-W 2024)")
 _MAPS = "Carloni & Colantonio, Exploiting causality signals in medical images: a pilot study (ESWA 2024)"
 _CROCO = ("Carloni et al., CROCODILE: Causality aids RObustness via COntrastive DIsentangled LEarning "
           "(MICCAI UNSURE workshop, 2024)")

@@ -12,7 +12,7 @@ After Carloni & Colantonio (2024); the closed forms and the hidden order are MET
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +20,9 @@ from torch import Tensor, nn
 from ._verdict import NotYet, Verdict
 from .checks_timing import compare_speedup
 from .core import as_integer, as_tensor, checker
+
+if TYPE_CHECKING:
+    from ..causality.maps import Estimator, Mode
 
 __all__ = ["check_causality_closed_form", "check_channel_order", "check_causality_speedup"]
 
@@ -35,9 +38,9 @@ def _features(source: Tensor | nn.Module, images: Tensor | None, layer: str | No
     return feats[None] if feats.dim() == 3 else feats
 
 
-def _module_choice(source: Any, estimator: str | None, p: float | None) -> tuple[str, float]:
+def _module_choice(source: Any, estimator: Estimator | None, p: float | None) -> tuple[Estimator, float]:
     module = getattr(source, "causality", None)
-    est = estimator or (module.estimator if module is not None else "max")
+    est: Estimator = estimator or (module.estimator if module is not None else "max")
     power = float(p if p is not None else (module.p if module is not None else 1.0))
     return est, power
 
@@ -45,7 +48,7 @@ def _module_choice(source: Any, estimator: str | None, p: float | None) -> tuple
 @checker(hint="normalize each image's features by their maximum (causality.normalize_features), flatten the grid, "
               "and take one number per channel: the Lehmer mean (causality.lehmer_mean) or, for Max, the mass Σ F_i")
 def check_causality_closed_form(answer: Any, source: Tensor | nn.Module, images: Tensor | None = None,
-                                estimator: str = "lehmer", p: float = 2.0, layer: str | None = None,
+                                estimator: Estimator = "lehmer", p: float = 2.0, layer: str | None = None,
                                 rtol: float = 1e-4, atol: float = 1e-6) -> Verdict:
     """Compare a per-channel statistic (``k`` or ``B×k``) or a map (``k×k`` or ``B×k×k``) with the lab's.
 
@@ -59,7 +62,7 @@ def check_causality_closed_form(answer: Any, source: Tensor | nn.Module, images:
 
     feats = _features(source, images, layer)
     b, k, h, w = feats.shape
-    mode = "faithful" if b * k * k * (h * w) ** 2 <= FAITHFUL_LIMIT else "fast"
+    mode: Mode = "faithful" if b * k * k * (h * w) ** 2 <= FAITHFUL_LIMIT else "fast"
     cmap = causality_map(feats, estimator, p, mode=mode).double()
     stat = channel_statistic(feats, estimator, p).double()
     got = as_tensor(answer, "per-channel values")
@@ -87,7 +90,8 @@ def check_causality_closed_form(answer: Any, source: Tensor | nn.Module, images:
 @checker(hint="build the direction graph of the map (causality.direction_graph), count each channel's out-degree "
               "(causality.degrees) and take the channel that causes the most others")
 def check_channel_order(answer: Any, source: Tensor | nn.Module, images: Tensor | None = None,
-                        estimator: str | None = None, p: float | None = None, layer: str | None = None) -> Verdict:
+                        estimator: Estimator | None = None, p: float | None = None,
+                        layer: str | None = None) -> Verdict:
     """Compare the strongest "cause" (an int) or a whole channel order with the order by the channel statistic.
 
     Called as ``check_channel_order(name, answer, model_or_features, images=None, estimator=None, p=None)``
@@ -123,7 +127,7 @@ def check_channel_order(answer: Any, source: Tensor | nn.Module, images: Tensor 
 
 @checker(hint="time causality_map(..., mode='faithful') and mode='fast' on the same features (best of a few runs, "
               "time.perf_counter) and divide the slow time by the fast one")
-def check_causality_speedup(answer: Any, k: int = 32, n: int = 8, estimator: str = "lehmer", p: float = 2.0,
+def check_causality_speedup(answer: Any, k: int = 32, n: int = 8, estimator: Estimator = "lehmer", p: float = 2.0,
                             within: float = 10.0, repeat: int = 3, seed: int = 0) -> Verdict:
     """Compare a measured fast-vs-faithful speed-up of :func:`~halign_widgets.causality.causality_map`.
 

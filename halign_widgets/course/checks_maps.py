@@ -39,7 +39,7 @@ def _scores(maps: Tensor, masks: Tensor, metric: str) -> Tensor:
 def _compare_scores(answer: Any, maps: Tensor, masks: Tensor, metric: str, tol: float) -> Verdict:
     scores = _scores(maps, masks, metric)
     defined = ~torch.isnan(scores)
-    chance = float((masks.float().mean()))
+    chance = float(masks.float().mean())
     undefined = int((~defined).sum())
     note = f"; chance level (mask share) {chance:.3f}" + (f"; {undefined} image(s) undefined" if undefined else "")
     if isinstance(answer, (int, float)) or (isinstance(answer, Tensor) and answer.numel() == 1):

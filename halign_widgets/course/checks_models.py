@@ -9,7 +9,8 @@ rounding of the fraction does not matter.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager
+from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -19,7 +20,7 @@ from .measure import accuracy_of, images_and_labels
 
 __all__ = ["check_accuracy", "check_ablation_drop", "check_pathway_drop"]
 
-Intervention = Callable[[], ContextManager[Any]] | ContextManager[Any]
+Intervention = Callable[[], contextlib.AbstractContextManager[Any]] | contextlib.AbstractContextManager[Any]
 
 
 def _tolerance(tol: float | None, n: int) -> float:
@@ -54,12 +55,13 @@ def check_accuracy(answer: Any, model: nn.Module, data: Any, labels: Tensor | No
 
     Called as ``check_accuracy(name, answer, model, data, labels=None, tol=None, hint=None)``;
     ``data`` is a dataset (``world.test``) or an image tensor with ``labels``; ``tol`` defaults to
-    half an image (``0.5/N``: the same count of correct images). A percentage (e.g. ``95.0``) gets a "not yet" that says so.
+    half an image (``0.5/N``: the same count of correct images). A percentage (e.g. ``95.0``) gets a "not yet" that says
+    so.
     """
     return _compare_accuracy(answer, model, data, labels, tol)
 
 
-def _enter(intervention: Intervention) -> ContextManager[Any]:
+def _enter(intervention: Intervention) -> contextlib.AbstractContextManager[Any]:
     if hasattr(intervention, "__enter__"):
         return intervention  # type: ignore[return-value]
     if callable(intervention):

@@ -7,7 +7,8 @@ the best of a few rounds of each side (:func:`~.measure.best_time`) and accepts 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._verdict import NotYet, Verdict
 from .core import as_number, checker

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Set
-from typing import Any, Callable
+from collections.abc import Callable, Set
+from typing import Any
 
 import torch
 
@@ -168,12 +168,12 @@ def _compare_value(answer: Any, expected: Any, tol: float | None = None, rtol: f
         return Verdict(ok, f"{answer!r}" + (" — as the lab finds" if ok else " is not what the lab finds"))
     tol = 0.0 if tol is None else float(tol)
     if isinstance(expected, (int, float)) and not isinstance(expected, bool):
-        value = as_number(answer)
-        ok = _close(value, float(expected), tol, rtol)
+        number = as_number(answer)
+        ok = _close(number, float(expected), tol, rtol)
         margin = f" ± {tol:g}" if tol else ""
         if ok:
-            return Verdict(True, f"{value:.4g} (the lab measures {float(expected):.4g}{margin})")
-        return Verdict(False, f"{value:.4g} is not{' within ' + format(tol, 'g') + ' of' if tol else ''} what the "
+            return Verdict(True, f"{number:.4g} (the lab measures {float(expected):.4g}{margin})")
+        return Verdict(False, f"{number:.4g} is not{' within ' + format(tol, 'g') + ' of' if tol else ''} what the "
                               "lab measures")
     exp = as_tensor(expected)
     got = as_tensor(answer)

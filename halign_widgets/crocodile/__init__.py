@@ -25,14 +25,27 @@ from .attention import DisentangledCrossAttention, disentangled_attention
 from .baselines import BaselineNet, CORALObjective, ERMObjective, GroupDROObjective, coral_penalty
 from .configs import BASELINES, CONFIGURATIONS, DEFAULT_WEIGHTS, LADDER, METHODS, Configuration, configuration
 from .contrastive import RelationalScorer, relational_contrastive_loss, relational_pairs
-from .data import (DomainSplits, check_domain_dataset, domain_splits, domain_targets, finding_masks,
-                   marker_masks)
+from .data import DomainSplits, check_domain_dataset, domain_splits, domain_targets, finding_masks, marker_masks
 from .decoder import DecoderOutput, DisentangledDecoderLayer, GroupLinear, StreamBlock
-from .evaluation import (SELECTIONS, SelectionTracker, finding_probabilities, mean_auroc, mean_average_precision,
-                         split_scores)
+from .evaluation import (
+    SELECTIONS,
+    SelectionTracker,
+    finding_probabilities,
+    mean_auroc,
+    mean_average_precision,
+    split_scores,
+)
 from .experiments import METRICS, crocodile_cell, ladder_cells, paper_direction, run_ladder, summarize_ladder
-from .losses import (CLASSIFICATION_LOSSES, asymmetric_loss, classification_loss, consistency_loss, grouped_means,
-                     kl_to_uniform, prior_loss, task_causality_map)
+from .losses import (
+    CLASSIFICATION_LOSSES,
+    asymmetric_loss,
+    classification_loss,
+    consistency_loss,
+    grouped_means,
+    kl_to_uniform,
+    prior_loss,
+    task_causality_map,
+)
 from .maps import attention_maps, score_attention
 from .model import Branch, BranchOutput, CrocodileNet, CrocodileOutput
 from .objective import DOMAIN_TERMS, TERMS, CrocodileObjective, LossConfig, split_targets

@@ -33,7 +33,7 @@ __all__ = ["BaselineNet", "ERMObjective", "GroupDROObjective", "CORALObjective",
 
 
 class BaselineNet(nn.Module):
-    """The lab's :class:`~halign_widgets.models.SmallCNN` (one trunk like one CROCODILE branch) with ``K + D`` outputs."""
+    """The lab's :class:`~halign_widgets.models.SmallCNN` (one trunk, like one CROCODILE branch), ``K + D`` outputs."""
 
     def __init__(self, in_channels: int = 1, num_findings: int = 4, num_sources: int = 3, *, width: int = 8,
                  depth: int = 3, dropout: float = 0.0) -> None:

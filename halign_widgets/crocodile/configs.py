@@ -72,7 +72,7 @@ class Configuration:
         """Whether the prior-knowledge loss is on."""
         return self.method == "crocodile" and "prior" in self.losses.on
 
-    def with_losses(self, on: Any = (), off: Any = (), **weights: float) -> "Configuration":
+    def with_losses(self, on: Any = (), off: Any = (), **weights: float) -> Configuration:
         """A copy with terms switched and weights changed; the domain branch follows the domain terms.
 
         Switching a domain term on without the domain branch raises

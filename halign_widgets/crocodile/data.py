@@ -24,7 +24,7 @@ __all__ = ["DomainSplits", "check_domain_dataset", "domain_targets", "domain_spl
 
 
 def check_domain_dataset(ds: Any) -> None:
-    """Raise :class:`~halign_widgets.errors.ConfigError` unless ``ds`` has multi-label findings, sources and an OOD split."""
+    """Raise :class:`~halign_widgets.errors.ConfigError` unless ``ds`` has multi-label findings, sources, OOD split."""
     if not isinstance(ds, ImageDataset):
         raise ConfigError(f"need an ImageDataset (e.g. make_world('domains', 1200)), got {type(ds).__name__}.")
     if not ds.multilabel:

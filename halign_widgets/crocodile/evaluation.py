@@ -125,7 +125,8 @@ class SelectionTracker(Callback):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 ind, ood = split_scores(model, self.splits, "test"), split_scores(model, self.splits, "ood_test")
-            out[rule] = {"epoch": epoch, "id_map": ind["map"], "ood_map": ood["map"], "drop_map": ind["map"] - ood["map"],
+            out[rule] = {"epoch": epoch, "id_map": ind["map"], "ood_map": ood["map"],
+                         "drop_map": ind["map"] - ood["map"],
                          "id_auroc": ind["auroc"], "ood_auroc": ood["auroc"],
                          "drop_auroc": ind["auroc"] - ood["auroc"]}
         return out

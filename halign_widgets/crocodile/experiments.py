@@ -11,7 +11,8 @@ error over seeds.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -96,7 +97,7 @@ def run_ladder(configs: Sequence[str] = LADDER + BASELINES, seeds: Sequence[int]
                batch_size: int = 64, lr: float = 2e-3, width: int = 8, depth: int = 3, dim: int = 32,
                device: str = "auto", results: str | None = None, n_jobs: int = 1, threads: int | None = 1,
                progress: bool | Callable[..., Any] = True,
-               should_stop: Callable[[], bool] | None = None) -> "pd.DataFrame":
+               should_stop: Callable[[], bool] | None = None) -> pd.DataFrame:
     """Train configurations × seeds × held-out sources (× priors) at one budget; the tidy table.
 
     Parameters
@@ -127,8 +128,8 @@ def run_ladder(configs: Sequence[str] = LADDER + BASELINES, seeds: Sequence[int]
                     threads=threads, progress=progress, should_stop=should_stop)
 
 
-def summarize_ladder(df: "pd.DataFrame", selection: str = "train-val",
-                     by: Sequence[str] = ("config", "prior")) -> "pd.DataFrame":
+def summarize_ladder(df: pd.DataFrame, selection: str = "train-val",
+                     by: Sequence[str] = ("config", "prior")) -> pd.DataFrame:
     """Mean ± standard error over seeds of every metric, per configuration (and prior, held-out source …).
 
     Returns one row per group with ``<metric>`` (mean), ``<metric>_se`` and ``<metric>_text``
@@ -146,7 +147,7 @@ def summarize_ladder(df: "pd.DataFrame", selection: str = "train-val",
     rows = []
     for keys, group in sub.groupby(list(by), sort=False):
         keys = keys if isinstance(keys, tuple) else (keys,)
-        row: dict[str, Any] = dict(zip(by, keys))
+        row: dict[str, Any] = dict(zip(by, keys, strict=True))
         name = row.get("config")
         row["label"] = CONFIGURATIONS[name].label if name in CONFIGURATIONS else str(name)
         row["seeds"] = int(group["seed"].nunique())
@@ -162,7 +163,7 @@ def summarize_ladder(df: "pd.DataFrame", selection: str = "train-val",
     return pd.DataFrame(rows)
 
 
-def paper_direction(summary: "pd.DataFrame", full: str = "full", ladder: Sequence[str] = LADDER[:-1],
+def paper_direction(summary: pd.DataFrame, full: str = "full", ladder: Sequence[str] = LADDER[:-1],
                     baselines: Sequence[str] = BASELINES) -> dict[str, Any]:
     """Does this run show the paper's direction? Compares ``full`` with the other rows of ``summary``.
 

@@ -34,11 +34,12 @@ def attention_maps(model: nn.Module, images: Tensor, finding: int) -> tuple[Tens
         raise ConfigError("attention maps need a CrocodileNet (a model with task queries); the baselines have none.")
     if not isinstance(images, Tensor) or images.dim() != 4:
         raise InputShapeError("images must be a B×C×H×W tensor (add a batch dimension with x[None]).")
-    k = model.task.decoder.queries.shape[0]
+    task: Any = model.task  # a CrocodileNet's task branch (checked above)
+    k = task.decoder.queries.shape[0]
     if not 0 <= int(finding) < k:
         raise ConfigError(f"finding {finding} is out of range 0..{k - 1}.")
     with eval_mode(model):
-        out = model.task(images.to(model_device(model)))
+        out = task(images.to(model_device(model)))
     h, w = out.grid
     a = out.attention[:, int(finding)].reshape(-1, 1, h, w).float().cpu()
     size = tuple(images.shape[-2:])

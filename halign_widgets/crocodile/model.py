@@ -17,6 +17,7 @@ how the source reaches the losses through the Trainer's ``step_fn(model, x, y)``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -140,7 +141,8 @@ class CrocodileNet(nn.Module):
         self.config = dict(in_channels=in_channels, num_findings=num_findings, num_sources=num_sources,
                            domain_branch=bool(domain_branch), width=width, depth=depth, dim=dim,
                            dropout=dropout, intervention_dropout=intervention_dropout)
-        kw = dict(width=width, depth=depth, dim=dim, dropout=dropout, intervention_dropout=intervention_dropout)
+        kw: dict[str, Any] = dict(width=width, depth=depth, dim=dim, dropout=dropout,
+                                  intervention_dropout=intervention_dropout)
         self.task = Branch(in_channels, num_findings, **kw)
         self.domain = Branch(in_channels, num_sources, **kw) if domain_branch else None
         self.scorer = RelationalScorer(dim) if domain_branch else None

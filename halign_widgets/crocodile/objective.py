@@ -21,8 +21,9 @@ A switched-off term is not computed at all (it contributes no gradient) and is r
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -76,11 +77,11 @@ class LossConfig:
         """The weight of ``name`` (1.0 by default)."""
         return float(self.weights.get(name, 1.0))
 
-    def switched(self, on: Iterable[str] = (), off: Iterable[str] = ()) -> "LossConfig":
+    def switched(self, on: Iterable[str] = (), off: Iterable[str] = ()) -> LossConfig:
         """A copy with the terms ``on`` switched on and ``off`` switched off."""
         return replace(self, on=(self.on | frozenset(on)) - frozenset(off))
 
-    def weighted(self, **weights: float) -> "LossConfig":
+    def weighted(self, **weights: float) -> LossConfig:
         """A copy with some weights changed."""
         return replace(self, weights={**self.weights, **weights})
 
@@ -133,6 +134,7 @@ class CrocodileObjective:
         if "task_uniform" in on:
             terms["task_uniform"] = kl_to_uniform(t.z_spurious)
         if "task_intervened" in on:
+            assert t.z_intervened is not None  # forward_all(intervene=True) above
             terms["task_intervened"] = classification_loss(t.z_intervened, findings, cfg.classification)
         if "task_consistency" in on:
             pull, push = consistency_loss(t.causal, t.spurious, findings)
@@ -143,16 +145,19 @@ class CrocodileObjective:
             if "domain_uniform" in on:
                 terms["domain_uniform"] = kl_to_uniform(d.z_spurious)
             if "domain_intervened" in on:
+                assert d.z_intervened is not None  # forward_all(intervene=True) above
                 terms["domain_intervened"] = F.cross_entropy(d.z_intervened, source)
             if "domain_consistency" in on:
                 pull, push = consistency_loss(d.causal, d.spurious, source)
                 terms["domain_consistency"] = pull + push
             if "contrastive" in on:
+                assert model.scorer is not None  # a domain branch comes with its relational scorer
                 terms["contrastive"] = relational_contrastive_loss(model.scorer, t.causal, t.spurious, d.causal,
                                                                    d.spurious)
         if "prior" in on:
+            assert self.prior is not None  # __init__ refuses the prior term without a prior
             terms["prior"] = prior_loss(t.causal, self.prior.to(t.causal.device))
-        active = [cfg.weight(name) * terms[name] for name in TERMS if name in on]
+        active = [cfg.weight(name) * cast(Tensor, terms[name]) for name in TERMS if name in on]  # set above
         loss = torch.stack(active).sum() if active else t.z.sum() * 0.0
         source_z = d.z if d is not None else t.z.new_zeros(x.shape[0], model.num_sources)
         return loss, torch.cat([t.z, source_z], 1), terms

@@ -75,10 +75,11 @@ def learned_causality_map(model: nn.Module, images: Tensor, batch_size: int = 12
         raise ConfigError("learned_causality_map needs a CrocodileNet (a model with a task branch); the "
                           "baselines have no task queries.")
     device = model_device(model)
+    task: Any = model.task  # a CrocodileNet's task branch (checked above)
     total, n = None, 0
     with eval_mode(model):
         for chunk in images.split(batch_size):
-            cmap = task_causality_map(model.task(chunk.to(device)).causal).sum(0).cpu()
+            cmap = task_causality_map(task(chunk.to(device)).causal).sum(0).cpu()
             total = cmap if total is None else total + cmap
             n += chunk.shape[0]
     if total is None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -44,7 +45,8 @@ def build_model(config: str | Configuration, splits: DomainSplits, width: int = 
 
 
 def resolve_prior(prior: Any, splits: DomainSplits) -> Tensor:
-    """A ``K×K`` prior: a kind (``"true"``, ``"empty"``, ``"reversed"`` of the world's ``info["graph"]``) or a matrix."""
+    """A ``K×K`` prior: a kind (``"true"``, ``"empty"``, ``"reversed"`` of the world's ``info["graph"]``), or a matrix.
+    """
     k = splits.num_findings
     if isinstance(prior, str):
         graph = splits.dataset.info.get("graph")

@@ -13,5 +13,6 @@ from .load import describe_data, load_data, requires
 from .loaders import load_digits, load_folder, load_npz
 from .registry import describe_world, list_worlds, make_world, world_knobs
 
-__all__ = ["ImageDataset", "check_images", "train_and_val", "make_world", "list_worlds", "world_knobs", "describe_world",
+__all__ = ["ImageDataset", "check_images", "train_and_val", "make_world", "list_worlds", "world_knobs",
+           "describe_world",
            "load_folder", "load_npz", "load_digits", "load_data", "describe_data", "requires"]

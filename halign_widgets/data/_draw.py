@@ -53,7 +53,7 @@ def tissue(n: int, size: int, g: torch.Generator, octaves: tuple[int, ...] = (3,
     """
     mid = max(octaves)
     acc = torch.zeros(n, 1, mid, mid)
-    for s, w in zip(octaves, weights):            # sum the octaves on a coarse lattice first …
+    for s, w in zip(octaves, weights, strict=False):            # sum the octaves on a coarse lattice first …
         coarse = torch.randn(n, 1, s, s, generator=g)
         acc += w * (coarse if s == mid else F.interpolate(coarse, size=(mid, mid), mode="bicubic",
                                                            align_corners=False))

@@ -48,7 +48,7 @@ def _image_files(folder: Path) -> list[Path]:
 def _find_mask(image: Path, candidates: dict[str, list[Path]], suffix: str) -> Path | None:
     options = candidates.get(image.stem + suffix, [])
     same = [p for p in options if p.suffix.lower() == image.suffix.lower()]
-    return (same or options or [None])[0]
+    return (same or options)[0] if same or options else None
 
 
 def _by_stem(files: list[Path]) -> dict[str, list[Path]]:

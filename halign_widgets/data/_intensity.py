@@ -25,7 +25,6 @@ grayscale is replicated to RGB, RGB becomes grayscale by its luminance
 from __future__ import annotations
 
 import numbers
-from typing import Union
 
 import numpy as np
 
@@ -34,7 +33,7 @@ from ..errors import ConfigError, InputShapeError, InvalidPixelError, did_you_me
 __all__ = ["Intensity", "check_intensity", "to_unit", "to_channels", "LUMINANCE"]
 
 #: The ``intensity`` option: ``"dtype"``, ``"minmax"`` or the stated maximum pixel value.
-Intensity = Union[str, float]
+Intensity = str | float
 
 #: ITU-R BT.601 luma weights of R, G, B (what PIL's ``convert("L")`` uses).
 LUMINANCE = (0.299, 0.587, 0.114)
@@ -50,7 +49,7 @@ def check_intensity(intensity: object) -> Intensity:
             return intensity
         raise ConfigError(f"intensity={intensity!r} is not an intensity mode; {did_you_mean(intensity, _MODES)}, "
                           "or give the maximum pixel value as a number (e.g. intensity=4095 for 12-bit data).")
-    if isinstance(intensity, numbers.Real) and not isinstance(intensity, bool) and np.isfinite(intensity) \
+    if isinstance(intensity, numbers.Real) and not isinstance(intensity, bool) and np.isfinite(float(intensity)) \
             and float(intensity) > 0:
         return float(intensity)
     raise ConfigError(f"intensity={intensity!r} must be 'dtype', 'minmax' or the maximum pixel value as a number "

@@ -14,8 +14,8 @@ the host has far more memory than the notebook may use. Where nothing can be rea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ConfigError
 

@@ -7,8 +7,9 @@ class names, per-image nuisance metadata and named splits.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -153,14 +154,14 @@ class ImageDataset(Dataset):
         """Spatial size ``(H, W)``."""
         return int(self.images.shape[-2]), int(self.images.shape[-1])
 
-    def subset(self, indices: Sequence[int] | Tensor) -> "ImageDataset":
+    def subset(self, indices: Sequence[int] | Tensor) -> ImageDataset:
         """Return a new dataset holding only ``indices`` (splits are dropped)."""
         idx = torch.as_tensor(indices, dtype=torch.long)
         meta = {k: (v[idx] if isinstance(v, Tensor) else [v[int(i)] for i in idx]) for k, v in self.meta.items()}
         return ImageDataset(self.images[idx], self.labels[idx], list(self.classes),
                             None if self.masks is None else self.masks[idx], meta, dict(self.info), {})
 
-    def split(self, name: str) -> "ImageDataset":
+    def split(self, name: str) -> ImageDataset:
         """Return the split ``name`` (``"train"``, ``"val"``, ``"test"``, ``"ood"`` …) as a dataset."""
         if name not in self.splits:
             raise unknown_name("split", name, self.splits)
@@ -169,17 +170,17 @@ class ImageDataset(Dataset):
         return sub
 
     @property
-    def train(self) -> "ImageDataset":
+    def train(self) -> ImageDataset:
         """The training split."""
         return self.split("train")
 
     @property
-    def val(self) -> "ImageDataset":
+    def val(self) -> ImageDataset:
         """The validation split."""
         return self.split("val")
 
     @property
-    def test(self) -> "ImageDataset":
+    def test(self) -> ImageDataset:
         """The test split."""
         return self.split("test")
 

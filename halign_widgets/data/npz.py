@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import (DataLoadError, EmptyDatasetError, InputShapeError, InvalidPixelError, LabelMismatchError,
-                      unknown_name)
+from ..errors import (
+    DataLoadError,
+    EmptyDatasetError,
+    InputShapeError,
+    InvalidPixelError,
+    LabelMismatchError,
+    unknown_name,
+)
 from ._intensity import Intensity, check_intensity, to_unit
 from ._loading import check_size_channels, default_splits, resize, resize_masks
 from ._memory import check_memory
@@ -67,8 +73,8 @@ def _npz_masks(arr: np.ndarray, key: str, image_key: str, images: Tensor) -> Ten
                               f"are {images.shape[-2]}×{images.shape[-1]}; save each mask at its image's size "
                               "(they must match pixel for pixel).")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        first = int(np.flatnonzero(~np.isfinite(arr).reshape(m, -1).all(1))[0])
-        raise InvalidPixelError(f"{key!r} holds NaN or infinite values (first in mask {first}); masks must be "
+        bad = int(np.flatnonzero(~np.isfinite(arr).reshape(m, -1).all(1))[0])
+        raise InvalidPixelError(f"{key!r} holds NaN or infinite values (first in mask {bad}); masks must be "
                                 "0 (outside) or non-zero (inside).")
     return torch.from_numpy(np.ascontiguousarray(arr != 0))
 
@@ -175,7 +181,8 @@ def load_npz(path: str | os.PathLike[str], split: str | None = None, size: int |
     if len(y) == 0:
         raise EmptyDatasetError(f"{str(file)!r} holds no images; save at least one image per split.")
     x = resize(torch.cat([p[1] for p in parts]), size)
-    masks = resize_masks(torch.cat([p[3] for p in parts]), size) if parts[0][3] is not None else None
+    # every split has masks when the first has (checked when they were read)
+    masks = resize_masks(torch.cat([cast(Tensor, p[3]) for p in parts]), size) if parts[0][3] is not None else None
     splits, start = {}, 0
     for s, xi, _, _ in parts:
         if s:

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ConfigError, unknown_name
+from ..errors import unknown_name
 from ..validation import check_int
 from ._memory import check_memory
 from .dataset import ImageDataset

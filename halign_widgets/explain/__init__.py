@@ -15,12 +15,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import suny as _suny_names  # noqa: F401 - loaded now, so the import system binds it here, once …
 from ._baselines import BASELINES, gaussian_blur, make_baseline
+from ._suny import SunyResult, suny  # … and the public name is then the function, for good
 from .api import Explanation, explain, list_methods, shared_scale
 from .cam import BaseCAM, GradCAM, GradCAMPlusPlus, LayerCAM, ScoreCAM
 from .rise import rise
-from . import suny as _suny_names  # noqa: F401 - loaded now, so the import system binds it here, once …
-from ._suny import SunyResult, suny  # … and the public name is then the function, for good
 
 _LAZY = {
     "activation_maximization": ".actmax",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
-from ._baselines import check_baseline
 from ..validation import check_int, check_real
+from ._baselines import check_baseline
 
 __all__ = ["CAPTUM_DEFAULTS", "CHANNEL_REDUCTIONS", "check_captum_options"]
 

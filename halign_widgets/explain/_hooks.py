@@ -8,8 +8,8 @@ accumulate hooks (tested over 100 calls, raising and not).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from torch import Tensor, nn
 

@@ -44,7 +44,7 @@ MAX_PASS_BYTES = 256 << 20
 #: Bounds of the automatic cap (images per forward-backward pass).
 MIN_PASS, MAX_PASS = 16, 4096
 
-_CACHE: "weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]]" = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[nn.Module, dict[tuple, int]] = weakref.WeakKeyDictionary()
 
 
 def available_memory(device: torch.device | str = "cpu") -> int:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from torch import Tensor, nn
 
@@ -100,19 +101,19 @@ def _check_rise(call: MethodCall) -> dict[str, Any]:
     from .rise import check_rise_options
 
     keys = ("n_masks", "grid", "p", "seed", "batch_size")
-    return dict(zip(keys, check_rise_options(*(call.options[k] for k in keys))))
+    return dict(zip(keys, check_rise_options(*(call.options[k] for k in keys)), strict=True))
 
 
 def _run_suny(call: MethodCall) -> tuple[Tensor, dict[str, Any]]:
     from .cam import upsample
-    from .suny import suny    # the public module (tests may stand in for it)
+    from .suny import suny  # the public module (tests may stand in for it)
 
     result = suny(call.model, call.x, target=call.target, layer=call.layer, **call.options)
     maps = result.combined
     if maps.dim() == 4:
         maps = maps[:, 0]
-    if tuple(maps.shape[-2:]) != tuple(call.x.shape[-2:]):
-        maps = upsample(maps.float(), tuple(call.x.shape[-2:]))
+    if (maps.shape[-2], maps.shape[-1]) != (call.x.shape[-2], call.x.shape[-1]):
+        maps = upsample(maps.float(), (call.x.shape[-2], call.x.shape[-1]))
     return maps, {"suny": result}
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, InputShapeError, TargetOutOfRangeError, unknown_name
-from ..models import conv_layers, get_layer, in_channels
+from ..models import conv_layers, get_layer
 
 __all__ = ["class_indices", "resolve_layer", "resolve_target"]
 

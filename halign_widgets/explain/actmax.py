@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import numbers
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, TargetOutOfRangeError, unknown_name
 from ..models import check_model_input, eval_mode, get_layer, in_channels, model_device, model_dtype, size_errors
+from ..validation import check_int, check_real
 from ._baselines import gaussian_blur
 from ._fourier import FourierImage
 from ._hooks import record_activations
-from ..validation import check_int, check_real
 
 __all__ = ["ActMaxResult", "activation_maximization", "parse_unit"]
 
@@ -187,7 +188,8 @@ def activation_maximization(
                 dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen))
                 seen = torch.roll(img, shifts=(dy, dx), dims=(2, 3))
             value = _unit_value(model, seen.to(seen_dtype), u, layer).to(work)
-            tv_term = (img[..., 1:, :] - img[..., :-1, :]).abs().mean() + (img[..., :, 1:] - img[..., :, :-1]).abs().mean()
+            tv_term = ((img[..., 1:, :] - img[..., :-1, :]).abs().mean()
+                       + (img[..., :, 1:] - img[..., :, :-1]).abs().mean())
             objective = value - l2 * ((img - center) ** 2).mean() - tv * tv_term
             (grad,) = torch.autograd.grad(-objective, [leaf])
             leaf.grad = grad
@@ -199,7 +201,8 @@ def activation_maximization(
                     leaf.clamp_(lo, hi)
             result.trajectory.append(float(value.detach()))
             result.objective.append(float(objective.detach()))
-            if callback is not None and callback(step, make_image().detach().float().cpu(), float(value.detach())) is True:
+            if callback is not None and callback(step, make_image().detach().float().cpu(),
+                                                 float(value.detach())) is True:
                 result.stopped = True
                 break
     with torch.no_grad():
@@ -219,6 +222,7 @@ def _unit_value(model: nn.Module, x: Tensor, unit: tuple, layer: nn.Module | Non
     with record_activations(layer) as rec:
         model(x)
     acts = rec.output
+    assert acts is not None  # the forward pass above ran through the layer
     if not 0 <= unit[2] < acts.shape[1]:
         raise TargetOutOfRangeError(f"channel {unit[2]} is out of range; layer {unit[1]!r} has "
                                     f"{acts.shape[1]} channels, valid channels are 0..{acts.shape[1] - 1}.")

@@ -9,8 +9,9 @@ explanation and every module's mode is restored afterwards.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -18,8 +19,8 @@ from torch import Tensor, nn
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
 from ..models import check_logits, check_model_input, eval_mode, in_channels, model_input, size_errors
-from ._resolve import resolve_layer, resolve_target
 from ._registry import METHODS, MethodCall, MethodInfo, available_methods, resolve_method
+from ._resolve import resolve_layer, resolve_target
 
 __all__ = ["Explanation", "explain", "list_methods", "shared_scale"]
 

@@ -36,11 +36,11 @@ ICLR workshops 2015); Occlusion (Zeiler & Fergus, ECCV 2014); SmoothGrad (Smilko
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
-
 import torch
 from torch import Tensor, nn
 
@@ -103,7 +103,7 @@ def run_captum(name: str, model: nn.Module, x: Tensor, target: Tensor, **opts: A
     Tensor
         ``B×H×W`` map (see :func:`reduce_channels`).
     """
-    opts = check_captum_options(name, opts, tuple(x.shape[-2:]))
+    opts = check_captum_options(name, opts, (x.shape[-2], x.shape[-1]))
     x = x.detach().clone().requires_grad_(True)
     seed = opts.get("seed")
     with warnings.catch_warnings():
@@ -202,4 +202,4 @@ def run_captum_call(call: Any) -> tuple[Tensor, dict[str, Any]]:
 
 def check_captum(call: Any) -> dict[str, Any]:
     """The registry's option check for every captum-backed method."""
-    return check_captum_options(call.method, call.options, tuple(call.x.shape[-2:]))
+    return check_captum_options(call.method, call.options, (call.x.shape[-2], call.x.shape[-1]))

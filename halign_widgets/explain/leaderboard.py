@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Callable, Mapping, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -26,7 +27,8 @@ from .metrics.localization import energy_pointing, pointing_game, relevance_mass
 from .metrics.sanity import MapFn, cascade_layers, compute_maps, randomize_layers
 from .metrics.similarity import spearman, ssim
 
-__all__ = ["HIGHER_IS_BETTER", "evaluate_methods", "leaderboard_plot_data", "MethodsLike", "method_options", "select_images"]
+__all__ = ["HIGHER_IS_BETTER", "evaluate_methods", "leaderboard_plot_data", "MethodsLike", "method_options",
+           "select_images"]
 
 HIGHER_IS_BETTER: dict[str, bool] = {
     "deletion": False, "insertion": True, "overall": True, "pointing": True, "energy_pointing": True,
@@ -36,7 +38,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 }
 
 
-MethodsLike = Union[str, MapFn, Sequence[Union[str, MapFn]], Mapping[str, Union[Mapping[str, Any], MapFn, None]]]
+MethodsLike = str | MapFn | Sequence[str | MapFn] | Mapping[str, Mapping[str, Any] | MapFn | None]
 
 
 def method_options(methods: MethodsLike) -> dict[str, tuple[str | MapFn, dict[str, Any]]]:

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..validation import check_int, check_real
 from ..models import model_input
+from ..validation import check_int, check_real
 
 __all__ = ["check_rise_options", "rise", "rise_masks"]
 
@@ -35,7 +35,8 @@ def rise_masks(n_masks: int, size: tuple[int, int], grid: int = 8, p: float = 0.
     return masks.to(device)
 
 
-def check_rise_options(n_masks: int, grid: int, p: float, seed: int, batch_size: int) -> tuple[int, int, float, int, int]:
+def check_rise_options(n_masks: int, grid: int, p: float, seed: int,
+                       batch_size: int) -> tuple[int, int, float, int, int]:
     """Validate RISE's options (:class:`~halign_widgets.errors.ConfigError` with the valid range)."""
     return (check_int("n_masks (RISE needs n_masks ≥ 1)", n_masks, 1),
             check_int("grid (cells per side of the coarse masks)", grid, 1),
@@ -65,7 +66,7 @@ def rise(model: nn.Module, x: Tensor, target: Tensor, n_masks: int = 500, grid: 
     n_masks, grid, p, seed, batch_size = check_rise_options(n_masks, grid, p, seed, batch_size)
     x = model_input(model, x)  # the model's device and dtype
     acc = torch.promote_types(x.dtype, torch.float32)  # accumulate in ≥ float32 even for a half-precision model
-    masks = rise_masks(int(n_masks), tuple(x.shape[-2:]), int(grid), float(p), seed, x.device).to(acc)
+    masks = rise_masks(int(n_masks), (x.shape[-2], x.shape[-1]), int(grid), float(p), seed, x.device).to(acc)
     out = torch.zeros(x.shape[0], *x.shape[-2:], device=x.device, dtype=acc)
     for b in range(x.shape[0]):
         for start in range(0, n_masks, batch_size):

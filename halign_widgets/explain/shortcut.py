@@ -12,8 +12,9 @@ test split where the marker is independent of the label.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import torch
@@ -41,7 +42,8 @@ def marker_mask(dataset: ImageDataset, marker_box: tuple[int, int, int, int] | N
     y0, y1, x0, x1 = (int(v) for v in box)
     h, w = dataset.image_size
     if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
-        raise ConfigError(f"marker_box {tuple(box)} does not fit in {h}×{w} images; give 0 ≤ y0 < y1 ≤ H, 0 ≤ x0 < x1 ≤ W.")
+        raise ConfigError(f"marker_box {tuple(box)} does not fit in {h}×{w} images; "
+                          "give 0 ≤ y0 < y1 ≤ H, 0 ≤ x0 < x1 ≤ W.")
     mask = torch.zeros(h, w, dtype=torch.bool)
     mask[y0:y1, x0:x1] = True
     return mask
@@ -96,7 +98,8 @@ def shortcut_detective(models: Mapping[str, nn.Module], dataset: ImageDataset,
     if which not in _WHICH:
         raise unknown_name("image selection", which, _WHICH)
     if dataset.masks is None:
-        raise ConfigError("the dataset has no lesion masks; use a ground-truth world such as make_world('masses', ...).")
+        raise ConfigError("the dataset has no lesion masks; "
+                          "use a ground-truth world such as make_world('masses', ...).")
     box = marker_mask(dataset, marker_box)
     ds = dataset.split(split) if split is not None and split in dataset.splits else dataset
     marked = ds.meta.get("marker")
@@ -109,6 +112,7 @@ def shortcut_detective(models: Mapping[str, nn.Module], dataset: ImageDataset,
     if n_images is not None and n_images < pool.numel():
         g = torch.Generator().manual_seed(seed)
         pool = pool[torch.randperm(pool.numel(), generator=g)[:n_images]].sort().values
+    assert ds.masks is not None  # checked on the dataset above; a split keeps its masks
     x, lesion = ds.images[pool].float(), ds.masks[pool][:, 0]
     markers = box.expand_as(lesion)
     options = method_options(methods)
@@ -229,7 +233,8 @@ def train_shortcut_pair(n: int = 800, shortcut: float = 0.9, epochs: int = 4, se
     from ..training import fit_classifier
 
     if not 0.0 < float(shortcut) <= 1.0:
-        raise ConfigError(f"shortcut must lie in (0, 1] (share of malignant training images with the marker), got {shortcut}.")
+        raise ConfigError("shortcut must lie in (0, 1] (share of malignant training images with the marker), "
+                          f"got {shortcut}.")
     if control not in _CONTROLS:
         raise unknown_name("control", control, _CONTROLS)
     fit_kwargs.setdefault("progress", False)

@@ -17,9 +17,23 @@ the import system never re-binds the module later). Therefore:
   ``importlib.import_module("halign_widgets.explain.suny")``.
 """
 
-from ._suny import (CAUSE_KINDS, CauseSet, Intervention, ShapleyValues, SunyResult, all_coalitions, combine_maps,
-                    exact_shapley, intervene, make_causes, patch_regions, permutation_shapley, suny, suny_legend,
-                    suny_rgb)
+from ._suny import (
+    CAUSE_KINDS,
+    CauseSet,
+    Intervention,
+    ShapleyValues,
+    SunyResult,
+    all_coalitions,
+    combine_maps,
+    exact_shapley,
+    intervene,
+    make_causes,
+    patch_regions,
+    permutation_shapley,
+    suny,
+    suny_legend,
+    suny_rgb,
+)
 
 __all__ = ["CAUSE_KINDS", "CauseSet", "Intervention", "ShapleyValues", "SunyResult", "all_coalitions",
            "combine_maps", "exact_shapley", "intervene", "make_causes", "patch_regions", "permutation_shapley",

@@ -71,7 +71,7 @@ class SmallCNN(nn.Module):
             raise ConfigError(f"dropout must lie in [0, 1), got {dropout}.")
         self.config: dict[str, Any] = dict(in_channels=in_channels, num_classes=num_classes, width=width,
                                            depth=depth, dropout=dropout)
-        layers: "OrderedDict[str, nn.Module]" = OrderedDict()
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
         channels = in_channels
         for i in range(1, depth + 1):
             out = width * 2 ** min(i - 1, 3)
@@ -129,7 +129,7 @@ def conv_layers(model: nn.Module) -> dict[str, nn.Module]:
     For a :class:`SmallCNN` these are the conv blocks (``features.conv1`` …); for any other model
     every ``nn.Conv2d`` is listed.
     """
-    blocks = {name: m for name, m in model.named_modules() if isinstance(m, ConvBlock)}
+    blocks: dict[str, nn.Module] = {name: m for name, m in model.named_modules() if isinstance(m, ConvBlock)}
     if blocks:
         return blocks
     return {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}

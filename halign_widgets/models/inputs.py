@@ -14,8 +14,8 @@ activation maximization, ``Trainer.predict``):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from torch import Tensor, nn
 

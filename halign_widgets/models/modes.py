@@ -7,8 +7,8 @@ as a float32 one (the results the methods return stay float32 unless their API s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from torch import nn

@@ -17,7 +17,15 @@ After Chen et al., "This Looks Like That", NeurIPS 2019 (METHODS.md §1.5); pure
 """
 
 from .checkpoint import LoadedProtoPNet, load_protopnet, save_protopnet
-from .compare import PAPER_CBIS_DDSM, SeedPair, auroc, classification_scores, compare_with_cnn, summarize_scores, train_pair
+from .compare import (
+    PAPER_CBIS_DDSM,
+    SeedPair,
+    auroc,
+    classification_scores,
+    compare_with_cnn,
+    summarize_scores,
+    train_pair,
+)
 from .consistency import ConsistencyResult, consistency_stability, part_keypoints
 from .debug_loss import PatchSimilarity
 from .edits import EDIT_KINDS, EditRecord, PrototypeEditor
@@ -25,12 +33,25 @@ from .explanations import NearestPatches, PrototypeExplanation, explain_prototyp
 from .loss import ProtoPNetLoss, cluster_separation, wrong_class_l1
 from .model import ProtoOutput, ProtoPNet, l2_distances, log_similarity
 from .prune import PruneResult, prune_prototypes, prune_rule
-from .push import (PushRecord, PushResult, high_activation_box, init_prototypes_from_patches, push_prototypes,
-                   upsample_maps)
+from .push import (
+    PushRecord,
+    PushResult,
+    high_activation_box,
+    init_prototypes_from_patches,
+    push_prototypes,
+    upsample_maps,
+)
 from .sanity import patch_visualization_check, similarity_gradient
 from .schedule import ProtoPNetRun, Schedule, Stage, stage_parameters, train_protopnet
-from .truth import (MARKER_EFFECT, box_share, duplicate_prototypes, explanation_truth, marker_region,
-                    marker_sensitivity, prototype_truth)
+from .truth import (
+    MARKER_EFFECT,
+    box_share,
+    duplicate_prototypes,
+    explanation_truth,
+    marker_region,
+    marker_sensitivity,
+    prototype_truth,
+)
 
 __all__ = [
     "EDIT_KINDS",

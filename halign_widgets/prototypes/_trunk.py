@@ -72,7 +72,7 @@ class ReceptiveField:
         return int(y0), int(y1), int(x0), int(x1)
 
 
-def _pair(value: int | tuple[int, ...]) -> int:
+def _pair(value: int | str | tuple[int, ...]) -> int:
     if isinstance(value, tuple):
         if len(set(value)) != 1:
             raise ConfigError(f"receptive fields need square kernels, strides and paddings, got {value}.")

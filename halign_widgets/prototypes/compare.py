@@ -14,10 +14,10 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
@@ -154,7 +154,8 @@ def train_pair(world: Any, seed: int = 0, *, schedule: Schedule | None = None, p
 
 
 def compare_with_cnn(world: Any, seeds: tuple[int, ...] = (0, 1, 2), *, pairs: dict[int, SeedPair] | None = None,
-                     on_seed: Callable[[SeedPair], None] | None = None, **options: Any) -> tuple[Any, dict[int, SeedPair]]:
+                     on_seed: Callable[[SeedPair], None] | None = None,
+                     **options: Any) -> tuple[Any, dict[int, SeedPair]]:
     """Train :func:`train_pair` for every seed not in ``pairs``; return the per-seed table and all pairs.
 
     Returns

@@ -112,9 +112,9 @@ def consistency_stability(model: ProtoPNet, dataset: Any, *, threshold: float = 
         idx = (labels == int(model.prototype_class[j])).nonzero()[:, 0].tolist()
         if not idx:
             continue
-        h, w = x.shape[-2:]
-        boxes = [model.rf.box(*clean_e[i].cells[j], h, w) for i in idx]
-        boxes_n = [model.rf.box(*noisy_e[i].cells[j], h, w) for i in idx]
+        h, w = x.shape[-2], x.shape[-1]
+        boxes = [model.rf.box(r, c, h, w) for r, c in (clean_e[i].cells[j] for i in idx)]
+        boxes_n = [model.rf.box(r, c, h, w) for r, c in (noisy_e[i].cells[j] for i in idx)]
         freq, same = {}, torch.ones(len(idx), dtype=torch.bool)
         for name, points in parts.items():
             pts = points[idx]
@@ -123,8 +123,10 @@ def consistency_stability(model: ProtoPNet, dataset: Any, *, threshold: float = 
             freq[name] = float(a[present].float().mean()) if bool(present.any()) else float("nan")
             same &= a == b
         best = max((v for v in freq.values() if v == v), default=0.0)
-        rows.append({"prototype": j, "class": int(model.prototype_class[j]), **{f"covers_{k}": v for k, v in freq.items()},
-                     "consistent": bool(best >= threshold), "stability": float(same.float().mean()), "images": len(idx)})
+        rows.append({"prototype": j, "class": int(model.prototype_class[j]),
+                     **{f"covers_{k}": v for k, v in freq.items()},
+                     "consistent": bool(best >= threshold), "stability": float(same.float().mean()),
+                     "images": len(idx)})
     table = pd.DataFrame(rows).set_index("prototype")
     consistency = float(table["consistent"].mean()) if len(table) else float("nan")
     stability = float(table["stability"].mean()) if len(table) else float("nan")

@@ -18,7 +18,7 @@ no more per step than from a few.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -23,7 +24,7 @@ from torch import Tensor
 from ..errors import ConfigError, TrainingBusyError, UnknownNameError
 from ..models import eval_mode, model_device
 from .debug_loss import PatchSimilarity
-from .loss import ProtoPNetLoss
+from .loss import ExtraTerm, ProtoPNetLoss
 from .model import ProtoPNet
 from .push import Patch, PushResult, dataset_tensors
 from .schedule import Schedule, train_protopnet
@@ -61,7 +62,9 @@ class EditRecord:
         if self.probabilities_before is not None and self.probabilities_after is not None:
             b, a = self.probabilities_before, self.probabilities_after
             kb, ka = max(range(len(b)), key=b.__getitem__), max(range(len(a)), key=a.__getitem__)
-            name = (lambda k: classes[k] if classes is not None and k < len(classes) else str(k))
+            def name(k: int) -> str:
+                return classes[k] if classes is not None and k < len(classes) else str(k)
+
             parts.append(f"this image: {name(kb)} {b[kb]:.2f} → {name(ka)} {a[ka]:.2f}")
         if self.accuracy_before is not None and self.accuracy_after is not None:
             parts.append(f"test accuracy {self.accuracy_before:.3f} → {self.accuracy_after:.3f}")
@@ -142,7 +145,7 @@ class PrototypeEditor:
             raise ConfigError("forget / remember need the training data; build the editor with "
                               "PrototypeEditor(model, train=world.train, ...).")
         images, _ = dataset_tensors(self.train, "training data")
-        n, m = self.model.grid_size(tuple(images.shape[-2:]))
+        n, m = self.model.grid_size((images.shape[-2], images.shape[-1]))
         out: list[Patch] = []
         for p in patches:
             if len(p) != 3:
@@ -297,7 +300,7 @@ class PrototypeEditor:
         images, labels = dataset_tensors(self.train, "training data")
         self.forget_set += [p for p in forget if p not in self.forget_set]
         self.remember_set += [p for p in remember if p not in self.remember_set]
-        extra = {}
+        extra: dict[str, ExtraTerm] = {}
         if self.forget_set:
             extra["forget"] = PatchSimilarity(images, labels, self.forget_set, float(strength))
         if self.remember_set:
@@ -309,14 +312,17 @@ class PrototypeEditor:
             schedule = Schedule(warmup_epochs=epochs, joint_epochs=0, last_layer_epochs=last_layer_epochs,
                                 warmup_lr=lr, init="uniform")
         run = train_protopnet(self.model, self.train, self.val, schedule=schedule, loss=ProtoPNetLoss(extra=extra),
-                              push_exclude=self.forget_set, push_exclude_similar=exclude_similar, batch_size=batch_size, seed=seed, callbacks=list(callbacks),
+                              push_exclude=self.forget_set, push_exclude_similar=exclude_similar,
+                              batch_size=batch_size, seed=seed, callbacks=list(callbacks),
                               progress=progress, device=device)
         if run.state == "stopped":
             return "stopped before the fine-tune finished; the model was put back as it was"
         self.push = run.push
-        moved = sum(1 for a, b in zip(self.base_push.records if self.base_push else [], run.push.records)
-                    if a.patch != b.patch)
-        return f"fine-tuned {epochs}+{last_layer_epochs} epoch(s); {moved} prototype(s) now on other patches than as trained"
+        assert run.push is not None  # a finished run ends with a push
+        before = self.base_push.records if self.base_push else []
+        moved = sum(1 for a, b in zip(before, run.push.records, strict=False) if a.patch != b.patch)
+        return (f"fine-tuned {epochs}+{last_layer_epochs} epoch(s); "
+                f"{moved} prototype(s) now on other patches than as trained")
 
     # -- undo and persistence -------------------------------------------------------------------------------
     def undo(self) -> EditRecord:
@@ -331,9 +337,11 @@ class PrototypeEditor:
         """Plain data of the editor for a checkpoint: the trained weights, the edit log and the undo snapshots."""
         def snap(s: dict[str, Any]) -> dict[str, Any]:
             return {**s, "push": None if s["push"] is None else s["push"].to_dict(),
-                    "forget_set": [list(p) for p in s["forget_set"]], "remember_set": [list(p) for p in s["remember_set"]]}
+                    "forget_set": [list(p) for p in s["forget_set"]],
+                    "remember_set": [list(p) for p in s["remember_set"]]}
 
-        return {"base_state": self.base_state, "base_push": None if self.base_push is None else self.base_push.to_dict(),
+        return {"base_state": self.base_state,
+                "base_push": None if self.base_push is None else self.base_push.to_dict(),
                 "records": [asdict(r) for r in self.records], "snapshots": [snap(s) for s in self._snapshots],
                 "forget_set": [list(p) for p in self.forget_set], "remember_set": [list(p) for p in self.remember_set]}
 
@@ -362,7 +370,7 @@ class PrototypeEditor:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], train: Any = None, test: Any = None,
-             model: ProtoPNet | None = None) -> "PrototypeEditor":
+             model: ProtoPNet | None = None) -> PrototypeEditor:
         """Rebuild an editor (model, pushes, edit log, undo history) from :meth:`save`'s checkpoint."""
         from .checkpoint import load_protopnet
 

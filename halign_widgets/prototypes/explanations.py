@@ -116,12 +116,13 @@ def explain_prototypes(model: ProtoPNet, x: Tensor, target: int | None = None, *
     check_images(x, channels=model.in_channels)
     if target is not None and not 0 <= int(target) < model.num_classes:
         raise TargetOutOfRangeError(f"target class {target} is out of range; the model has {model.num_classes} "
-                                    f"classes, valid targets are 0..{model.num_classes - 1} (or None for the prediction).")
+                                    f"classes, valid targets are 0..{model.num_classes - 1} "
+                                    "(or None for the prediction).")
     start = time.perf_counter()
     with eval_mode(model):
         out = model.forward_parts(x.to(model_device(model)).float())
     raw = log_similarity(out.distances, model.epsilon).cpu()
-    ups = upsample_maps(raw, tuple(x.shape[-2:]), upsample)
+    ups = upsample_maps(raw, (x.shape[-2], x.shape[-1]), upsample)
     active = model.prototype_active.cpu()
     weight = model.last_layer.weight.detach().cpu()
     probs = torch.softmax(out.logits.float(), 1).cpu()
@@ -135,7 +136,8 @@ def explain_prototypes(model: ProtoPNet, x: Tensor, target: int | None = None, *
         result.append(PrototypeExplanation(
             logits=out.logits[b].cpu(), probabilities=probs[b], predicted=predicted, target=t,
             scores=out.similarities[b].cpu(), min_distances=out.min_distances[b].cpu(), raw_maps=raw[b], maps=ups[b],
-            weights=weight[t].clone(), contributions=contrib, order=torch.argsort(contrib, descending=True, stable=True),
+            weights=weight[t].clone(), contributions=contrib,
+            order=torch.argsort(contrib, descending=True, stable=True),
             boxes=[high_activation_box(ups[b, j], percentile) for j in range(ups.shape[1])],
             cells=[(int(f) // m, int(f) % m) for f in flat]))
     seconds = (time.perf_counter() - start) / max(1, x.shape[0])
@@ -168,7 +170,7 @@ class NearestPatches:
     def patches(self, prototype: int) -> list[tuple[int, int, int]]:
         """``(image_index, row, col)`` of the prototype's nearest patches, closest first."""
         return [(int(i), int(r), int(c)) for i, r, c in
-                zip(self.indices[prototype], self.rows[prototype], self.cols[prototype])]
+                zip(self.indices[prototype], self.rows[prototype], self.cols[prototype], strict=True)]
 
 
 @torch.no_grad()
@@ -199,7 +201,7 @@ def nearest_patches(model: ProtoPNet, dataset: Any, k: int = 6, *, batch_size: i
             value, where = d.min(2)
             mins.append(value.cpu())
             cells.append(where.cpu())
-    m = model.grid_size(tuple(images.shape[-2:]))[1]
+    m = model.grid_size((images.shape[-2], images.shape[-1]))[1]
     dist, cell = torch.cat(mins).t(), torch.cat(cells).t()            # P×N
     best, idx = torch.topk(dist, k, dim=1, largest=False)
     flat = torch.gather(cell, 1, idx)
@@ -214,6 +216,6 @@ def _boxes(model: ProtoPNet, images: Tensor, idx: Tensor, percentile: float, ups
     unique = sorted(set(idx.flatten().tolist()))
     with eval_mode(model):
         sims = log_similarity(model.distances(images[unique].to(device).float()), model.epsilon).cpu()
-    ups = upsample_maps(sims, tuple(images.shape[-2:]), upsample)
+    ups = upsample_maps(sims, (images.shape[-2], images.shape[-1]), upsample)
     pos = {i: t for t, i in enumerate(unique)}
     return [[high_activation_box(ups[pos[int(i)], j], percentile) for i in idx[j]] for j in range(idx.shape[0])]

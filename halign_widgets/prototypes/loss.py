@@ -10,7 +10,8 @@ Every term is returned to the Trainer (``step_fn``), so each lands in the histor
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +42,8 @@ def cluster_separation(min_distances: Tensor, labels: Tensor, prototype_class: T
     >>> cluster_separation(d, torch.tensor([0]), torch.tensor([0, 0, 1, 1]))
     (tensor(1.), tensor(2.))
     """
-    valid = torch.ones_like(min_distances, dtype=torch.bool) if active is None else (active > 0)[None].expand_as(min_distances)
+    valid = (torch.ones_like(min_distances, dtype=torch.bool) if active is None
+             else (active > 0)[None].expand_as(min_distances))
     own = prototype_class[None, :] == labels[:, None]
 
     def closest(which: Tensor) -> Tensor:

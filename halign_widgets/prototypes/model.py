@@ -122,6 +122,9 @@ class ProtoPNet(nn.Module):
     torch.Size([2, 2])
     """
 
+    prototype_class: Tensor  # buffers (register_buffer below), typed for the checker
+    prototype_active: Tensor
+
     def __init__(self, in_channels: int = 1, num_classes: int = 2, prototypes_per_class: int = 5,
                  latent_depth: int = 32, *, backbone: nn.Module | None = None, layer: str | None = None,
                  add_on: str = "regular", width: int = 8, depth: int = 4, epsilon: float = 1e-4) -> None:
@@ -208,7 +211,7 @@ class ProtoPNet(nn.Module):
         """True while trunk or add-on layers are held in eval mode."""
         return self.trunk_frozen or self.add_on_frozen
 
-    def train(self, mode: bool = True) -> "ProtoPNet":
+    def train(self, mode: bool = True) -> ProtoPNet:
         super().train(mode)
         if self.trunk_frozen:
             self.features.eval()

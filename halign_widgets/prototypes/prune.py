@@ -35,7 +35,8 @@ def prune_rule(neighbor_labels: Tensor, prototype_class: Tensor, threshold: int)
         raise ConfigError(f"neighbour labels must be P×k for {prototype_class.shape[0]} prototypes, got "
                           f"{tuple(neighbor_labels.shape)}.")
     if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= neighbor_labels.shape[1]:
-        raise ConfigError(f"threshold must be an integer between 0 and k = {neighbor_labels.shape[1]}, got {threshold!r}.")
+        raise ConfigError(f"threshold must be an integer between 0 and k = {neighbor_labels.shape[1]}, "
+                          f"got {threshold!r}.")
     own = (neighbor_labels == prototype_class[:, None]).sum(1)
     return own < threshold
 

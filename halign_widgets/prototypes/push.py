@@ -143,7 +143,7 @@ class PushResult:
                 "info": dict(self.info)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PushResult":
+    def from_dict(cls, data: dict[str, Any]) -> PushResult:
         """Inverse of :meth:`to_dict`."""
         records = [PushRecord(**{**r, "receptive_field": tuple(r["receptive_field"]), "box": tuple(r["box"])})
                    for r in data["records"]]

@@ -10,13 +10,15 @@ much the prototype's similarity drops — the more faithful box makes it drop mo
 Here, for each (image, prototype): the region the upsampled map points at (its pixels at or above
 the 95th percentile), the same number of pixels ranked by SmoothGrad of ``s_j`` with respect to the
 input (Smilkov et al. 2017), and as many random pixels; each region is replaced by the blurred
-image (the lab's ``"blur"`` baseline) and the similarity drop is recorded. Hand-written rather than captum: the target is a prototype's similarity, not a class
+image (the lab's ``"blur"`` baseline) and the similarity drop is recorded. Hand-written rather than captum: the target
+is a prototype's similarity, not a class
 logit, and SmoothGrad of it is a few lines of autograd.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -125,7 +127,7 @@ def patch_visualization_check(model: ProtoPNet, x: Tensor, prototypes: Sequence[
             base = float(e.scores[j])
             after = _score(model, torch.cat(deleted), j)
             row: dict[str, Any] = {"image": b, "prototype": j, "similarity": base, "pixels": k}
-            for name, value in zip(regions, after.tolist()):
+            for name, value in zip(regions, after.tolist(), strict=True):
                 row[f"drop_{name}"] = base - value
             for name in ("upsampled", "gradient"):
                 rows_, cols_ = torch.nonzero(regions[name], as_tuple=True)

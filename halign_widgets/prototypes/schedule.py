@@ -24,9 +24,10 @@ anything (measured on masses: chance accuracy).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
@@ -140,7 +141,7 @@ def stage_parameters(model: ProtoPNet, kind: str) -> list[nn.Module | nn.Paramet
 class _StageTag(Callback):
     """Writes the stage into each new history entry (before any other callback sees it) and checkpoints."""
 
-    def __init__(self, run: "ProtoPNetRun") -> None:
+    def __init__(self, run: ProtoPNetRun) -> None:
         self.run = run
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
@@ -221,7 +222,7 @@ class ProtoPNetRun:
         self.trainer.set_trainable(*stage_parameters(self.model, stage.kind), lr=stage.lr)
         self.optimizer_stage = index
 
-    def run(self, on_stage: StageHook | None = None) -> "ProtoPNetRun":
+    def run(self, on_stage: StageHook | None = None) -> ProtoPNetRun:
         """Run the stages from :attr:`position` to the end (or until a stop request)."""
         trainer, model, loss = self.trainer, self.model, self.loss
         tag = _StageTag(self)

@@ -179,7 +179,8 @@ def explanation_truth(model: ProtoPNet, dataset: Any, *, top: int = 3, n_images:
             patches = [box_share(model.rf.box(*e.cells[j], *mask.shape), mask) for j in e.top(top)]
             lifts = [s / chance if chance > 0 else float("nan") for s in shares]
             rows.append({"image": i, "label": int(dataset.labels[i]), "predicted": e.predicted,
-                         "share": sum(shares) / len(shares), "patch_share": sum(patches) / len(patches), "chance": chance,
+                         "share": sum(shares) / len(shares), "patch_share": sum(patches) / len(patches),
+                         "chance": chance,
                          "lift": sum(lifts) / len(lifts), "on_mask": sum(v >= min_lift for v in lifts) / len(lifts)})
     return pd.DataFrame(rows).set_index("image")
 

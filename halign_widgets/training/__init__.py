@@ -12,7 +12,8 @@
 - :class:`Callback`, :class:`ProgressBar` — hooks into the loop;
 - :func:`save_checkpoint`, :func:`load_checkpoint` — atomic, ``weights_only`` checkpoints;
 - :class:`History` — per-epoch records;
-- :func:`recompute_bn_stats`, :func:`recalibrate_batchnorm` — precise batch-norm statistics (run by the Trainer after each epoch);
+- :func:`recompute_bn_stats`, :func:`recalibrate_batchnorm` — precise batch-norm statistics (run by the Trainer after
+  each epoch);
 - :func:`resolve_device`, :func:`derive_seed` — devices and seeds;
 - :func:`start_compute_thread` — how apps run tensor work off the notebook's main thread;
 - :func:`choose_threads`, :func:`apply_threads` — torch threads from the CPUs this process may
@@ -22,6 +23,7 @@
   progress, resume from a results file, parallel worker processes), :func:`standard_error`.
 """
 
+from ._openmp import start_compute_thread
 from .callbacks import Callback, ProgressBar
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .device import resolve_device
@@ -30,7 +32,6 @@ from .experiments import grid_cells, read_results, run_grid, standard_error
 from .fit import build_classifier, fit_classifier
 from .history import History
 from .inference import evaluate, predict
-from ._openmp import start_compute_thread
 from .metrics import accuracy, confusion_matrix, multilabel_accuracy, probabilities
 from .precise_bn import recalibrate_batchnorm, recompute_bn_stats
 from .registry import build_model, load_trained, model_families, register_model

@@ -68,7 +68,8 @@ def check_optimizer_state(saved: Any, optimizer: torch.optim.Optimizer, source: 
     elementwise = type(optimizer).__module__.startswith("torch.optim") and not isinstance(optimizer, torch.optim.LBFGS)
     if not elementwise:
         return
-    params = {pid: p for g_saved, g_own in zip(groups, own) for pid, p in zip(g_saved["params"], g_own["params"])}
+    params = {pid: p for g_saved, g_own in zip(groups, own, strict=True)
+              for pid, p in zip(g_saved["params"], g_own["params"], strict=True)}
     for pid, state in saved["state"].items():
         if pid not in params or not isinstance(state, dict):
             raise CheckpointMismatchError(f"the optimiser state in {source} refers to parameter {pid!r}, which its "

@@ -10,7 +10,8 @@ Any other ``torch.utils.data.Dataset`` of ``(x, y)`` pairs goes through a ``Data
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator, Sized
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -134,3 +135,8 @@ def as_dataset(data: Any) -> Dataset:
     if isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, Tensor) for t in data):
         return TensorDataset(*data)
     return data
+
+
+def size_of(data: Dataset | None) -> int:
+    """``len(data)``: the lab's datasets are sized, though torch's ``Dataset`` type declares no ``__len__``."""
+    return len(cast(Sized, data))

@@ -26,7 +26,7 @@ def snapshot_buffers(model: nn.Module) -> list[Tensor]:
 @torch.no_grad()
 def restore_buffers(model: nn.Module, saved: list[Tensor]) -> None:
     """Write the copies of :func:`snapshot_buffers` back into ``model``'s buffers."""
-    for buffer, value in zip(model.buffers(), saved):
+    for buffer, value in zip(model.buffers(), saved, strict=True):
         buffer.copy_(value)
 
 

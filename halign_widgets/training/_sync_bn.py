@@ -24,8 +24,9 @@ that runs on one rank only (precise-BN statistics) never meets a layer that wait
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -81,6 +82,8 @@ class GlooSyncBatchNorm(_BatchNorm):
 
     @torch.no_grad()
     def _update_running_stats(self, mean: Tensor, var: Tensor, total: float) -> None:
+        # called only with track_running_stats, so the buffers exist
+        assert self.num_batches_tracked is not None and self.running_mean is not None and self.running_var is not None
         self.num_batches_tracked.add_(1)
         factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else float(self.momentum)
         unbiased = var * (total / max(total - 1.0, 1.0))
@@ -88,7 +91,7 @@ class GlooSyncBatchNorm(_BatchNorm):
         self.running_var.mul_(1 - factor).add_(unbiased, alpha=factor)
 
     @classmethod
-    def sharing(cls, layer: _BatchNorm) -> "GlooSyncBatchNorm":
+    def sharing(cls, layer: _BatchNorm) -> GlooSyncBatchNorm:
         """A synchronised layer holding ``layer``'s own parameters and buffers (no copies)."""
         new = cls(layer.num_features, layer.eps, layer.momentum, layer.affine, layer.track_running_stats)
         _share(layer, new)

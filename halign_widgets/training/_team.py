@@ -31,7 +31,8 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -68,7 +69,8 @@ def _ddp_parameters() -> set[str]:
 class Solo:
     """One process: agreements are the local values, stop requests are read live."""
 
-    rank, world_size, is_main, context = 0, 1, True, None
+    rank, world_size, is_main = 0, 1, True
+    context: DistributedContext | None = None
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
@@ -120,6 +122,8 @@ class Solo:
 
 class Team(Solo):
     """A distributed run: every agreement is an all-reduce (see the module docstring)."""
+
+    context: DistributedContext
 
     def __init__(self, context: DistributedContext, *, sync_bn: bool = True) -> None:
         super().__init__(context.device)

@@ -8,7 +8,8 @@ A callback can stop training with ``trainer.request_stop()`` (honoured after the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trainer import Trainer
@@ -27,22 +28,22 @@ class Callback:
     (read ``trainer.state``: ``"finished"``, ``"stopped"`` or ``"failed"``).
     """
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         """Called once before the first epoch of a ``fit`` call."""
 
-    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
         """Called before each epoch (``epoch`` is 1-based)."""
 
-    def on_batch_end(self, trainer: "Trainer", step: int, logs: dict[str, Any]) -> None:
+    def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
         """Called after each optimiser step."""
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         """Called after each completed epoch with its history entry."""
 
-    def on_exception(self, trainer: "Trainer", exc: BaseException) -> None:
+    def on_exception(self, trainer: Trainer, exc: BaseException) -> None:
         """Called when training raised ``exc`` (also stored in ``trainer.error``)."""
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def on_fit_end(self, trainer: Trainer) -> None:
         """Called once when ``fit`` ends, whether it finished, was stopped or failed."""
 
 
@@ -52,30 +53,30 @@ class CallbackList(Callback):
     def __init__(self, callbacks: Iterable[Callback]) -> None:
         self.callbacks = list(callbacks)
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         for cb in self.callbacks:
             cb.on_fit_start(trainer)
 
-    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
         for cb in self.callbacks:
             cb.on_epoch_start(trainer, epoch)
 
-    def on_batch_end(self, trainer: "Trainer", step: int, logs: dict[str, Any]) -> None:
+    def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
         for cb in self.callbacks:
             cb.on_batch_end(trainer, step, logs)
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         for cb in self.callbacks:
             cb.on_epoch_end(trainer, epoch, logs)
 
-    def on_exception(self, trainer: "Trainer", exc: BaseException) -> None:
+    def on_exception(self, trainer: Trainer, exc: BaseException) -> None:
         for cb in self.callbacks:
             try:
                 cb.on_exception(trainer, exc)
             except Exception:  # noqa: BLE001 - a failing reporter must not hide the real error
                 pass
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def on_fit_end(self, trainer: Trainer) -> None:
         for cb in self.callbacks:
             cb.on_fit_end(trainer)
 
@@ -90,26 +91,26 @@ class ProgressBar(Callback):
     def __init__(self) -> None:
         self._bar: Any = None
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         from tqdm import tqdm
 
         self._bar = tqdm(total=trainer.planned_batches, unit="batch", leave=True, dynamic_ncols=True)
 
-    def on_epoch_start(self, trainer: "Trainer", epoch: int) -> None:
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
         if self._bar is not None:
             self._bar.set_description(f"epoch {epoch}/{trainer.last_planned_epoch}")
 
-    def on_batch_end(self, trainer: "Trainer", step: int, logs: dict[str, Any]) -> None:
+    def on_batch_end(self, trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
         if self._bar is not None:
             self._bar.update(1)
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if self._bar is not None:
             shown = {k: logs[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc")
                      if logs.get(k) is not None}
             self._bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def on_fit_end(self, trainer: Trainer) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None

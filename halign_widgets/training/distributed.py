@@ -200,7 +200,8 @@ def rank_threads(context: DistributedContext) -> int | None:
 
 
 def shard_order(order: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
-    """Rank ``rank``'s share of ``order``: padded (repeating its head) to a multiple of ``world_size``, dealt round-robin.
+    """Rank ``rank``'s share of ``order``: padded (repeating its head) to a multiple of ``world_size``, dealt
+    round-robin.
 
     Every rank gets ``ceil(len(order) / world_size)`` indices.
 

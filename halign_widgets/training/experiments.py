@@ -31,8 +31,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CheckpointMismatchError, ConfigError, CorruptFileError
 from .seeding import derive_seed, seeded
@@ -47,7 +48,8 @@ Progress = Callable[[int, int, dict[str, Any]], Any]
 _FORMAT = 1
 
 
-def grid_cells(configs: Iterable[Mapping[str, Any]], seeds: Iterable[int], seed_key: str = "seed") -> list[dict[str, Any]]:
+def grid_cells(configs: Iterable[Mapping[str, Any]], seeds: Iterable[int],
+               seed_key: str = "seed") -> list[dict[str, Any]]:
     """Seeds × configurations, seed-major: every configuration of the first seed, then the next seed …
 
     Seed-major order means a grid stopped half-way still holds a complete, comparable set of
@@ -120,7 +122,7 @@ def read_results(path: str | os.PathLike[str], fingerprint: str | None = None) -
     return done
 
 
-def _run_cell(index: int, fn: Callable[..., Any], cell: dict[str, Any], fixed: dict[str, Any],
+def _run_cell(index: int, fn: Callable[..., Any], cell: Mapping[str, Any], fixed: dict[str, Any],
               threads: int | None) -> tuple[int, list[dict[str, Any]], float]:
     """Run one cell with its own seed and thread count (in this process or a worker)."""
     seed = derive_seed(int(cell.get("seed", 0)), json.dumps(cell, sort_keys=True, default=_plain))
@@ -129,7 +131,8 @@ def _run_cell(index: int, fn: Callable[..., Any], cell: dict[str, Any], fixed: d
         out = fn(dict(cell), **fixed)
     rows = [out] if isinstance(out, Mapping) else list(out) if isinstance(out, (list, tuple)) else None
     if rows is None or not all(isinstance(r, Mapping) for r in rows):
-        raise ConfigError(f"the cell function must return a dict (one row) or a list of dicts, got {type(out).__name__}.")
+        raise ConfigError("the cell function must return a dict (one row) or a list of dicts, "
+                          f"got {type(out).__name__}.")
     return index, [{**cell, **dict(r)} for r in rows], time.perf_counter() - start
 
 
@@ -150,7 +153,7 @@ def _printer(total: int, started: float, first_done: int) -> Progress:
 def run_grid(fn: Callable[..., Any], cells: Sequence[Mapping[str, Any]], *, fixed: Mapping[str, Any] | None = None,
              name: str = "grid", results: str | os.PathLike[str] | None = None, n_jobs: int = 1,
              threads: int | None = 1, progress: bool | Progress | None = True,
-             should_stop: Callable[[], bool] | None = None, columns: Sequence[str] | None = None) -> "pd.DataFrame":
+             should_stop: Callable[[], bool] | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Run ``fn(cell, **fixed)`` for every cell and return the tidy table of all rows, in cell order.
 
     Parameters

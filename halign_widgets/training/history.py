@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import CheckpointError
 
@@ -94,7 +95,7 @@ class History(list):
         return target
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "History":
+    def load(cls, path: str | os.PathLike[str]) -> History:
         """Read a history written by :meth:`save` (or a plain JSON list of per-epoch dicts)."""
         data = _read_json(Path(path))
         entries = data.get("history") if isinstance(data, dict) else data

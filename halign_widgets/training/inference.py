@@ -10,7 +10,8 @@ results on the CPU — the same call on every machine.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -18,8 +19,8 @@ from torch import Tensor, nn
 from ..data.dataset import check_images
 from ..errors import unknown_name
 from ..models import check_model_input, eval_mode, model_device, model_input, size_errors
-from . import _data
 from ..validation import check_int
+from . import _data
 from .evaluation import evaluate_model
 from .metrics import default_criterion, probabilities, resolve_metric
 

@@ -7,7 +7,7 @@ Multi-label targets are 0/1 rows (``N×K`` float) → binary cross-entropy on th
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

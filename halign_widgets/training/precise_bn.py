@@ -105,8 +105,8 @@ def recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: in
             for start in range(0, images.shape[0], batch_size):
                 model(model_input(model, images[start:start + batch_size].to(device), images=False))
     finally:
-        for m, (momentum, count) in zip(layers, saved):
+        for m, (momentum, count) in zip(layers, saved, strict=True):
             m.momentum = momentum
-            if count is not None:
+            if count is not None and m.num_batches_tracked is not None:  # saved from this very buffer above
                 m.num_batches_tracked.copy_(count)
     return model

@@ -13,16 +13,18 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, LabelMismatchError, TrainingBusyError
-from ..validation import check_int
 from ..models import check_model_input, in_channels, model_input, size_errors
+from ..validation import check_int
 from . import _data
 from ._control import RunControl
 from ._divergence import checkpoint_note, gradients_finite, restore_buffers, snapshot_buffers
@@ -191,7 +193,7 @@ class Trainer(RunControl):
     @property
     def batches_per_epoch(self) -> int:
         """Optimiser steps per epoch."""
-        return self._team.batches_per_epoch(len(self.train_data), self.batch_size)
+        return self._team.batches_per_epoch(_data.size_of(self.train_data), self.batch_size)
 
     @property
     def rank(self) -> int:
@@ -286,7 +288,7 @@ class Trainer(RunControl):
 
     @classmethod
     def resume(cls, path: str | os.PathLike[str], model: nn.Module, train_data: Any, val_data: Any = None,
-               **kwargs: Any) -> "Trainer":
+               **kwargs: Any) -> Trainer:
         """Build a trainer, restore the run saved in ``path`` and train the epochs still missing.
 
         ``Trainer.resume(path, model, train, val, epochs=10)`` equals
@@ -315,7 +317,7 @@ class Trainer(RunControl):
                 if team.stop_agreed(self):
                     break
                 self.epoch = epoch
-                team.local(lambda: cbs.on_epoch_start(self, epoch))
+                team.local(partial(cbs.on_epoch_start, self, epoch))
                 start = time.perf_counter()
                 with seeded(derive_seed(self.seed, epoch, "model", *team.seed_parts()), self.device):
                     entry = self._train_epoch(epoch, cbs)
@@ -350,7 +352,8 @@ class Trainer(RunControl):
         if self.val_data is not None:
             keys, sums = team.together(lambda: self._validation_totals(), f"the validation of epoch {epoch}",
                                        self.stop_requested)
-            entry.update({f"val_{'acc' if k == 'accuracy' else k}": v / sums[0] for k, v in zip(keys, sums[1:])})
+            entry.update({f"val_{'acc' if k == 'accuracy' else k}": v / sums[0]
+                          for k, v in zip(keys, sums[1:], strict=True)})
         else:
             entry.update(val_loss=None, val_acc=None)
         entry["seconds"] = time.perf_counter() - start
@@ -362,7 +365,7 @@ class Trainer(RunControl):
         team.together(lambda: (None, ()), f"the end of epoch {epoch}", self.stop_requested)
 
     def _validation_totals(self) -> tuple[list[str], list[float]]:
-        indices = self._team.eval_indices(len(self.val_data))
+        indices = self._team.eval_indices(_data.size_of(self.val_data))
         totals, seen = evaluation_totals(self.model, self._step, self.metric, self.val_data, self.batch_size,
                                          self.device, indices)
         return list(totals), [seen, *totals.values()]
@@ -380,7 +383,7 @@ class Trainer(RunControl):
         """One pass over the training data (this rank's shard); ``None`` if a stop request interrupted it."""
         team = self._team
         self.model.train()
-        order = team.order(len(self.train_data), epoch_generator(self.seed, epoch))
+        order = team.order(_data.size_of(self.train_data), epoch_generator(self.seed, epoch))
         batches = _data.iterate_batches(self.train_data, team.rank_batch(self.batch_size), order=order)
         totals: dict[str, float] = {}
         seen = 0.0
@@ -390,8 +393,8 @@ class Trainer(RunControl):
                 # loading is agreed on before the forward pass, whose batch norm may wait for the other ranks
                 (x, y), _ = team.together(lambda: (self._load(next(batches)), ()), f"loading {where}")
                 buffers = snapshot_buffers(self.model)  # BN statistics of the last good step
-                (loss, keys), sums = team.together(lambda: self._forward(x, y), where, self.stop_requested)
-                n, means = sums[0], {k: v / sums[0] for k, v in zip(keys, sums[1:])}
+                (loss, keys), sums = team.together(partial(self._forward, x, y), where, self.stop_requested)
+                n, means = sums[0], {k: v / sums[0] for k, v in zip(keys, sums[1:], strict=True)}
                 if not math.isfinite(means["loss"]):
                     restore_buffers(self.model, buffers)
                     raise self._diverged(f"the loss is {means['loss']}", epoch, batch)
@@ -405,11 +408,11 @@ class Trainer(RunControl):
                                          epoch, batch)
                 self._precision.step(self.optimizer)  # a loss scaler skips steps whose gradients overflowed
                 seen += n
-                for key, total in zip(keys, sums[1:]):
+                for key, total in zip(keys, sums[1:], strict=True):
                     totals[key] = totals.get(key, 0.0) + total
                 self.global_step += 1
                 logs = {"epoch": epoch, "batch": batch, **means}
-                team.local(lambda: cbs.on_batch_end(self, self.global_step, logs))
+                team.local(partial(cbs.on_batch_end, self, self.global_step, logs))
                 if team.stop_agreed(self):
                     return None
         return {"epoch": epoch, **{f"train_{k}": v / seen for k, v in totals.items()}}

@@ -44,8 +44,9 @@ import html
 import math
 import threading
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, ClassVar, Iterable, Iterator, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import ipywidgets as W
 from ipywidgets.widgets.widget import _instances
@@ -82,7 +83,7 @@ def guarded(method: F) -> F:
     """
 
     @functools.wraps(method)
-    def wrapper(self: "App", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: App, *args: Any, **kwargs: Any) -> Any:
         if self.closed:
             return None
         self.clear_error()
@@ -146,7 +147,7 @@ class _AppMeta(type):
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         before = set(_instances)
-        app = cls.__new__(cls)
+        app = cast(Any, cls).__new__(cls)
         try:
             app.__init__(*args, **kwargs)
         except BaseException:
@@ -178,7 +179,7 @@ class App(metaclass=_AppMeta):
         True once :meth:`close` ran.
     """
 
-    _live: ClassVar[dict[str, "App"]] = {}
+    _live: ClassVar[dict[str, App]] = {}
     #: Seconds :meth:`stop` waits for a worker to end.
     STOP_TIMEOUT: ClassVar[float] = 30.0
 
@@ -229,7 +230,7 @@ class App(metaclass=_AppMeta):
         self._figures.append(view)
         return view
 
-    def adopt(self, app: "App") -> "App":
+    def adopt(self, app: App) -> App:
         """Own another app shown inside this one: it is closed with this app."""
         self._children.append(app)
         return app

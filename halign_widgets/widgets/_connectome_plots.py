@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from matplotlib import patheffects
@@ -132,7 +132,7 @@ def draw_factors(fig: Figure, factors: Mapping[str, np.ndarray], message: str | 
         ax.axis("off")
         return
     axes = fig.subplots(1, len(factors), squeeze=False)[0]
-    for ax, (area, w) in zip(axes, factors.items()):
+    for ax, (area, w) in zip(axes, factors.items(), strict=False):
         xs = np.arange(len(w))
         ax.vlines(xs, 0.0, w, color="tab:purple", linewidth=max(1.0, 60.0 / max(len(w), 1)))
         ax.set_xlim(-0.8, len(w) - 0.2)

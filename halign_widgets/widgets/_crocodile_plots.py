@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -56,7 +57,7 @@ def plot_graphs(fig: Figure, prior: Tensor, learned: Tensor | None, truth: Tenso
     names = short_names(findings)
     panels = ((prior, "prior graph" + ("" if prior_on else " (loss off)")),
               (learned, "learned map of the task queries"), (truth, "true graph (world)"))
-    for ax, (matrix, title) in zip(axes, panels):
+    for ax, (matrix, title) in zip(axes, panels, strict=False):
         ax.set_title(title, fontsize=9)
         ax.set_xticks(range(len(names)), names, fontsize=8)
         ax.set_yticks(range(len(names)), names, fontsize=8)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import threading
 import time
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
@@ -92,7 +93,7 @@ class FigureView:
         fig = self.figure
         fig.set_dpi(self.dpi * self.scale)
         try:
-            canvas = fig.canvas
+            canvas: Any = fig.canvas  # drawn with Agg, which has buffer_rgba
             canvas.draw()
             rgba = np.asarray(canvas.buffer_rgba())
         finally:

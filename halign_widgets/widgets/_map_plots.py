@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.cm import ScalarMappable
@@ -13,8 +14,20 @@ from torch import Tensor
 
 from ..errors import InputShapeError, unknown_name
 from ..explain import Explanation, shared_scale
-from ._plotting import (LABEL_PT, SCALES, TITLE_PT, as_images, column_width, decorate_panel, mask_at, panel_grid,
-                        prepare_figure, show_image, titles_for, wrap_text)
+from ._plotting import (
+    LABEL_PT,
+    SCALES,
+    TITLE_PT,
+    as_images,
+    column_width,
+    decorate_panel,
+    mask_at,
+    panel_grid,
+    prepare_figure,
+    show_image,
+    titles_for,
+    wrap_text,
+)
 
 __all__ = ["plot_attributions", "plot_deletion_insertion", "plot_images", "plot_suny"]
 
@@ -47,7 +60,7 @@ def plot_images(images: Tensor | Sequence[Tensor], titles: Sequence[str] | None 
     lines = max((t.count("\n") + 1 for t in shown if t), default=0)
     rows = math.ceil(len(items) / ncols)
     fig = prepare_figure(fig, w, rows * (panel + 0.1 + 0.2 * lines) + 0.05)
-    for i, (ax, img, title) in enumerate(zip(panel_grid(fig, len(items), ncols), items, shown)):
+    for i, (ax, img, title) in enumerate(zip(panel_grid(fig, len(items), ncols), items, shown, strict=False)):
         show_image(ax, img, vmin, vmax)
         decorate_panel(ax, mask_at(masks, i), boxes)
         ax.set_title(title, fontsize=TITLE_PT)
@@ -143,11 +156,11 @@ def plot_attributions(explanations: Mapping[str, Explanation] | Sequence[Explana
     axes = panel_grid(fig, len(cells), ncols)
     cmap, norm = ("inferno", Normalize(0, 1)) if scale == "abs" else ("RdBu_r", Normalize(-1, 1))
     map_axes = []
-    for ax, (r, j, _), title in zip(axes, cells, wrapped):
-        if j is None:
+    for ax, (r, exp, _), title in zip(axes, cells, wrapped, strict=False):
+        if exp is None:
             show_image(ax, imgs[r])
         else:
-            ax.imshow(shown[j][r].numpy(), cmap=cmap, norm=norm)
+            ax.imshow(shown[exp][r].numpy(), cmap=cmap, norm=norm)
             map_axes.append(ax)
         decorate_panel(ax, mask_at(masks, r), boxes)
         ax.set_title(title, fontsize=TITLE_PT)

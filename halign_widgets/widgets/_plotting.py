@@ -9,7 +9,8 @@ import io
 import math
 import struct
 import textwrap
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from matplotlib.axes import Axes
@@ -53,7 +54,7 @@ def prepare_figure(fig: Figure | None, width: float | None, height: float) -> Fi
         fig.clear()
         fig.set_size_inches(width or fig.get_figwidth(), height)
     fig.set_layout_engine("constrained")
-    engine = fig.get_layout_engine()
+    engine: Any = fig.get_layout_engine()  # the constrained engine just set, whose set() takes the pads
     if engine is not None:
         engine.set(w_pad=0.02, h_pad=0.02, wspace=0.03, hspace=0.03)
     return fig

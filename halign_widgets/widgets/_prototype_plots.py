@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -92,7 +93,7 @@ def plot_prototype(fig: Figure, source: Tensor, mask: Tensor | None, record: Any
     draw_box(axes[0], record.box)
     draw_box(axes[0], record.receptive_field, "cyan", "--")
     axes[0].set_title(title, fontsize=8)
-    for ax, nb in zip(axes[1:], neighbours):
+    for ax, nb in zip(axes[1:], neighbours, strict=False):
         part, box = crop(nb["image"], nb["box"])
         _gray(ax, part)
         draw_box(ax, box)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -43,7 +44,8 @@ def plot_confusion(y_true: Tensor, y_pred: Tensor, classes: Sequence[str] | None
             ax.text(p, t, f"{c}\n{100 * c / int(totals[t]):.0f} %", ha="center", va="center", fontsize=LABEL_PT,
                     color="white" if c > 0.6 * top else "black")
     ax.set_xticks(range(k), [wrap_text(n, 1.0, LABEL_PT) for n in names], fontsize=LABEL_PT)
-    ax.set_yticks(range(k), [f"{n}\nrecall {float(r):.2f}" for n, r in zip(names, recall)], fontsize=LABEL_PT)
+    ax.set_yticks(range(k), [f"{n}\nrecall {float(r):.2f}" for n, r in zip(names, recall, strict=True)],
+                  fontsize=LABEL_PT)
     ax.set_xlabel("predicted class", fontsize=LABEL_PT)
     ax.set_ylabel("true class", fontsize=LABEL_PT)
     acc = float(cm.diag().sum()) / max(1, int(cm.sum()))
@@ -83,7 +85,7 @@ def plot_leaderboard(table: Any, metrics: Sequence[str] | None = None, *, order_
     fig = prepare_figure(fig, w, rows * (0.55 + 0.2 * len(order)) + 0.2)
     axes = panel_grid(fig, len(metrics), ncols)
     labels = [_method_label(m) for m in order]
-    for i, (ax, metric) in enumerate(zip(axes, metrics)):
+    for i, (ax, metric) in enumerate(zip(axes, metrics, strict=False)):
         sub = data[data["metric"] == metric].set_index("method").loc[order]
         err = sub["std"].to_numpy(dtype=float)
         ax.barh(range(len(order)), sub["mean"].to_numpy(dtype=float), xerr=np.where(np.isnan(err), 0, err),
@@ -139,7 +141,8 @@ def plot_experiment_table(table: Any, *, fig: Figure | None = None, width: float
     span = max(hi - lo, 0.02)
     ax.set_ylim(max(0.0, lo - 0.25 * span), hi + 0.12 * span)
     ax.set_xticks(range(len(configs)),
-                  [_config_label(*c, with_direction=len(directions) > 1) for c in configs], fontsize=LABEL_PT)
+                  [_config_label(s, e, p, d, with_direction=len(directions) > 1) for s, e, p, d in configs],
+                  fontsize=LABEL_PT)
     ax.tick_params(axis="y", labelsize=LABEL_PT)
     ax.set_ylabel("test accuracy", fontsize=LABEL_PT)
     spread = "one seed: no spread to show" if one_seed else f"mean ± std over {int(table['seeds'].max())} seeds"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import ipywidgets as W
 from torch import Tensor, nn
@@ -70,11 +71,13 @@ class ActivationMaximizationStudio(App):
         self.channel = RangeIntText(value=0, min=0, max=1, description="channel", style=st, layout=lay())
         common = dict(continuous_update=False, style=st)
         self.steps = W.IntSlider(value=200, min=10, max=1000, step=10, description="steps", layout=lay(), **common)
-        self.lr = W.FloatLogSlider(value=0.05, base=10, min=-3, max=0, description="learning rate", layout=lay(), **common)
+        self.lr = W.FloatLogSlider(value=0.05, base=10, min=-3, max=0, description="learning rate", layout=lay(),
+                                   **common)
         self.l2 = W.FloatLogSlider(value=1e-3, base=10, min=-5, max=0, description="L2", layout=lay(), **common)
         self.tv = W.FloatLogSlider(value=0.05, base=10, min=-4, max=1, description="TV", layout=lay(), **common)
         self.blur_every = W.IntSlider(value=4, min=0, max=20, description="blur every", layout=lay(), **common)
-        self.blur_sigma = W.FloatSlider(value=0.5, min=0.1, max=3.0, step=0.1, description="blur σ", layout=lay(), **common)
+        self.blur_sigma = W.FloatSlider(value=0.5, min=0.1, max=3.0, step=0.1, description="blur σ", layout=lay(),
+                                        **common)
         self.jitter = W.IntSlider(value=2, min=0, max=8, description="jitter", layout=lay(), **common)
         self.param = W.ToggleButtons(options=["pixel", "fourier"], value="pixel", description="param", style=st)
         self.start_from = W.ToggleButtons(options=["noise", "mean"], value="noise", description="start", style=st)

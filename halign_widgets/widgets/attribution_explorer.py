@@ -7,7 +7,8 @@ A thin view over :func:`halign_widgets.explain.explain` and (when available)
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import ipywidgets as W
 import torch
@@ -15,8 +16,8 @@ from torch import nn
 
 from ..errors import TargetOutOfRangeError, unknown_name
 from ..explain import Explanation, explain, list_methods
-from ..explain.metrics._common import predict_probs
 from ..explain._registry import METHODS
+from ..explain.metrics._common import predict_probs
 from ..models import layer_shapes
 from ._app import App, RangeIntText, guarded
 from .plots import plot_attributions, plot_deletion_insertion
@@ -105,7 +106,7 @@ class AttributionExplorer(App):
     # -- driving from Python -------------------------------------------------------------
     @guarded
     def select(self, index: int | None = None, methods: Sequence[str] | None = None, target: int | None = None,
-               layer: str | None = None, scale: str | None = None) -> "AttributionExplorer":
+               layer: str | None = None, scale: str | None = None) -> AttributionExplorer:
         """Set any of the controls at once, then recompute once. ``target=-1`` = predicted class."""
         if target is not None and target not in [v for _, v in self.target.options]:
             raise TargetOutOfRangeError(f"target class {target} is out of range; valid targets are "

@@ -10,7 +10,6 @@ import math
 from typing import Any
 
 import ipywidgets as W
-import torch
 from torch import Tensor, nn
 
 from ..causality import ESTIMATORS, SETTINGS, CausalityModule, features_of, map_report
@@ -93,7 +92,7 @@ class CausalityMapExplorer(App):
     @guarded
     def select(self, index: int | None = None, channel: int | None = None, estimator: str | None = None,
                p: float | None = None, direction: str | None = None, setting: str | None = None,
-               top: int | None = None) -> "CausalityMapExplorer":
+               top: int | None = None) -> CausalityMapExplorer:
         """Set any controls at once, then recompute once."""
         if estimator is not None and estimator not in ESTIMATORS:
             raise unknown_name("causality estimator", estimator, ESTIMATORS)
@@ -116,7 +115,7 @@ class CausalityMapExplorer(App):
         return self.run()
 
     @guarded
-    def run(self) -> "CausalityMapExplorer":
+    def run(self) -> CausalityMapExplorer:
         """Recompute the map, graph and factors of the selected image and redraw."""
         self.p.disabled = self.estimator.value != "lehmer"      # p only shapes the Lehmer mean
         self.result = self._compute()
@@ -180,7 +179,8 @@ class CausalityMapExplorer(App):
         ax.bar(range(k), r["statistic"].numpy()[order], color="tab:green")
         ax.set_title(f"channels sorted by {r['stat_name']}", fontsize=9)
         ax.set_xlabel("rank (first = causes all the others)", fontsize=8)
-        fig.subplots_adjust(left=0.04, right=0.98, top=0.92, bottom=0.08, wspace=0.3, hspace=0.45)  # tight_layout is slow
+        # tight_layout is slow
+        fig.subplots_adjust(left=0.04, right=0.98, top=0.92, bottom=0.08, wspace=0.3, hspace=0.45)
         self.view.redraw()
 
     def _draw_graph(self, ax: Any) -> None:
@@ -188,7 +188,7 @@ class CausalityMapExplorer(App):
         chosen = r["order"][: self.top.value].tolist()
         m = len(chosen)
         angles = [math.pi / 2 - 2 * math.pi * t / m for t in range(m)]
-        pos = {c: (math.cos(a), math.sin(a)) for c, a in zip(chosen, angles)}
+        pos = {c: (math.cos(a), math.sin(a)) for c, a in zip(chosen, angles, strict=True)}
         adjacency = r["adjacency"].numpy()
         self.graph_edges = [(i, j) for i in chosen for j in chosen if adjacency[i, j] > 0]
         for i, j in self.graph_edges:

@@ -8,7 +8,8 @@ picked area's output. Training happens in the :class:`TrainingDashboard`, not he
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
@@ -58,7 +59,8 @@ class ConnectomeExplorer(App):
             raise InputShapeError("dataset must be an ImageDataset or a non-empty N×C×H×W tensor of images.")
         if images.shape[1] != model.in_channels or min(images.shape[-2:]) < model.min_input:
             raise InputShapeError(f"the images are {tuple(images.shape[1:])} but the model needs "
-                                  f"{model.in_channels} channel(s) and at least {model.min_input}×{model.min_input} px.")
+                                  f"{model.in_channels} channel(s) and at least "
+                                  f"{model.min_input}×{model.min_input} px.")
         area, edge = get_area(area).name, edge_name(edge)     # typed errors before anything is built
         super().__init__(key=key)
         self.model, self.images = model, images
@@ -112,7 +114,7 @@ class ConnectomeExplorer(App):
     @guarded
     def select(self, index: int | None = None, area: str | None = None, edge: str | None = None,
                gain: float | None = None, cut_edge: bool | None = None, pathways: Iterable[str] | None = None,
-               cab: bool | None = None) -> "ConnectomeExplorer":
+               cab: bool | None = None) -> ConnectomeExplorer:
         """Set several controls at once, then recompute once (``pathways`` = the set of cut pathways)."""
         area = get_area(area).name if area is not None else None
         edge = edge_name(edge) if edge is not None else None
@@ -139,7 +141,7 @@ class ConnectomeExplorer(App):
         return self.run()
 
     @guarded
-    def cut(self, *names: str) -> "ConnectomeExplorer":
+    def cut(self, *names: str) -> ConnectomeExplorer:
         """Cut pathways (``"dorsal"``) or edges (``"pfc->it"``) in addition to what is cut already."""
         pathways = set(self.cut_pathways)
         for name in names:
@@ -152,7 +154,7 @@ class ConnectomeExplorer(App):
         return self.select(pathways=pathways)
 
     @guarded
-    def reset(self) -> "ConnectomeExplorer":
+    def reset(self) -> ConnectomeExplorer:
         """Reconnect everything, put every gain back and switch the CABs on."""
         self.cut_pathways, self.cut_edges, self.gain_overrides = set(), set(), {}
         with self.holding():
@@ -212,7 +214,7 @@ class ConnectomeExplorer(App):
             return torch.softmax(self.model(x).float(), 1)[0].numpy()
 
     @guarded
-    def run(self) -> "ConnectomeExplorer":
+    def run(self) -> ConnectomeExplorer:
         """Recompute the prediction, the area's maps, its CAM and the CAB factors, and redraw."""
         i, area = int(self.index.value), self.area.value
         x = self.images[i:i + 1]

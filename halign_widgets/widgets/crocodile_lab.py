@@ -12,14 +12,29 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import ipywidgets as W
 import torch
 
-from ..crocodile import (CONFIGURATIONS, DOMAIN_TERMS, LADDER, TERMS, Configuration, DomainSplits, LossConfig,
-                         build_model, check_prior, configuration, domain_splits, learned_causality_map,
-                         make_trainer, prior_graph, score_attention)
+from ..crocodile import (
+    CONFIGURATIONS,
+    DOMAIN_TERMS,
+    LADDER,
+    TERMS,
+    Configuration,
+    DomainSplits,
+    LossConfig,
+    build_model,
+    check_prior,
+    configuration,
+    domain_splits,
+    learned_causality_map,
+    make_trainer,
+    prior_graph,
+    score_attention,
+)
 from ..errors import ConfigError, TrainingBusyError, unknown_name
 from ..training import Callback, History, derive_seed, seeded
 from ._app import App, guarded
@@ -33,7 +48,7 @@ LR_CHOICES = (5e-4, 1e-3, 2e-3, 5e-3)
 class _Live(Callback):
     """Moves the progress bar and redraws the curves from the training thread."""
 
-    def __init__(self, lab: "CrocodileLab") -> None:
+    def __init__(self, lab: CrocodileLab) -> None:
         self.lab, self._last = lab, 0.0
 
     def on_fit_start(self, trainer: Any) -> None:
@@ -81,7 +96,8 @@ class CrocodileLab(App):
                  batch_size: int = 64, seed: int = 0, width: int = 8, depth: int = 3, dim: int = 32,
                  device: str = "auto", key: str | None = None) -> None:
         for name, value, high in (("epochs", epochs, 200), ("batch_size", batch_size, 4096), ("seed", seed, 10**6)):
-            if isinstance(value, bool) or not isinstance(value, int) or not (0 if name == "seed" else 1) <= value <= high:
+            if (isinstance(value, bool) or not isinstance(value, int)
+                    or not (0 if name == "seed" else 1) <= value <= high):
                 raise ConfigError(f"{name} must be an integer in {0 if name == 'seed' else 1}..{high}, got {value!r}.")
         splits = dataset if isinstance(dataset, DomainSplits) else domain_splits(dataset)
         start = configuration(config)
@@ -93,7 +109,8 @@ class CrocodileLab(App):
             raise ConfigError("the dataset has no info['graph'] (the true causal graph the prior starts from); use "
                               "make_world('domains', …).")
         super().__init__(key=key)
-        self.splits, self.size = splits, dict(width=width, depth=depth, dim=dim, batch_size=batch_size)
+        self.splits = splits
+        self.size: dict[str, Any] = dict(width=width, depth=depth, dim=dim, batch_size=batch_size)
         self.device, self.findings = device, splits.findings
         k = splits.num_findings
         self.truth = check_prior(truth, k)
@@ -115,7 +132,8 @@ class CrocodileLab(App):
         self.domain_branch = W.Checkbox(value=start.domain_branch, description="domain branch", indent=False)
         self.switches = {t: W.Checkbox(value=t in start.losses.on, description=t, indent=False,
                                        layout=W.Layout(width="160px")) for t in TERMS}
-        self.weights = {t: W.FloatSlider(value=start.losses.weight(t), min=0.0, max=2.0, step=0.05, readout_format=".2f",
+        self.weights = {t: W.FloatSlider(value=start.losses.weight(t), min=0.0, max=2.0, step=0.05,
+                                         readout_format=".2f",
                                          continuous_update=False, layout=W.Layout(width="230px")) for t in TERMS}
         self.prior_weight = self.weights["prior"]
         # -- training
@@ -162,9 +180,17 @@ class CrocodileLab(App):
         self.observe(list(self.weights.values()), lambda _c: self._mark_custom())
         for i in range(k):
             for j in range(k):
-                self.observe(self.cells[i][j], lambda c, i=i, j=j: self._edited(i, j, c["new"]))
+                def on_edit(c: Any, i: int = i, j: int = j) -> None:
+                    self._edited(i, j, c["new"])
+
+                self.observe(self.cells[i][j], on_edit)
         self.observe([self.index, self.finding], lambda _c: self._draw_attention())
-        self.observe(self.part, lambda _c: (self._index_range(), self._draw_attention()))
+
+        def on_part(_c: Any) -> None:
+            self._index_range()
+            self._draw_attention()
+
+        self.observe(self.part, on_part)
         term_rows = [W.HBox([self.switches[t], self.weights[t]]) for t in TERMS]
         losses = W.VBox([W.HBox([self.preset, self.domain_branch]),
                          W.HBox([W.VBox(term_rows[:5]), W.VBox(term_rows[5:])])])
@@ -233,7 +259,7 @@ class CrocodileLab(App):
     def select(self, config: str | None = None, on: Iterable[str] = (), off: Iterable[str] = (),
                weights: dict[str, float] | None = None, domain_branch: bool | None = None, epochs: int | None = None,
                lr: float | None = None, seed: int | None = None, part: str | None = None, index: int | None = None,
-               finding: int | str | None = None) -> "CrocodileLab":
+               finding: int | str | None = None) -> CrocodileLab:
         """Set controls from Python (a preset first, then switches and weights), then redraw."""
         on, off, weights = list(on), list(off), dict(weights or {})
         for t in (*on, *off, *weights):
@@ -285,7 +311,7 @@ class CrocodileLab(App):
 
     # -- the prior editor ------------------------------------------------------------------------
     @guarded
-    def set_prior(self, prior: Any) -> "CrocodileLab":
+    def set_prior(self, prior: Any) -> CrocodileLab:
         """Replace the prior: a kind (``"true"``, ``"empty"``, ``"reversed"``) or a ``K×K`` matrix.
 
         A run in progress keeps the prior it started with; the new one applies to the next run.
@@ -304,7 +330,7 @@ class CrocodileLab(App):
         return self
 
     @guarded
-    def edit_prior(self, cause: int, effect: int, value: float) -> "CrocodileLab":
+    def edit_prior(self, cause: int, effect: int, value: float) -> CrocodileLab:
         """Set one entry of the prior (what typing into the editor does)."""
         k = self.splits.num_findings
         if not (0 <= int(cause) < k and 0 <= int(effect) < k):
@@ -325,7 +351,8 @@ class CrocodileLab(App):
             raise TrainingBusyError("training is already running: press Stop (or call lab.stop()) and wait for it "
                                     "to end before starting again.")
         cfg = self.current_configuration()
-        trainer, tracker = make_trainer(cfg, self.splits, epochs=int(self.epochs_box.value), lr=float(self.lr_box.value),
+        trainer, tracker = make_trainer(cfg, self.splits, epochs=int(self.epochs_box.value),
+                                        lr=float(self.lr_box.value),
                                         seed=int(self.seed_box.value), prior=self.prior.clone(), device=self.device,
                                         callbacks=[_Live(self)], **self.size)
         self.trainer, self.tracker, self.model = trainer, tracker, trainer.model

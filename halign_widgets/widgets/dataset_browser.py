@@ -180,7 +180,7 @@ class DatasetBrowser(App):
     def _title(self, i: int) -> str:
         ds = self.dataset
         if ds.multilabel:
-            found = [c for c, v in zip(ds.classes, ds.labels[i].tolist()) if v > 0.5]
+            found = [c for c, v in zip(ds.classes, ds.labels[i].tolist(), strict=True) if v > 0.5]
             text = "+".join(c[:4] for c in found) or "none"
         else:
             text = ds.classes[int(ds.labels[i])]
@@ -198,13 +198,14 @@ class DatasetBrowser(App):
         for artist in self._overlays:                                  # artists are reused, overlays dropped
             artist.remove()
         self._overlays = []
-        for ax, art, i in zip(self.axes, self._artists, self.indices_shown + [-1] * (self.n - len(self.indices_shown))):
+        for ax, art, i in zip(self.axes, self._artists, self.indices_shown + [-1] * (self.n - len(self.indices_shown)),
+                              strict=False):
             ax.set_visible(i >= 0)
             if i < 0:
                 continue
             img = ds.images[i]
             art.set_data(img[0].numpy() if img.shape[0] == 1 else img[:3].permute(1, 2, 0).clamp(0, 1).numpy())
-            if show_masks:
+            if show_masks and ds.masks is not None:
                 mask = ds.masks[i, 0].numpy()
                 if mask.any():
                     self._draw_mask(ax, mask)

@@ -17,7 +17,8 @@ The checks (the lab's figure rules, see the team brief):
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Any, cast
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -60,7 +61,8 @@ def _visible_texts(fig: Figure) -> list[Text]:
 
 def _labels(ax: Axes) -> list[Text]:
     """Title(s) and axis labels of one axes (the texts that collide when panels are crowded)."""
-    texts = [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]  # noqa: SLF001
+    titles: Any = ax  # the left and right titles are private attributes of matplotlib's Axes
+    texts = [ax.title, titles._left_title, titles._right_title, ax.xaxis.label, ax.yaxis.label]
     return [t for t in texts if t.get_visible() and t.get_text().strip()]
 
 
@@ -108,7 +110,7 @@ def legibility_problems(fig: Figure, min_points: float = 8.0, max_width: float =
         problems.append(f"figure is {width:.1f} in wide (> {max_width:g} in): a notebook column shrinks it")
     texts = _visible_texts(fig)
     for t in texts:
-        if t.get_fontsize() < min_points - 1e-9:
+        if float(t.get_fontsize()) < min_points - 1e-9:
             problems.append(f"text {_name(t)} is {t.get_fontsize():.1f} pt (< {min_points:g} pt)")
     page = fig.bbox
     for t in texts:
@@ -120,7 +122,7 @@ def legibility_problems(fig: Figure, min_points: float = 8.0, max_width: float =
     labelled: list[tuple[Text, Axes | None]] = [(t, ax) for ax in axes for t in _labels(ax)]
     labelled += [(t, ax) for ax in axes for t in ax.texts if t.get_visible() and t.get_text().strip()]
     labelled += [(t, None) for t in fig.texts if t.get_visible() and t.get_text().strip()]
-    suptitle = fig._suptitle  # noqa: SLF001
+    suptitle = cast(Any, fig)._suptitle  # private: matplotlib has no public getter for the Text itself
     if suptitle is not None and suptitle.get_text().strip() and all(t is not suptitle for t, _ in labelled):
         labelled.append((suptitle, None))
     boxes = [(t, ax, t.get_window_extent(renderer)) for t, ax in labelled]

@@ -8,7 +8,8 @@ instead of a single ``fit``, so the curves show every loss term's stage and a ma
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as W
 from torch import nn

@@ -16,8 +16,18 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, UnknownNameError
-from ..prototypes import (NearestPatches, PrototypeEditor, PrototypeExplanation, ProtoPNet, PushResult,
-                          duplicate_prototypes, explain_prototypes, nearest_patches, prototype_truth, push_prototypes)
+from ..prototypes import (
+    NearestPatches,
+    ProtoPNet,
+    PrototypeEditor,
+    PrototypeExplanation,
+    PushResult,
+    duplicate_prototypes,
+    explain_prototypes,
+    nearest_patches,
+    prototype_truth,
+    push_prototypes,
+)
 from ..training import Callback
 from ._app import App, guarded
 from ._prototype_plots import plot_explanation, plot_placeholder, plot_prototype
@@ -30,7 +40,7 @@ MODES = ("upsampled", "raw")
 class _StopOnRequest(Callback):
     """Forwards the app's Stop to the fine-tune's Trainer."""
 
-    def __init__(self, app: "PrototypeBrowser", stop: Any) -> None:
+    def __init__(self, app: PrototypeBrowser, stop: Any) -> None:
         self.app, self.stop = app, stop
 
     def on_batch_end(self, trainer: Any, step: int, logs: dict[str, Any]) -> None:
@@ -197,7 +207,8 @@ class PrototypeBrowser(App):
 
     # -- driving from Python -------------------------------------------------------------------------
     @guarded
-    def select(self, index: int | None = None, prototype: int | None = None, mode: str | None = None) -> "PrototypeBrowser":
+    def select(self, index: int | None = None, prototype: int | None = None,
+               mode: str | None = None) -> PrototypeBrowser:
         """Set the test image, the prototype (``-1`` = none) and the map mode at once, then redraw."""
         if index is not None and not 0 <= int(index) < len(self.test):
             raise UnknownNameError(f"test image {index} does not exist; pick 0..{len(self.test) - 1}.")
@@ -266,7 +277,8 @@ class PrototypeBrowser(App):
             for t in range(near.k):
                 i = int(near.indices[j, t])
                 neighbours.append({"image": self.train.images[i], "box": near.boxes[j][t],
-                                   "label": f"{self._class_name(int(near.labels[j, t]))} d {float(near.distances[j, t]):.3f}"})
+                                   "label": f"{self._class_name(int(near.labels[j, t]))} "
+                                            f"d {float(near.distances[j, t]):.3f}"})
         mask = None if self.train.masks is None else self.train.masks[rec.image_index, 0]
         title = f"p{j} source: train #{rec.image_index}"
         plot_prototype(self.proto_view.figure, self.train.images[rec.image_index], mask, rec, title, neighbours)
@@ -314,7 +326,7 @@ class PrototypeBrowser(App):
 
     @guarded
     def disable(self, prototype: int | None = None) -> Any:
-        """Switch the picked (or given) prototype off; shows the change of this image's prediction and of test accuracy."""
+        """Switch the picked (or given) prototype off; shows the change of this image's prediction and test accuracy."""
         self.require_idle("edit prototypes")
         return self._after_edit(self.editor.disable([self._picked(prototype)], image=self._image()), False)
 
@@ -338,7 +350,8 @@ class PrototypeBrowser(App):
         """The patches an edit of ``prototype`` acts on: its ``forget_k`` nearest training patches of its class."""
         near = nearest_patches(self.model, self.train, min(self.forget_k, len(self.train)), boxes=False)
         own = int(self.model.prototype_class[prototype])
-        chosen = [p for p, label in zip(near.patches(prototype), near.labels[prototype].tolist()) if label == own]
+        chosen = [p for p, label in zip(near.patches(prototype), near.labels[prototype].tolist(), strict=True)
+                  if label == own]
         return chosen or [self.push[prototype].patch]
 
     @guarded

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import textwrap
+from typing import Any
 
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,7 +24,8 @@ def _link_html(label: str, target: str) -> str:
         return f"{html.escape(label)} — <i>{html.escape(target)}</i>"
     if target.endswith(".ipynb"):
         name = target.rsplit("/", 1)[-1]      # chapters sit side by side in notebooks/
-        return f"<a href='{html.escape(name)}' target='_blank'>{html.escape(label)}</a> (<code>{html.escape(target)}</code>)"
+        return (f"<a href='{html.escape(name)}' target='_blank'>{html.escape(label)}</a> "
+                f"(<code>{html.escape(target)}</code>)")
     return f"{html.escape(label)}: <code>{html.escape(target)}</code>"
 
 
@@ -31,7 +33,8 @@ def node_html(node: ScaffoldNode) -> str:
     """HTML card of one node: title, description, links and references."""
     parts = [f"<h4 style='margin:2px 0'>{html.escape(node.title)}</h4>", f"<p>{html.escape(node.description)}</p>"]
     if node.links:
-        parts.append("<b>In this lab:</b><ul>" + "".join(f"<li>{_link_html(*l)}</li>" for l in node.links) + "</ul>")
+        items = "".join(f"<li>{_link_html(*link)}</li>" for link in node.links)
+        parts.append("<b>In this lab:</b><ul>" + items + "</ul>")
     if node.references:
         parts.append("<small><b>References:</b> " + "; ".join(html.escape(r) for r in node.references) + "</small>")
     return "".join(parts)
@@ -70,7 +73,10 @@ class ScaffoldMap(App):
         self.set_body(W.HTML(f"<h3>{html.escape(SCAFFOLD.title)}</h3>"), W.HBox([self.tree, self.detail]),
                       self.handout.widget)
         for path, acc in self._accordions.items():
-            self.observe(acc, lambda change, path=path: self._on_toggle(path, change["new"]), names="selected_index")
+            def on_toggle(change: Any, path: str = path) -> None:
+                self._on_toggle(path, change["new"])
+
+            self.observe(acc, on_toggle, names="selected_index")
         self.open(start)
         if show_figure:
             self.render()
@@ -101,9 +107,9 @@ class ScaffoldMap(App):
         self.set_status(f"showing: {key or 'root'}")
 
     @guarded
-    def open(self, path: str) -> "ScaffoldMap":
+    def open(self, path: str) -> ScaffoldMap:
         """Expand the tree down to ``path`` (keys joined by ``/``; ``""`` = root) and show its card."""
-        node = find_node(path)
+        find_node(path)  # an unknown path raises before anything changes
         key = path.strip("/")
         parts = key.split("/") if key else []
         with self.holding():

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, unknown_name
+from ..explain._suny.intervene import InterventionMode
 from ..explain.suny import CAUSE_KINDS, SunyResult, intervene, suny
 from ..models import in_channels, layer_shapes
 from ._app import App, RangeIntText, check_stop, guarded
@@ -49,7 +50,7 @@ class SunyExplorer(App):
     """
 
     def __init__(self, model: nn.Module, dataset: Any, key: str | None = None) -> None:
-        images = getattr(dataset, "images", None)
+        images: Any = getattr(dataset, "images", None)  # check_images refuses a missing one
         check_images(images, channels=in_channels(model), name="the dataset's images")
         super().__init__(key=key)
         self.model, self.dataset = model, dataset
@@ -99,7 +100,7 @@ class SunyExplorer(App):
     # -- driving from Python -------------------------------------------------------------
     @guarded
     def select(self, index: int | None = None, causes: str | None = None, layer: str | None = None,
-               pool: int | None = None, samples: int | None = None, grid: int | None = None) -> "SunyExplorer":
+               pool: int | None = None, samples: int | None = None, grid: int | None = None) -> SunyExplorer:
         """Set any of the controls at once, then compute (synchronously)."""
         if causes is not None and causes not in CAUSE_KINDS:
             raise unknown_name("cause kind", causes, CAUSE_KINDS)
@@ -110,8 +111,9 @@ class SunyExplorer(App):
             if value is not None and not widget.min <= value <= widget.max:
                 raise ConfigError(f"{name} must lie in [{widget.min}, {widget.max}], got {value}.")
         with self.holding():
-            for value, widget in ((index, self.index), (causes, self.causes), (layer, self.layer),
-                                  (pool, self.pool), (samples, self.samples), (grid, self.grid)):
+            pairs: tuple[tuple[Any, Any], ...] = ((index, self.index), (causes, self.causes), (layer, self.layer),
+                                                  (pool, self.pool), (samples, self.samples), (grid, self.grid))
+            for value, widget in pairs:
                 if value is not None:
                     widget.value = value
             self._enable_controls()
@@ -168,6 +170,7 @@ class SunyExplorer(App):
 
     def _cause_label(self, k: int, unit: str) -> str:
         res = self.result
+        assert res is not None  # labels are drawn for a computed result only
         parts = [f"{unit} {k}"]
         for name, pool, r in (("R_N", res.pool_n[0], res.r_n[0]), ("R_S", res.pool_s[0], res.r_s[0])):
             hit = (pool == k).nonzero()
@@ -177,7 +180,7 @@ class SunyExplorer(App):
 
     # -- interventions ---------------------------------------------------------------------
     @guarded
-    def intervene(self, cause: int | None = None, mode: str = "remove") -> float | None:
+    def intervene(self, cause: int | None = None, mode: InterventionMode = "remove") -> float | None:
         """Remove the cause, or keep only it, on the current image; return ``p_c`` after the intervention.
 
         ``cause=None`` takes the one selected in the dropdown.
@@ -203,6 +206,7 @@ class SunyExplorer(App):
     def draw_maps(self) -> None:
         """Image, necessity and sufficiency (with colour bars), 2-D map and legend (:func:`.plots.plot_suny`)."""
         res = self.result
+        assert res is not None  # drawn after a run only
         plot_suny(self._image()[0], res, title=f"#{self.index.value} p={float(res.p_full[0]):.2f}",
                   fig=self.maps_view.figure, width=COLUMN_WIDTH)
         self.maps_view.redraw()

@@ -11,11 +11,12 @@ changes, both plots get a dotted vertical line labelled with the new stage.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as W
-from matplotlib.ticker import MaxNLocator
 import torch
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from ..data import train_and_val
@@ -34,7 +35,7 @@ CURVES = (("train_loss", 0, "train", "C0"), ("val_loss", 0, "val", "C1"),
 class _LiveView(Callback):
     """Trainer callback that drives the dashboard's widgets from the training thread."""
 
-    def __init__(self, dash: "TrainingDashboard", status_interval: float = 0.25) -> None:
+    def __init__(self, dash: TrainingDashboard, status_interval: float = 0.25) -> None:
         self.dash = dash
         self.status_interval = status_interval
         self._first_step = 0
@@ -301,8 +302,7 @@ class TrainingDashboard(App):
             self._plot(History())  # clear the previous run's curves
         return trainer
 
-    @staticmethod
-    def _train(_stop: Any, trainer: Trainer) -> None:
+    def _train(self, _stop: Any, trainer: Trainer) -> None:
         trainer.run_prepared()
 
     def _stop_requested(self) -> None:

@@ -3,7 +3,8 @@
 Fixtures (session-scoped unless said otherwise):
 
 ``chromium_path``
-    ``/usr/bin/chromium`` (or ``$HALIGN_CHROMIUM``). Missing → the test FAILS on CI (``CI=true``: ``make test`` installs it)
+    ``/usr/bin/chromium`` (or ``$HALIGN_CHROMIUM``). Missing → the test FAILS on CI (``CI=true``: ``make test`` installs
+    it)
     and is skipped with a reason elsewhere.
 ``lab_server``
     JupyterLab started the way a user starts it — ``make lab`` (which runs ``tools/lab.sh``) —
@@ -32,9 +33,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -149,7 +151,8 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) ->
                 f"--LabApp.workspaces_dir={dirs['workspaces']}",
                 "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate"]
     # started exactly as a user starts it: `make lab` (setup check, then tools/lab.sh)
-    cmd = ["make", "-s", "-C", str(ROOT), "lab", "LAB_ARGS=" + " ".join(lab_args), f"VENV={Path(sys.executable).parents[1]}"]
+    cmd = ["make", "-s", "-C", str(ROOT), "lab", "LAB_ARGS=" + " ".join(lab_args),
+           f"VENV={Path(sys.executable).parents[1]}"]
     log = base / "server.log"
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(cmd, cwd=root_dir, env=env, stdout=log_file, stderr=subprocess.STDOUT,

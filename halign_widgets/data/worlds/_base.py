@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -42,7 +43,7 @@ def make_splits(n: int, g: torch.Generator, fractions: tuple[float, float, float
     n_train = int(round(fractions[0] * n))
     n_val = int(round(fractions[1] * n))
     parts = (perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:])
-    return {name: part.sort().values for name, part in zip(names, parts)}
+    return {name: part.sort().values for name, part in zip(names, parts, strict=True)}
 
 
 def split_of(n: int, splits: dict[str, Tensor]) -> list[str]:

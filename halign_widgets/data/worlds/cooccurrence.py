@@ -64,8 +64,10 @@ def _build(n: int, size: int, g: torch.Generator, knobs: dict[str, Any]) -> Imag
     bright = D.uniform(g, (n, 2 + n_dis), 0.35, 0.55)
 
     images = 0.25 + 0.04 * D.tissue(n, size, g)
-    images = images + (a_present.float() * bright[:, 0])[:, None, None] * S.draw("square", cy[:, 0], cx[:, 0], r[:, 0], size)
-    images = images + (b_present.float() * bright[:, 1])[:, None, None] * S.draw("ring", cy[:, 1], cx[:, 1], r[:, 1], size)
+    images = images + (a_present.float() * bright[:, 0])[:, None, None] * S.draw(
+        "square", cy[:, 0], cx[:, 0], r[:, 0], size)
+    images = images + (b_present.float() * bright[:, 1])[:, None, None] * S.draw(
+        "ring", cy[:, 1], cx[:, 1], r[:, 1], size)
     kinds = torch.randint(0, len(_DISTRACTORS), (n, max(n_dis, 1)), generator=g)
     for j in range(n_dis):
         obj = S.draw_mixed(kinds[:, j], cy[:, 2 + j], cx[:, 2 + j], r[:, 2 + j], size, _DISTRACTORS)

@@ -41,7 +41,7 @@ __all__ = ["DOMAINS", "FINDINGS", "GRAPH"]
 FINDINGS = ["mass", "calcifications", "distortion", "halo"]
 #: Causal DAG among the findings: row = cause, column = effect.
 GRAPH = torch.tensor([[0, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]], dtype=torch.float32)
-_CPT = {"mass": 0.5, "calcifications": (0.15, 0.75), "distortion": (0.15, 0.65), "halo": (0.10, 0.70)}
+_CPT: dict[str, Any] = {"mass": 0.5, "calcifications": (0.15, 0.75), "distortion": (0.15, 0.65), "halo": (0.10, 0.70)}
 _BASE_SOURCES = [dict(gamma=1.0, blur=0.0, noise=0.02), dict(gamma=0.7, blur=0.9, noise=0.04),
                  dict(gamma=1.4, blur=0.4, noise=0.03), dict(gamma=0.85, blur=1.3, noise=0.06)]
 
@@ -69,7 +69,8 @@ def _findings(n: int, p_root: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.stack([mass, calc, dist, halo], 1).float()
 
 
-def _patterns(n: int, cy: torch.Tensor, cx: torch.Tensor, size: int, sc: float, g: torch.Generator) -> list[torch.Tensor]:
+def _patterns(n: int, cy: torch.Tensor, cx: torch.Tensor, size: int, sc: float,
+              g: torch.Generator) -> list[torch.Tensor]:
     """The four finding patterns (``N×H×W`` each) at centres ``cy, cx`` (``N×4``)."""
     mass = D.soft_disk(cy[:, 0], cx[:, 0], D.uniform(g, n, 4.5, 6.0) * sc, size)
     calc = torch.zeros(n, size, size)

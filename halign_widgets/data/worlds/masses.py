@@ -31,7 +31,8 @@ __all__ = ["MASSES"]
 _T = 256  # angular samples of the boundary radius function
 
 
-def _boundary(n: int, malignant: torch.Tensor, spicules: float, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _boundary(n: int, malignant: torch.Tensor, spicules: float,
+              g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Boundary radius per angle (unit equivalent radius, ``N×T``) and the spicule count per image."""
     theta = torch.linspace(-math.pi, math.pi, _T + 1)[:-1][None]               # 1×T
     aspect = D.uniform(g, (n, 1), 0.65, 1.0)

@@ -15,8 +15,8 @@ sufficient perspective", CVPR workshops 2024 (METHODS.md §1.4). Public API:
 from .causes import CAUSE_KINDS, CauseSet, make_causes, patch_regions
 from .core import suny
 from .intervene import Intervention, intervene
-from .result import SunyResult, combine_maps
 from .render import suny_legend, suny_rgb
+from .result import SunyResult, combine_maps
 from .shapley import ShapleyValues, all_coalitions, exact_shapley, permutation_shapley
 
 __all__ = ["CAUSE_KINDS", "CauseSet", "Intervention", "ShapleyValues", "SunyResult", "all_coalitions",

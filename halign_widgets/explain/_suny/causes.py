@@ -21,8 +21,8 @@ CNNs from a necessary and sufficient perspective", CVPR workshops 2024.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +30,6 @@ from torch import Tensor, nn
 
 from ...errors import ConfigError, unknown_name
 from ...models import conv_layers, get_layer, model_input
-
 from .._baselines import make_baseline  # shared with the metrics: zeros / mean / blurred image
 
 __all__ = ["CAUSE_KINDS", "CauseSet", "channels_last_activations", "default_layer", "make_causes", "patch_regions"]
@@ -211,7 +210,7 @@ class CauseSet:
             if missing:
                 rows = torch.tensor(list(missing.values()), dtype=torch.long)
                 values = self._run(mode, c[rows], scope)
-                self._cache.update(zip(missing.keys(), values.tolist()))
+                self._cache.update(zip(missing.keys(), values.tolist(), strict=True))
             results.append(torch.tensor([self._cache[key] for key in keys], dtype=torch.float64))
         return results
 

@@ -18,15 +18,15 @@ sufficient perspective", CVPR workshops 2024; specification in METHODS.md §1.4.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 from ...data.dataset import check_images
-from ...validation import check_int
 from ...errors import ConfigError, unknown_name
 from ...models import check_logits, check_model_input, eval_mode, in_channels, model_input, size_errors
+from ...validation import check_int
 from .._baselines import check_baseline
 from .._resolve import resolve_target
 from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
@@ -186,8 +186,9 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
             report.finish_image()
     stack = {key: torch.stack([p[key] for p in parts]) for key in parts[0] if key != "sv"}
     sv0: ShapleyValues = parts[0]["sv"]
-    coalition_values = None
+    coalition_values: dict[str, Tensor] | None = None
     if sv0.exact:
+        assert sv0.coalitions is not None  # exact Shapley values keep every coalition
         coalition_values = {"coalitions": sv0.coalitions,
                             "necessity": torch.stack([p["sv"].coalition_values[:, 0] for p in parts]),
                             "sufficiency": torch.stack([p["sv"].coalition_values[:, 1] for p in parts])}

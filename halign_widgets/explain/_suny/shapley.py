@@ -22,8 +22,8 @@ ablated inside the network, soft image regions) whose coalitions are evaluated i
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -69,7 +69,7 @@ class ShapleyValues:
 
 
 def all_coalitions(n_players: int) -> Tensor:
-    """All ``2^K`` coalitions as a ``2^K×K`` bool tensor; row ``b`` contains player ``i`` iff bit ``i`` of ``b`` is set."""
+    """All ``2^K`` coalitions as a ``2^K×K`` bool tensor; row ``b`` holds player ``i`` iff bit ``i`` of ``b`` is set."""
     idx = torch.arange(2 ** n_players, dtype=torch.long)
     return ((idx[:, None] >> torch.arange(n_players)) & 1).bool()
 

@@ -85,4 +85,4 @@ class BaseCAM:
         acts, grads, _ = self.activations(x, target)
         with torch.no_grad():
             cam = self.combine(x, acts, grads, target)
-            return upsample(cam.float(), tuple(x.shape[-2:]))
+            return upsample(cam.float(), (x.shape[-2], x.shape[-1]))

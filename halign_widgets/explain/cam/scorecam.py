@@ -81,6 +81,6 @@ class ScoreCAM(BaseCAM):
         return scores
 
     def combine(self, x: Tensor, acts: Tensor, grads: Tensor | None, target: Tensor) -> Tensor:
-        masks = channel_masks(acts, tuple(x.shape[-2:]))
+        masks = channel_masks(acts, (x.shape[-2], x.shape[-1]))
         weights = self.channel_scores(x.detach(), masks, target).softmax(1)
         return torch.relu((weights[:, :, None, None] * acts).sum(1))

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .._baselines import make_baseline
-from ._common import TargetLike, check_batch, as_maps, predict_probs, resolve_target
+from ._common import TargetLike, as_maps, check_batch, predict_probs, resolve_target
 
 __all__ = ["ConfidenceChange", "average_drop_increase", "explanation_image"]
 
@@ -60,7 +60,7 @@ def explanation_image(x: Tensor, maps: Tensor, background: str | float | Tensor 
     background is not black (our masses), a black surround is itself out of distribution and can
     dominate the score.
     """
-    r = as_maps(maps, tuple(x.shape[-2:]), batch=x.shape[0]).clamp_min(0)
+    r = as_maps(maps, (x.shape[-2], x.shape[-1]), batch=x.shape[0]).clamp_min(0)
     peak = r.flatten(1).max(1).values.view(-1, 1, 1)
     norm = torch.where(peak > 0, r / peak.clamp_min(torch.finfo(r.dtype).tiny), torch.zeros_like(r))
     weight = norm[:, None].to(x)
@@ -99,7 +99,8 @@ def average_drop_increase(model: nn.Module, x: Tensor, maps: Tensor, target: Tar
     probs = predict_probs(model, x, batch_size)
     tgt = resolve_target(model, x, target, probs)
     y = probs.gather(1, tgt[:, None])[:, 0]
-    o = predict_probs(model, explanation_image(x, torch.as_tensor(maps).detach().cpu(), background), batch_size).gather(1, tgt[:, None])[:, 0]
+    o = predict_probs(model, explanation_image(x, torch.as_tensor(maps).detach().cpu(), background),
+                      batch_size).gather(1, tgt[:, None])[:, 0]
     drop = (y - o).clamp_min(0) / y.clamp_min(torch.finfo(y.dtype).tiny) * 100.0
     increased = o > y
     return ConfidenceChange(average_drop=float(drop.mean()), increase=float(increased.float().mean() * 100.0),

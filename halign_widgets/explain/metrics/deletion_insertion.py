@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import ConfigError
-from .._baselines import make_baseline
 from ...models import eval_mode, model_input
-from ._common import TargetLike, check_batch, as_maps, predict_probs, resolve_target
+from .._baselines import make_baseline
+from ._common import TargetLike, as_maps, check_batch, predict_probs, resolve_target
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,7 +54,7 @@ class DeletionInsertion:
     target: Tensor
     baseline: str
 
-    def curves_frame(self) -> "pd.DataFrame":
+    def curves_frame(self) -> pd.DataFrame:
         """Long-form table of the curves (``image``, ``fraction``, ``deletion``, ``insertion``) for plotting."""
         import pandas as pd
 
@@ -151,7 +151,7 @@ def deletion_insertion(model: nn.Module, x: Tensor, maps: Tensor, target: Target
     if batch_size < 1:
         raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}.")
     x = x.detach().float().cpu()
-    maps = as_maps(maps, tuple(x.shape[-2:]), batch=x.shape[0]).cpu()
+    maps = as_maps(maps, (x.shape[-2], x.shape[-1]), batch=x.shape[0]).cpu()
     tgt = resolve_target(model, x, target, predict_probs(model, x, batch_size))
     kind = "zeros" if isinstance(baseline, str) and baseline == "zero" else baseline
     base = make_baseline(x, kind, sigma=blur_sigma)

@@ -48,7 +48,7 @@ def spearman(a: Tensor, b: Tensor, absolute: bool = True) -> Tensor:
         ``B`` correlations in ``[-1, 1]``. A constant map has no ranking: its correlation is defined
         as 0 **[ours]** (no evidence of similarity) instead of NaN.
     """
-    a, b = as_maps(a, name="a"), as_maps(b, tuple(a.shape[-2:]), batch=a.shape[0], name="b")
+    a, b = as_maps(a, name="a"), as_maps(b, (a.shape[-2], a.shape[-1]), batch=a.shape[0], name="b")
     if absolute:
         a, b = a.abs(), b.abs()
     ra, rb = rank_average(a.flatten(1).cpu()), rank_average(b.flatten(1).cpu())
@@ -88,7 +88,7 @@ def ssim(a: Tensor, b: Tensor, window: int = 11, sigma: float = 1.5, absolute: b
     Tensor
         ``B`` values in ``[-1, 1]``; 1 for identical maps.
     """
-    a, b = as_maps(a, name="a"), as_maps(b, tuple(a.shape[-2:]), batch=a.shape[0], name="b")
+    a, b = as_maps(a, name="a"), as_maps(b, (a.shape[-2], a.shape[-1]), batch=a.shape[0], name="b")
     if absolute:
         a, b = a.abs(), b.abs()
     a, b = minmax(a.cpu())[:, None], minmax(b.cpu())[:, None]

@@ -1,0 +1,60 @@
+"""The README's measured numbers come from one place: the committed benchmark records.
+
+Every ``<!-- numbers:NAME -->`` block of the README must equal what ``tools/readme_numbers.py`` renders
+from ``benchmarks/results/NAME.json``; each record carries its configuration, seeds, machine and date.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import readme_numbers as rn
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_readme_block_equals_the_rendering_of_its_record() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert sorted(rn.block_names(text)) == sorted(rn.RENDERERS), "a renderer without a block, or the reverse"
+    assert rn.render_readme(text) == text, "run python tools/readme_numbers.py --write (and commit the README)"
+    assert rn.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("name", sorted(rn.RENDERERS))
+def test_each_record_says_how_it_was_measured(name: str) -> None:
+    record = rn.load_record(name)
+    assert record is not None, f"benchmarks/results/{name}.json is missing: {rn.RENDERERS[name][1]}"
+    assert record["name"] == name and record["config"] and record["results"]
+    assert {"cpu_count", "torch", "platform", "load_average_1_5_15"} <= set(record["machine"])
+    assert record["date"] and record["command"] and isinstance(record["seeds"], list)
+    assert not record["config"].get("smoke"), "the README shows default-parameter runs, not smoke runs"
+
+
+def test_the_readme_no_longer_states_numbers_the_chapters_contradict() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    for stale in ("571×", "1,512×", "5.9 % / 4.4 %", "0.0 % / 18.3 %"):
+        assert stale not in text
+
+
+def test_a_block_renders_from_a_hand_built_record(tmp_path: Path) -> None:
+    record = {"name": "causality_maps", "date": "2026-01-01 00:00 UTC", "command": "bench", "seeds": [],
+              "machine": {"cpu_count": 2, "platform": "Linux", "torch": "2.x", "load_average_1_5_15": [1.5, 1, 1]},
+              "config": {"threads": 1, "fast_repeats": 20, "faithful_repeats": 2, "input": "rand"},
+              "results": [{"estimator": "max", "p": 1.0, "k": 64, "n": 8, "fast_ms": 0.25, "faithful_ms": 250.0,
+                           "speedup": 1000.0, "max_abs_diff": 1e-7},
+                          {"estimator": "max", "p": 1.0, "k": 16, "n": 4, "fast_ms": 0.1, "faithful_ms": 1.0,
+                           "speedup": 10.0, "max_abs_diff": 0.0}]}
+    (tmp_path / "causality_maps.json").write_text(json.dumps(record), encoding="utf-8")
+    body = rn.render_block("causality_maps", tmp_path)
+    assert "| Max (p = 1) | 0.250 ms | 250.0 ms | 1,000× | 1.0e-07 |" in body
+    assert "10×" not in body                                 # only the k = 64, n = 8 row the budget names
+    assert "load average 1.5" in body and "2026-01-01" in body
+    text = "a\n<!-- numbers:causality_maps -->\nold\n<!-- /numbers:causality_maps -->\nb\n"
+    rendered = rn.render_readme(text, tmp_path)
+    assert rendered == f"a\n<!-- numbers:causality_maps -->\n{body}<!-- /numbers:causality_maps -->\nb\n"
+    assert "No record yet" in rn.render_block("findings", tmp_path)
+    with pytest.raises(KeyError, match="no renderer"):
+        rn.render_block("nonexistent", tmp_path)
