@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 "slowest_cell")
         record = {"benchmark": "bench_notebooks", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "machine": f"{platform.machine()}, {psutil.cpu_count()} CPU cores", "load_processes": args.load,
-                  "load_average_after": round(load, 2), "rows": [dict(zip(keys, row)) for row in rows]}
+                  "load_average_after": round(load, 2), "rows": [dict(zip(keys, row, strict=True)) for row in rows]}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(record, indent=1), encoding="utf-8")
     return 1 if crashed else 0

@@ -15,8 +15,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from halign_widgets.course import (check_distinct_prototypes, check_largest_prototype_drop,
-                                   check_off_mask_drop, check_top_prototype_on_mask, prototypes_off)
+from halign_widgets.course import (
+    check_distinct_prototypes,
+    check_largest_prototype_drop,
+    check_off_mask_drop,
+    check_top_prototype_on_mask,
+    prototypes_off,
+)
 from halign_widgets.data import make_world
 from halign_widgets.errors import ConfigError
 from halign_widgets.prototypes import ProtoPNet, explanation_truth, prototype_truth, push_prototypes
@@ -80,7 +85,8 @@ def test_largest_prototype_drop_bad_answers(answer: object, words: str, capsys: 
 
 
 def test_largest_prototype_drop_error_inside(capsys: pytest.CaptureFixture[str]) -> None:
-    assert check_largest_prototype_drop("m", 0.5, torch.nn.Linear(2, 2), SimpleNamespace(images=None, labels=None)) is False
+    broken = SimpleNamespace(images=None, labels=None)
+    assert check_largest_prototype_drop("m", 0.5, torch.nn.Linear(2, 2), broken) is False
     out = _line(capsys)
     assert out.startswith("⏳ not yet: m — the check could not use this answer") and "ProtoPNet" in out
 

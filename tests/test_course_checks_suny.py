@@ -14,8 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from halign_widgets.course import (check_necessary_cause_drop, check_smallest_sufficient_set,
-                                   check_suny_map_score)
+from halign_widgets.course import check_necessary_cause_drop, check_smallest_sufficient_set, check_suny_map_score
 
 
 class MeanNet(nn.Module):
@@ -97,7 +96,8 @@ def test_smallest_sufficient_set(threshold: float, expected: int, capsys: pytest
         assert "no set of" in _line(capsys)
 
 
-@pytest.mark.parametrize("answer, words", [(None, "still None"), (2.5, "a number of patches was expected"), (12, "0 to 9"), ("two", "(str)")])
+@pytest.mark.parametrize("answer, words", [(None, "still None"), (2.5, "a number of patches was expected"),
+                                           (12, "0 to 9"), ("two", "(str)")])
 def test_smallest_sufficient_set_bad_answers(answer: object, words: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert check_smallest_sufficient_set("n", answer, MeanNet(), _image(), target=1, baseline="zeros") is False
     out = _line(capsys)

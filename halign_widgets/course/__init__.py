@@ -49,8 +49,13 @@ from .checks_evaluation import check_class_errors
 from .checks_faithfulness import check_deletion_insertion, check_localization, check_sanity_similarity
 from .checks_maps import METRICS, check_explanation_score, check_map_score
 from .checks_models import check_ablation_drop, check_accuracy, check_pathway_drop
-from .checks_prototypes import (check_distinct_prototypes, check_largest_prototype_drop, check_off_mask_drop,
-                                check_top_prototype_on_mask, prototypes_off)
+from .checks_prototypes import (
+                                check_distinct_prototypes,
+                                check_largest_prototype_drop,
+                                check_off_mask_drop,
+                                check_top_prototype_on_mask,
+                                prototypes_off,
+)
 from .checks_suny import SUNY_MAPS, check_necessary_cause_drop, check_smallest_sufficient_set, check_suny_map_score
 from .checks_timing import check_speedup
 from .core import as_integer, as_number, as_tensor, check_true, check_value, checker

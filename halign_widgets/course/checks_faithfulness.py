@@ -44,12 +44,14 @@ def _compare_mean(answer: Any, values: Tensor, what: str, tol: float, lo: float,
         return abs(value - expected) <= tol, expected
     got = as_tensor(answer, f"{what} values").flatten()
     if got.numel() != values.numel():
-        raise NotYet(f"it has {got.numel()} values for {values.numel()} image(s)", "give one value per image, or their mean")
+        raise NotYet(f"it has {got.numel()} values for {values.numel()} image(s)",
+                     "give one value per image, or their mean")
     return bool(((got - values.double().flatten()).abs() <= tol).all()), expected
 
 
 @checker(hint="explain(model, images, method) gives the maps; deletion_insertion(model, images, maps, steps=16) "
-              "(halign_widgets.explain.metrics) gives .deletion_auc, .insertion_auc and .overall per image — average them")
+              "(halign_widgets.explain.metrics) gives .deletion_auc, .insertion_auc and .overall per image — "
+              "average them")
 def check_deletion_insertion(answer: Any, model: nn.Module, images: Tensor, method: str = "gradcam",
                              score: str = "overall", target: Any = None, steps: int = 16, baseline: str = "blur",
                              tol: float = 0.01, **explain_options: Any) -> Verdict:
@@ -74,10 +76,12 @@ def check_deletion_insertion(answer: Any, model: nn.Module, images: Tensor, meth
     parts = (f"insertion {float(values['insertion'].mean()):.3f} − deletion {float(values['deletion'].mean()):.3f}")
     if ok:
         return Verdict(True, f"{method}: {score} {expected:.3f} over {len(images)} image(s) agrees with the lab's "
-                             f"({parts} = overall {float(values['overall'].mean()):.3f}; {steps} steps, {baseline} baseline)")
+                             f"({parts} = overall {float(values['overall'].mean()):.3f}; {steps} steps, "
+                             f"{baseline} baseline)")
     for other in SCORES:
         if other != score and _compare_mean(answer, values[other], other, float(tol), -1.0, 1.0)[0]:
-            raise NotYet(f"that is the {other} score, not the {score} score", f"the exercise asks for the {score} score")
+            raise NotYet(f"that is the {other} score, not the {score} score",
+                         f"the exercise asks for the {score} score")
     if score == "overall" and _compare_mean(answer, -values[score], score, float(tol), -1.0, 1.0)[0] \
             and abs(expected) > tol:
         raise NotYet("it has the wrong sign", "Overall is insertion AUC minus deletion AUC")

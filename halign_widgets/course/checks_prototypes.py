@@ -88,8 +88,8 @@ def _compare_top_on_mask(answer: Any, model: nn.Module, data: Any, top: int = 1)
     tol = _tolerance(None, len(table)) if top == 1 else 1e-6
     value = _fraction(answer, expected, tol)
     if abs(value - expected) <= tol:
-        return Verdict(True, f"{value:.3f} of {len(table)} images: the top-{top} box lies on the lesion (the lab measures "
-                             f"{expected:.3f}; the mask covers {chance:.3f} of an image on average)")
+        return Verdict(True, f"{value:.3f} of {len(table)} images: the top-{top} box lies on the lesion "
+                             f"(the lab measures {expected:.3f}; the mask covers {chance:.3f} of an image on average)")
     return Verdict(False, f"{value:.3f} is not the share the lab measures on these {len(table)} images")
 
 
@@ -131,7 +131,8 @@ def _compare_off_mask_drop(answer: Any, model: nn.Module, push: Any, train: Any,
 
 _off_check = checker(_compare_off_mask_drop, hint="prototype_truth(model, run.push, world.train) marks each prototype "
                                                    "'on_mask'; switch the others off (editor.disable(...), then "
-                                                   "editor.undo()), measure the test accuracy, subtract from the intact one")
+                                                   "editor.undo()), measure the test accuracy, subtract from the "
+                                                   "intact one")
 
 
 def check_off_mask_drop(name: str, answer: Any, model: nn.Module, push: Any, train: Any, test: Any,

@@ -61,8 +61,8 @@ def _compare_necessary_drop(answer: Any, model: nn.Module, x: Tensor, target: An
     expected = done.before - done.after
     value = as_number(answer, "a drop in probability")
     if abs(value - expected) <= tol:
-        return Verdict(True, f"removing cause {cause} (largest R_N) takes p from {done.before:.3f} to {done.after:.3f}: "
-                             f"a drop of {value:+.4f} (the lab measures {expected:+.4f})")
+        return Verdict(True, f"removing cause {cause} (largest R_N) takes p from {done.before:.3f} to "
+                             f"{done.after:.3f}: a drop of {value:+.4f} (the lab measures {expected:+.4f})")
     if done.before > 0 and abs(value - expected / done.before) <= tol and abs(expected) > tol:
         raise NotYet(f"{value:+.4f} looks like the relative drop E_N = drop / p",
                      "give the drop of the probability itself: p before minus p after the removal")
@@ -94,7 +94,8 @@ def check_necessary_cause_drop(answer: Any, model: nn.Module, x: Tensor, target:
 
 
 def _smallest_sufficient_sizes(model: nn.Module, x: Tensor, target: Any = None, grid: int = 3,
-                               threshold: float = 0.9, baseline: Any = "blur", slack: float = 1e-5) -> tuple[set[int], int, Tensor]:
+                               threshold: float = 0.9, baseline: Any = "blur",
+                               slack: float = 1e-5) -> tuple[set[int], int, Tensor]:
     """The sizes the lab accepts, the size itself, and the best ``E_S`` of each coalition size ``0..grid²``.
 
     Coalitions are those of :func:`~halign_widgets.explain.suny` with ``causes="patches"`` and
@@ -110,7 +111,10 @@ def _smallest_sufficient_sizes(model: nn.Module, x: Tensor, target: Any = None, 
     sizes = res.coalition_values["coalitions"].sum(1)
     values = res.coalition_values["sufficiency"][0].double()
     best = torch.stack([values[sizes == k].max() for k in range(int(sizes.max()) + 1)])
-    reach = lambda t: int((best >= t).nonzero()[0]) if bool((best >= t).any()) else int(sizes.max())
+
+    def reach(t: float) -> int:
+        return int((best >= t).nonzero()[0]) if bool((best >= t).any()) else int(sizes.max())
+
     exact = reach(threshold)
     return {reach(threshold - slack), exact, reach(threshold + slack)}, exact, best
 
@@ -169,7 +173,8 @@ def _compare_map_score(answer: Any, model: nn.Module, images: Tensor, masks: Ten
 
 _score_check = checker(_compare_map_score, hint="suny(model, images, target=labels, causes=..., pool=...) gives the "
                                                  "maps (.necessity, .sufficiency, .combined); score one against the "
-                                                 "masks with halign_widgets.explain.metrics and average (torch.nanmean)")
+                                                 "masks with halign_widgets.explain.metrics and average "
+                                                 "(torch.nanmean)")
 
 
 def check_suny_map_score(name: str, answer: Any, model: nn.Module, images: Tensor, masks: Tensor | None,
