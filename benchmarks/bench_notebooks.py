@@ -6,7 +6,7 @@ Usage::
     python benchmarks/bench_notebooks.py --smoke-only    # quick: smoke runs only
     python benchmarks/bench_notebooks.py 00_start_here   # notebooks whose name contains this
     python benchmarks/bench_notebooks.py --conditions idle,load,onecore   # the three class settings
-    python benchmarks/bench_notebooks.py --json build/bench/notebooks.json --keep build/bench/runs
+    python benchmarks/bench_notebooks.py --conditions idle,load,onecore --record --keep build/bench/runs
 
 Conditions (the same machine in three situations a course meets, issue 13):
 
@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", default="idle",
                         help="comma-separated: idle, load, onecore (see the module docstring); default idle")
     parser.add_argument("--load", type=int, default=2, help="competing processes under 'load' (default 2)")
-    parser.add_argument("--json", type=Path, help="also write the rows (with the machine and the date) to this file")
+    parser.add_argument("--record", action="store_true", help="write benchmarks/results/notebooks.json (the README's "
+                        "and docs/teaching.md's timing tables: tools/readme_numbers.py --write)")
     parser.add_argument("--keep", type=Path, help="keep the executed notebooks in this folder (their numbers)")
     args = parser.parse_args(argv)
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
@@ -173,18 +174,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{'budget':>7s}  {'status':6s}  slowest cell")
     for name, mode, condition, sec, bsec, mb, bmb, status, slow in rows:
         print(f"{name:34s} {mode:8s} {condition:9s} {sec:8.1f} {bsec:7.0f} {mb:8.0f} {bmb:7.0f}  {status:6s}  {slow}")
-    if args.json:
-        import json
-        import platform
-        from datetime import datetime, timezone
+    if args.record:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from _record import write_record
 
         keys = ("notebook", "mode", "condition", "seconds", "budget_seconds", "peak_mb", "budget_mb", "status",
                 "slowest_cell")
-        record = {"benchmark": "bench_notebooks", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  "machine": f"{platform.machine()}, {psutil.cpu_count()} CPU cores", "load_processes": args.load,
-                  "load_average_after": round(load, 2), "rows": [dict(zip(keys, row, strict=True)) for row in rows]}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=1), encoding="utf-8")
+        write_record("notebooks", {"conditions": conditions, "load_processes": args.load, "modes": modes,
+                                   "notebooks": [p.stem for p in notebooks]},
+                     [dict(zip(keys, row, strict=True)) for row in rows],
+                     note="one run per notebook, mode and condition; papermill in a fresh process each")
     return 1 if crashed else 0
 
 

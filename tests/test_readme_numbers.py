@@ -17,17 +17,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_readme_block_equals_the_rendering_of_its_record() -> None:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert sorted(rn.block_names(text)) == sorted(rn.RENDERERS), "a renderer without a block, or the reverse"
-    assert rn.render_readme(text) == text, "run python tools/readme_numbers.py --write (and commit the README)"
+    found: set[str] = set()
+    for doc in rn.DOCUMENTS:
+        text = doc.read_text(encoding="utf-8")
+        found |= set(rn.block_names(text))
+        assert rn.render_readme(text) == text, f"run python tools/readme_numbers.py --write (and commit {doc.name})"
+    assert found == set(rn.RENDERERS), "a renderer without a block, or the reverse"
     assert rn.main(["--check"]) == 0
 
 
 @pytest.mark.parametrize("name", sorted(rn.RENDERERS))
 def test_each_record_says_how_it_was_measured(name: str) -> None:
-    record = rn.load_record(name)
-    assert record is not None, f"benchmarks/results/{name}.json is missing: {rn.RENDERERS[name][1]}"
-    assert record["name"] == name and record["config"] and record["results"]
+    source = rn.RENDERERS[name][2]
+    record = rn.load_record(source)
+    assert record is not None, f"benchmarks/results/{source}.json is missing: {rn.RENDERERS[name][1]}"
+    assert record["name"] == source and record["config"] and record["results"]
     assert {"cpu_count", "torch", "platform", "load_average_1_5_15"} <= set(record["machine"])
     assert record["date"] and record["command"] and isinstance(record["seeds"], list)
     assert not record["config"].get("smoke"), "the README shows default-parameter runs, not smoke runs"
@@ -58,3 +62,33 @@ def test_a_block_renders_from_a_hand_built_record(tmp_path: Path) -> None:
     assert "No record yet" in rn.render_block("findings", tmp_path)
     with pytest.raises(KeyError, match="no renderer"):
         rn.render_block("nonexistent", tmp_path)
+
+
+def _machine() -> dict:
+    return {"cpu_count": 2, "platform": "Linux", "torch": "2.x", "load_average_1_5_15": [0.2, 0.1, 0.1]}
+
+
+def test_chapter_timings_render_every_condition_and_the_course_plan(tmp_path: Path) -> None:
+    rows = [{"notebook": nb, "mode": mode, "condition": cond, "seconds": sec, "budget_seconds": 180.0,
+             "peak_mb": 700.0, "budget_mb": 1536.0, "status": "OVER" if sec > 180 else "ok", "slowest_cell": ""}
+            for nb in ("00_start_here", "03_explainability_prototypes")
+            for mode, cond, sec in (("default", "idle", 40.0), ("default", "load", 190.0),
+                                    ("default", "onecore", 70.0), ("smoke", "idle", 12.0))]
+    notebooks = {"name": "notebooks", "date": "2026-01-01 00:00 UTC", "command": "bench", "seeds": [],
+                 "machine": _machine(), "results": rows,
+                 "config": {"conditions": ["idle", "load", "onecore"], "load_processes": 2,
+                            "modes": ["smoke", "default"], "notebooks": ["00_start_here", "03_explainability_prototypes"]}}
+    binder = {"name": "binder", "date": "2026-01-01 00:00 UTC", "command": "binder", "seeds": [],
+              "machine": _machine(), "config": {"cpu": "0", "memory_mb": 2000.0, "smoke": False, "build_seconds": 99.0,
+                                                "environment": "torch 2.13.0", "load_average_before": 0.1},
+              "results": [{"chapter": "00_start_here", "mode": "default", "seconds": 61.0, "cpu_seconds": 58.0,
+                           "peak_mb": 812.0, "status": "ok", "message": ""}]}
+    for record in (notebooks, binder):
+        (tmp_path / f"{record['name']}.json").write_text(json.dumps(record), encoding="utf-8")
+    table = rn.render_block("notebooks", tmp_path)
+    assert "| `00_start_here` | 40 s | 190 s **OVER** | 70 s | 12 s | 700 MB |" in table
+    assert "under load (2 busy processes)" in table and "load average 0.2" in table
+    assert "| `00_start_here` | 61 s | 58 s | 812 MB | ok |" in rn.render_block("binder", tmp_path)
+    plan = rn.render_block("sessions", tmp_path)
+    assert "| 1 | `00_start_here`, `01_explainability_visualization` | 40 s / 61 s; — / — |" in plan
+    assert "| 3 | `03_explainability_prototypes` | 40 s / — |" in plan

@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--reuse", action="store_true", help="reuse the cached environment (the default)")
     parser.add_argument("--smoke", action="store_true", help="smoke parameters instead of the defaults")
     parser.add_argument("--memory-mb", type=float, default=MEMORY_MB, help="memory cap of the kernel tree (MB)")
+    parser.add_argument("--record", action="store_true", help="write benchmarks/results/binder.json (the README's "
+                        "and docs/teaching.md's Binder table: tools/readme_numbers.py --write)")
     args = parser.parse_args(argv)
 
     started = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -274,6 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     report = f"{header}\n\n{table(rows)}\n"
     (WORK / "report.md").write_text(report, encoding="utf-8")
     print("\n" + report)
+    if args.record:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from _record import write_record
+
+        write_record("binder", {"cpu": CPU, "memory_mb": args.memory_mb, "smoke": args.smoke,
+                                "build_seconds": build_seconds, "environment": facts,
+                                "load_average_before": round(load_before[0], 2)},
+                     [{"chapter": r.chapter, "mode": r.mode, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds,
+                       "peak_mb": r.peak_mb, "status": r.status, "message": r.message} for r in rows],
+                     note="the environment as repo2docker builds it from binder/, each chapter on one CPU")
     return 1 if any(r.status != "ok" for r in rows) else 0
 
 

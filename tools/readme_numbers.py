@@ -1,6 +1,6 @@
-"""Render the README's measured numbers from the committed benchmark records — their one source.
+"""Render the README's (and the teacher's guide's) measured numbers from the committed benchmark records.
 
-Every number the README states about a measurement stands between ``<!-- numbers:NAME -->`` and
+Every number the README or ``docs/teaching.md`` states about a measurement stands between ``<!-- numbers:NAME -->`` and
 ``<!-- /numbers:NAME -->`` and is rendered here from ``benchmarks/results/NAME.json`` (written by a benchmark
 run with ``--record``; see ``benchmarks/_record.py``), with the record's configuration, seeds, machine and
 date beside it. Usage::
@@ -25,6 +25,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+TEACHING = ROOT / "docs" / "teaching.md"
+#: the documents whose ``numbers`` blocks are rendered here
+DOCUMENTS = (README, TEACHING)
 RESULTS = ROOT / "benchmarks" / "results"
 BLOCK = re.compile(r"(<!-- numbers:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /numbers:(?P=name) -->)", re.S)
 
@@ -94,10 +97,102 @@ def render_causality_maps(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["causality_maps"][1], configuration) + "\n"
 
 
-#: block name → (renderer, the benchmark command that writes its record)
-RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {
-    "findings": (render_findings, "python benchmarks/bench_findings.py --record"),
-    "causality_maps": (render_causality_maps, "python benchmarks/bench_causality.py --maps-only --record"),
+def _chapter(stem: str) -> str:
+    return f"`{stem}`"
+
+
+def _seconds(rows: dict[tuple[str, str, str], dict[str, Any]], key: tuple[str, str, str]) -> str:
+    row = rows.get(key)
+    if row is None:
+        return "—"
+    flag = "" if row["status"] == "ok" else f" **{row['status']}**"
+    return f"{row['seconds']:.0f} s{flag}"
+
+
+def _notebook_rows(record: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(r["notebook"], r["mode"], r["condition"]): r for r in record["results"]}
+
+
+def render_notebooks(record: dict[str, Any]) -> str:
+    """Every chapter's wall time idle, under load and on one core (default and smoke), and its peak memory."""
+    cfg = record["config"]
+    rows = _notebook_rows(record)
+    conditions = [c for c in ("idle", "load", "onecore") if c in cfg["conditions"]]
+    names = {"idle": "idle", "load": f"under load ({cfg['load_processes']} busy processes)", "onecore": "one core"}
+    head = "| chapter | " + " | ".join(f"default, {names[c]}" for c in conditions)
+    head += " | smoke, idle | peak memory (default, idle) |"
+    lines = [head, "|---" * (len(conditions) + 3) + "|"]
+    for stem in cfg["notebooks"]:
+        peak = rows.get((stem, "default", "idle"))
+        cells = [_seconds(rows, (stem, "default", c)) for c in conditions]
+        cells += [_seconds(rows, (stem, "smoke", "idle")), f"{peak['peak_mb']:,.0f} MB" if peak else "—"]
+        lines.append(f"| {_chapter(stem)} | " + " | ".join(cells) + " |")
+    budget = next(iter(record["results"]), {})
+    configuration = (f"each chapter run once per condition with papermill in a fresh process (conditions: "
+                     f"{', '.join(conditions)}; 'under load' = {cfg['load_processes']} processes running small "
+                     f"torch operations the whole time; 'one core' = pinned with sched_setaffinity); budgets "
+                     f"{budget.get('budget_seconds', 180):.0f} s and {budget.get('budget_mb', 1536):,.0f} MB per "
+                     "default run, 30 s per smoke run; OVER marks a run over budget")
+    return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["notebooks"][1], configuration) + "\n"
+
+
+def render_binder(record: dict[str, Any]) -> str:
+    """The Binder rehearsal: each chapter in the environment built from binder/, one CPU, a 2 GB cap."""
+    cfg = record["config"]
+    lines = ["| chapter | wall | CPU | peak memory (kernel tree) | outcome |", "|---|---|---|---|---|"]
+    for r in record["results"]:
+        outcome = r["status"] + (f" ({r['message']})" if r.get("message") else "")
+        lines.append(f"| {_chapter(r['chapter'])} | {r['seconds']:.0f} s | {r['cpu_seconds']:.0f} s | "
+                     f"{r['peak_mb']:,.0f} MB | {outcome} |")
+    built = ("the cached environment" if cfg.get("build_seconds") is None
+             else f"a fresh environment built in {cfg['build_seconds']:.0f} s")
+    configuration = (f"{built} (pip install -r binder/requirements.txt, then binder/postBuild: {cfg['environment']}); "
+                     f"{'smoke' if cfg.get('smoke') else 'default'} parameters; one CPU (taskset -c {cfg['cpu']}); "
+                     f"the kernel's process tree capped at {cfg['memory_mb']:,.0f} MB; load average "
+                     f"{cfg.get('load_average_before', '?')} before")
+    return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["binder"][1], configuration) + "\n"
+
+
+#: the course plan of docs/teaching.md: (chapters of a session, what the class does besides the run)
+SESSIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("00_start_here", "01_explainability_visualization"),
+     "the dataset browser and the dashboard; the attribution explorer, the leaderboard, the shortcut detective"),
+    (("02_explainability_suny",), "the SUNY explorer: remove a cause, keep a cause; the AND / OR worlds"),
+    (("03_explainability_prototypes",), "the prototype browser: find the marker prototype, forget it, undo"),
+    (("04_causality_maps",), "the causality explorer and the scaffold map; the seeded grid"),
+    (("05_causality_crocodile",), "the CROCODILE lab: the ablation ladder in and out of distribution"),
+    (("06_biovision_cocoreco",), "the connectome explorer: cut pathways, switch the attention blocks off"),
+)
+
+
+def render_sessions(record: dict[str, Any]) -> str:
+    """docs/teaching.md's course plan, with each session's measured run time (2 cores idle / Binder's 1 core)."""
+    rows = _notebook_rows(record)
+    binder = load_record("binder", Path(record.get("_results", RESULTS)))
+    on_binder = {r["chapter"]: r for r in (binder or {}).get("results", [])}
+    lines = ["| session | chapter(s) | run time (2 cores idle / Binder, 1 core) | in class |", "|---|---|---|---|"]
+    for number, (chapters, in_class) in enumerate(SESSIONS, start=1):
+        times = []
+        for stem in chapters:
+            here = _seconds(rows, (stem, "default", "idle"))
+            there = f"{on_binder[stem]['seconds']:.0f} s" if stem in on_binder else "—"
+            times.append(f"{here} / {there}")
+        lines.append(f"| {number} | " + ", ".join(_chapter(c) for c in chapters) + " | " + "; ".join(times)
+                     + f" | {in_class} |")
+    source = "`benchmarks/results/notebooks.json`" + (" and `binder.json`" if binder else " (no Binder record yet)")
+    return "\n".join(lines) + f"\n\n*Run times from {source} (see the tables above).*\n"
+
+
+#: block name → (renderer, the benchmark command that writes its record, the record it reads)
+RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], str, str]] = {
+    "findings": (render_findings, "python benchmarks/bench_findings.py --record", "findings"),
+    "causality_maps": (render_causality_maps, "python benchmarks/bench_causality.py --maps-only --record",
+                       "causality_maps"),
+    "notebooks": (render_notebooks, "python benchmarks/bench_notebooks.py --conditions idle,load,onecore --record",
+                  "notebooks"),
+    "binder": (render_binder, "python tools/binder_check.py --fresh --record", "binder"),
+    "sessions": (render_sessions, "python benchmarks/bench_notebooks.py --conditions idle,load,onecore --record",
+                 "notebooks"),
 }
 
 
@@ -110,10 +205,11 @@ def render_block(name: str, results: Path = RESULTS) -> str:
     if name not in RENDERERS:
         raise KeyError(f"README block {name!r} has no renderer in tools/readme_numbers.py (known: "
                        f"{', '.join(sorted(RENDERERS))}).")
-    render, command = RENDERERS[name]
-    record = load_record(name, results)
+    render, command, source = RENDERERS[name]
+    record = load_record(source, results)
     if record is None:
         return f"*No record yet: run `{command}`, then `python tools/readme_numbers.py --write`.*\n"
+    record["_results"] = str(results)
     return render(record)
 
 
@@ -129,27 +225,29 @@ def block_names(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="re-render the README's blocks in place")
+    mode.add_argument("--write", action="store_true", help="re-render the documents' blocks in place")
     mode.add_argument("--check", action="store_true", help="exit 1 if a block differs from its record")
     args = parser.parse_args(argv)
-    text = README.read_text(encoding="utf-8")
-    missing = sorted(set(RENDERERS) - set(block_names(text)))
+    texts = {doc: doc.read_text(encoding="utf-8") for doc in DOCUMENTS}
+    found = {name for text in texts.values() for name in block_names(text)}
+    missing = sorted(set(RENDERERS) - found)
     if missing:
-        print(f"README.md lacks the block(s) {', '.join(missing)}; add <!-- numbers:NAME --><!-- /numbers:NAME -->")
+        print(f"no document has the block(s) {', '.join(missing)}; add <!-- numbers:NAME --><!-- /numbers:NAME -->")
         return 1
-    rendered = render_readme(text)
-    if args.write:
-        README.write_text(rendered, encoding="utf-8")
-        print(f"README.md: {len(block_names(text))} block(s) rendered from benchmarks/results/")
-        return 0
-    stale = [n for n, (a, b) in zip(block_names(text), zip(BLOCK.finditer(text), BLOCK.finditer(rendered),
-                                                              strict=True), strict=True)
-             if a.group("body") != b.group("body")]
+    stale = []
+    for doc, text in texts.items():
+        rendered = render_readme(text)
+        label = doc.relative_to(ROOT)
+        if args.write:
+            doc.write_text(rendered, encoding="utf-8")
+            print(f"{label}: {len(block_names(text))} block(s) rendered from benchmarks/results/")
+        elif rendered != text:
+            stale.append(str(label))
     if stale:
-        print(f"README.md: block(s) {', '.join(stale)} differ from their records; run "
-              "python tools/readme_numbers.py --write")
+        print(f"{', '.join(stale)}: blocks differ from their records; run python tools/readme_numbers.py --write")
         return 1
-    print("README.md: every numbers block matches its record")
+    if args.check:
+        print("every numbers block matches its record")
     return 0
 
 
