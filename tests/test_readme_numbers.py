@@ -77,7 +77,8 @@ def test_chapter_timings_render_every_condition_and_the_course_plan(tmp_path: Pa
     notebooks = {"name": "notebooks", "date": "2026-01-01 00:00 UTC", "command": "bench", "seeds": [],
                  "machine": _machine(), "results": rows,
                  "config": {"conditions": ["idle", "load", "onecore"], "load_processes": 2,
-                            "modes": ["smoke", "default"], "notebooks": ["00_start_here", "03_explainability_prototypes"]}}
+                            "modes": ["smoke", "default"],
+                            "notebooks": ["00_start_here", "03_explainability_prototypes"]}}
     binder = {"name": "binder", "date": "2026-01-01 00:00 UTC", "command": "binder", "seeds": [],
               "machine": _machine(), "config": {"cpu": "0", "memory_mb": 2000.0, "smoke": False, "build_seconds": 99.0,
                                                 "environment": "torch 2.13.0", "load_average_before": 0.1},
