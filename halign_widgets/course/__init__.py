@@ -24,6 +24,9 @@ Checks that recompute the result with the lab (any seed, any run):
   pointing game, energy pointing against the masks; the pass prints the chance level);
 - causality maps — :func:`check_causality_closed_form`, :func:`check_channel_order`,
   :func:`check_causality_speedup`;
+- CROCODILE — :func:`check_domain_gap` (ID − OOD), :func:`check_intervention_change` (other
+  images' spurious features), :func:`check_attention_share` (attention inside the finding); on
+  data that cannot answer (no held-out source, no masks) they print a ``⏭ skipped:`` line;
 - timing — :func:`check_speedup`.
 
 Helpers for solutions and checks: :func:`accuracy_of`, :func:`temporarily`, :func:`best_time`.
@@ -33,6 +36,7 @@ Pure Python and torch: no widgets, no GUI libraries (a check prints plain text).
 
 from ._verdict import NOT_YET_MARK, PASS_MARK, NotYet, Verdict, announce
 from .checks_causality import check_causality_closed_form, check_causality_speedup, check_channel_order
+from .checks_crocodile import SKIP_MARK, check_attention_share, check_domain_gap, check_intervention_change
 from .checks_maps import METRICS, check_explanation_score, check_map_score
 from .checks_models import check_ablation_drop, check_accuracy, check_pathway_drop
 from .checks_timing import check_speedup
@@ -44,6 +48,7 @@ __all__ = [
     "NOT_YET_MARK",
     "NotYet",
     "PASS_MARK",
+    "SKIP_MARK",
     "Verdict",
     "accuracy_of",
     "announce",
@@ -53,10 +58,13 @@ __all__ = [
     "best_time",
     "check_ablation_drop",
     "check_accuracy",
+    "check_attention_share",
     "check_causality_closed_form",
     "check_causality_speedup",
     "check_channel_order",
+    "check_domain_gap",
     "check_explanation_score",
+    "check_intervention_change",
     "check_map_score",
     "check_pathway_drop",
     "check_speedup",
