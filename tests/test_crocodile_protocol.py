@@ -175,7 +175,8 @@ def test_data_without_sources_trains_the_task_branch_in_distribution_only() -> N
         assert r["id_map"] == r["id_map"] and r["ood_map"] != r["ood_map"] and r["drop_map"] != r["drop_map"]
     assert run.results["oracle"]["epoch"] == run.results["train-val"]["epoch"]
     assert all(e["ood_map"] != e["ood_map"] for e in run.history)
-    s = score_attention(run.model, splits.dataset.subset(splits.parts["test"]), 0, int(splits.labels("test")[0].argmax()))
+    test = splits.dataset.subset(splits.parts["test"])
+    s = score_attention(run.model, test, 0, int(test.labels[0].argmax()))
     assert s["present"] and 0.0 <= s["causal_on_finding"] <= 1.0 and s["causal_on_marker"] != s["causal_on_marker"]
     with pytest.raises(ConfigError, match="masks"):
         finding_masks(ImageDataset(own.images, own.labels, own.classes))
