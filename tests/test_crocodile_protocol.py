@@ -20,6 +20,7 @@ from halign_widgets.crocodile import (
     domain_splits,
     domain_targets,
     finding_masks,
+    in_distribution_splits,
     marker_masks,
     mean_auroc,
     mean_average_precision,
@@ -165,3 +166,32 @@ def test_attention_maps_are_scored_against_the_finding_and_the_marker(world: Ima
     assert not s_absent["present"] and s_absent["causal_on_finding"] != s_absent["causal_on_finding"]
     with pytest.raises(ConfigError, match="out of range"):
         attention_maps(net, world.images[:1], 4)
+
+
+def test_data_without_sources_trains_the_task_branch_in_distribution_only() -> None:
+    """Your own data (class indices, no sources, no 'ood' split): one finding per class, NaN out of distribution."""
+    own = make_world("masses", 60, size=32, seed=0)
+    own.info = {"name": "mine"}                                    # a loader's info: no world metadata
+    with pytest.raises(ConfigError, match="multi-label"):
+        domain_splits(own)
+    splits = in_distribution_splits(own)
+    assert not splits.has_ood and domain_splits(make_world("domains", 64, size=32, seed=0)).has_ood
+    assert splits.num_findings == own.num_classes and splits.sources == [0]
+    assert torch.equal(splits.labels("test").argmax(1), own.labels[own.splits["test"]])
+    assert torch.equal(splits.labels("test").sum(1), torch.ones(len(own.splits["test"])))
+    fm = finding_masks(splits.dataset)                              # the image's mask, for its own class only
+    assert torch.equal(fm.any(1), own.masks[:, 0]) and not bool(fm[own.labels == 0, 1].any())
+    assert not bool(marker_masks(splits.dataset).any())
+    with pytest.raises(ConfigError, match=r"info\['graph'\]"):          # the prior needs a world's graph
+        train_configuration("full", splits, epochs=1, device="cpu")
+    run = train_configuration("task_only", splits, epochs=2, seed=0, device="cpu")
+    for rule in ("train-val", "oracle"):
+        r = run.results[rule]
+        assert r["id_map"] == r["id_map"] and r["ood_map"] != r["ood_map"] and r["drop_map"] != r["drop_map"]
+    assert run.results["oracle"]["epoch"] == run.results["train-val"]["epoch"]
+    assert all(e["ood_map"] != e["ood_map"] for e in run.history)
+    test = splits.dataset.subset(splits.parts["test"])
+    s = score_attention(run.model, test, 0, int(test.labels[0].argmax()))
+    assert s["present"] and 0.0 <= s["causal_on_finding"] <= 1.0 and s["causal_on_marker"] != s["causal_on_marker"]
+    with pytest.raises(ConfigError, match="masks"):
+        finding_masks(ImageDataset(own.images, own.labels, own.classes))

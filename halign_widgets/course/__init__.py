@@ -28,6 +28,9 @@ Checks that recompute the result with the lab (any seed, any run):
 - causality maps — :func:`check_causality_closed_form`, :func:`check_channel_order`,
   :func:`check_causality_speedup`;
 - timing — :func:`check_speedup`;
+- CROCODILE (chapter 05) — :func:`check_domain_gap` (ID − OOD), :func:`check_intervention_change` (other
+  images' spurious features), :func:`check_attention_share` (attention inside the finding); on
+  data that cannot answer (no held-out source, no masks) they say it is skipped (:func:`skip`);
 - SUNY (chapter 02) — :func:`check_necessary_cause_drop`, :func:`check_smallest_sufficient_set`,
   :func:`check_suny_map_score`;
 - prototypes (chapter 03) — :func:`check_top_prototype_on_mask`, :func:`check_off_mask_drop`,
@@ -45,6 +48,7 @@ Pure Python and torch: no widgets, no GUI libraries (a check prints plain text).
 from ._skip import skip
 from ._verdict import NOT_YET_MARK, PASS_MARK, NotYet, Verdict, announce
 from .checks_causality import check_causality_closed_form, check_causality_speedup, check_channel_order
+from .checks_crocodile import check_attention_share, check_domain_gap, check_intervention_change
 from .checks_evaluation import check_class_errors
 from .checks_faithfulness import check_deletion_insertion, check_localization, check_sanity_similarity
 from .checks_maps import METRICS, check_explanation_score, check_map_score
@@ -76,13 +80,16 @@ __all__ = [
     "best_time",
     "check_ablation_drop",
     "check_accuracy",
+    "check_attention_share",
     "check_causality_closed_form",
     "check_causality_speedup",
     "check_channel_order",
     "check_class_errors",
     "check_deletion_insertion",
     "check_distinct_prototypes",
+    "check_domain_gap",
     "check_explanation_score",
+    "check_intervention_change",
     "check_largest_prototype_drop",
     "check_localization",
     "check_map_score",

@@ -13,7 +13,8 @@ choices are listed in each module's docstring.
   :class:`LossConfig` / :class:`CrocodileObjective` (the Trainer's ``step_fn``);
 - :data:`CONFIGURATIONS` — the ablation ladder (:data:`LADDER`) and the baselines ERM, GroupDRO,
   CORAL (:data:`BASELINES`);
-- the protocol: :func:`domain_splits`, :class:`SelectionTracker`, :func:`mean_average_precision`,
+- the protocol: :func:`domain_splits` (:func:`in_distribution_splits` for data without sources),
+  :class:`SelectionTracker`, :func:`mean_average_precision`,
   :func:`mean_auroc`, :func:`train_configuration`;
 - experiments on the lab's runner: :func:`run_ladder`, :func:`summarize_ladder`,
   :func:`paper_direction`;
@@ -25,26 +26,34 @@ from .attention import DisentangledCrossAttention, disentangled_attention
 from .baselines import BaselineNet, CORALObjective, ERMObjective, GroupDROObjective, coral_penalty
 from .configs import BASELINES, CONFIGURATIONS, DEFAULT_WEIGHTS, LADDER, METHODS, Configuration, configuration
 from .contrastive import RelationalScorer, relational_contrastive_loss, relational_pairs
-from .data import DomainSplits, check_domain_dataset, domain_splits, domain_targets, finding_masks, marker_masks
+from .data import (
+                   DomainSplits,
+                   check_domain_dataset,
+                   domain_splits,
+                   domain_targets,
+                   finding_masks,
+                   in_distribution_splits,
+                   marker_masks,
+)
 from .decoder import DecoderOutput, DisentangledDecoderLayer, GroupLinear, StreamBlock
 from .evaluation import (
-    SELECTIONS,
-    SelectionTracker,
-    finding_probabilities,
-    mean_auroc,
-    mean_average_precision,
-    split_scores,
+                   SELECTIONS,
+                   SelectionTracker,
+                   finding_probabilities,
+                   mean_auroc,
+                   mean_average_precision,
+                   split_scores,
 )
 from .experiments import METRICS, crocodile_cell, ladder_cells, paper_direction, run_ladder, summarize_ladder
 from .losses import (
-    CLASSIFICATION_LOSSES,
-    asymmetric_loss,
-    classification_loss,
-    consistency_loss,
-    grouped_means,
-    kl_to_uniform,
-    prior_loss,
-    task_causality_map,
+                   CLASSIFICATION_LOSSES,
+                   asymmetric_loss,
+                   classification_loss,
+                   consistency_loss,
+                   grouped_means,
+                   kl_to_uniform,
+                   prior_loss,
+                   task_causality_map,
 )
 from .maps import attention_maps, score_attention
 from .model import Branch, BranchOutput, CrocodileNet, CrocodileOutput
@@ -63,7 +72,8 @@ __all__ = [
     "LossConfig", "CrocodileObjective", "split_targets",
     "BaselineNet", "ERMObjective", "GroupDROObjective", "CORALObjective", "coral_penalty",
     "Configuration", "configuration",
-    "DomainSplits", "check_domain_dataset", "domain_targets", "domain_splits", "finding_masks", "marker_masks",
+    "DomainSplits", "check_domain_dataset", "domain_targets", "domain_splits", "in_distribution_splits",
+    "finding_masks", "marker_masks",
     "mean_average_precision", "mean_auroc", "finding_probabilities", "split_scores", "SelectionTracker",
     "RunResult", "build_model", "build_objective", "make_trainer", "resolve_prior", "train_configuration",
     "crocodile_cell", "ladder_cells", "run_ladder", "summarize_ladder", "paper_direction",

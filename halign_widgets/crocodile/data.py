@@ -6,6 +6,11 @@ and an ``"ood"`` split of one held-out source — the *domains* world
 parts: training-source ``train`` / ``val`` / ``test`` (the world's 70 / 15 / 15 split) and the
 held-out source cut in two [ours], ``ood_val`` (used only by the *oracle* selection, the
 labelled upper bound) and ``ood_test`` (the reported out-of-distribution test).
+
+Data without acquisition sources (a folder of images, an ``.npz``: your own data) has no held-out
+source, so no out-of-distribution test: :func:`in_distribution_splits` gives the in-distribution
+parts only (``ood_val`` and ``ood_test`` empty, :attr:`DomainSplits.has_ood` false), with one
+finding per class, so that the task branch alone can still be trained and inspected.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from torch import Tensor
 from ..data import ImageDataset
 from ..errors import ConfigError
 
-__all__ = ["DomainSplits", "check_domain_dataset", "domain_targets", "domain_splits", "finding_masks",
-           "marker_masks"]
+__all__ = ["DomainSplits", "check_domain_dataset", "domain_targets", "domain_splits", "in_distribution_splits",
+           "finding_masks", "marker_masks"]
 
 
 def check_domain_dataset(ds: Any) -> None:
@@ -94,6 +99,11 @@ class DomainSplits:
     def findings(self) -> list[str]:
         return list(self.dataset.classes)
 
+    @property
+    def has_ood(self) -> bool:
+        """Whether there is a held-out source to test on (False for :func:`in_distribution_splits`)."""
+        return all(len(self.parts.get(p, ())) > 0 for p in ("ood_val", "ood_test"))
+
     def images(self, part: str) -> Tensor:
         """Images of ``part``."""
         return self.dataset.images[self.parts[part]]
@@ -136,15 +146,46 @@ def domain_splits(ds: ImageDataset, oracle_fraction: float = 0.5, seed: int = 0)
     return DomainSplits(ds, sources, int(ood_sources[0]), parts)
 
 
+def in_distribution_splits(ds: ImageDataset) -> DomainSplits:
+    """The in-distribution parts of a dataset without acquisition sources (``ood_*`` parts empty) [ours].
+
+    Class-index labels become one finding per class (an ``N×K`` one-hot matrix), every image gets
+    the one pseudo-source 0, and ``train`` / ``val`` / ``test`` are the dataset's own splits. The
+    task branch (configuration ``"task_only"``) trains on it; the domain branch, the contrastive term
+    and every out-of-distribution number need real sources and a held-out one
+    (:func:`domain_splits`).
+    """
+    if not isinstance(ds, ImageDataset):
+        raise ConfigError(f"need an ImageDataset (e.g. load_data(path)), got {type(ds).__name__}.")
+    for name in ("train", "val", "test"):
+        if name not in ds.splits or len(ds.splits[name]) == 0:
+            raise ConfigError(f"the dataset has no (or an empty) {name!r} split; the loaders make train / val / "
+                              "test splits (load_data(path)), or set ds.splits yourself.")
+    labels = ds.labels.float() if ds.multilabel else \
+        torch.nn.functional.one_hot(ds.labels.long(), ds.num_classes).float()
+    meta = {**ds.meta, "source": torch.zeros(len(ds), dtype=torch.long)}
+    data = ImageDataset(ds.images, labels, list(ds.classes), ds.masks, meta, dict(ds.info), dict(ds.splits))
+    empty = torch.zeros(0, dtype=torch.long)
+    parts = {name: ds.splits[name] for name in ("train", "val", "test")}
+    parts.update(ood_val=empty, ood_test=empty.clone())
+    return DomainSplits(data, [0], -1, parts)
+
+
 def finding_masks(ds: ImageDataset) -> Tensor:
     """``N×K×H×W`` bool: the region of each present finding (empty where the finding is absent).
 
     In the *domains* world every finding sits in its own quadrant, so finding ``k``'s region is the
     ground-truth mask (the union of the present findings) inside the quadrant of its position
-    ``meta["positions"][:, k]``.
+    ``meta["positions"][:, k]``. Data with masks but without positions (your own data: one mask
+    per image) gives every present finding the whole mask [ours].
     """
-    if ds.masks is None or "positions" not in ds.meta:
-        raise ConfigError("finding masks need the domains world's masks and meta['positions'] (finding centres).")
+    if ds.masks is None:
+        raise ConfigError("finding masks need ground-truth masks (the domains world has them; for your own data "
+                          "give DATA_OPTIONS['masks'] or <split>_masks in the .npz).")
+    if "positions" not in ds.meta:
+        labels = ds.labels.bool() if ds.multilabel else \
+            torch.nn.functional.one_hot(ds.labels.long(), ds.num_classes).bool()
+        return ds.masks.bool() & labels[..., None, None]
     n, _, h, w = ds.masks.shape
     half_h, half_w = (h + 1) // 2, (w + 1) // 2
     pos = torch.as_tensor(ds.meta["positions"]).float()                   # N×K×2 (row, column)
@@ -156,12 +197,15 @@ def finding_masks(ds: ImageDataset) -> Tensor:
 
 
 def marker_masks(ds: ImageDataset) -> Tensor:
-    """``N×H×W`` bool: the corner marker of each image's source (placed as the domains world places it)."""
+    """``N×H×W`` bool: the corner marker of each image's source (placed as the domains world places it).
+
+    All ``False`` for data without the domains world's sources (no marker to score against).
+    """
     sources = ds.info.get("sources")
-    if not sources or "source" not in ds.meta:
-        raise ConfigError("marker masks need the domains world's info['sources'] and meta['source'].")
     n, _, h, w = ds.images.shape
     out = torch.zeros(n, h, w, dtype=torch.bool)
+    if not sources or "source" not in ds.meta:
+        return out
     source = torch.as_tensor(ds.meta["source"]).long()
     for s, p in enumerate(sources):       # same placement as halign_widgets.data.worlds.domains
         m = max(2, int(round(p["marker_size"] * h / 64.0)))

@@ -17,6 +17,8 @@ mAP is the mean over findings of scikit-learn's average precision; mean AUROC li
 [ours] The selection is among the epochs of one run (DomainBed also selects hyper-parameters by
 the same rule; here every configuration shares one budget and one set of hyper-parameters), and
 the held-out source is cut in two so that the oracle never sees the images the OOD test reports.
+Without a held-out source (:func:`~halign_widgets.crocodile.in_distribution_splits`) every OOD
+score is NaN and the oracle rule keeps the same epoch as training-source validation.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ def finding_probabilities(model: nn.Module, images: Tensor, num_findings: int, b
 
 
 def split_scores(model: nn.Module, splits: DomainSplits, part: str) -> dict[str, float]:
-    """``{"map", "auroc"}`` of ``model`` on one part of the protocol."""
+    """``{"map", "auroc"}`` of ``model`` on one part of the protocol (NaN for an empty part)."""
+    if len(splits.parts[part]) == 0:
+        return {"map": float("nan"), "auroc": float("nan")}
     probs = finding_probabilities(model, splits.images(part), splits.num_findings)
     labels = splits.labels(part)
     return {"map": mean_average_precision(probs, labels), "auroc": mean_auroc(probs, labels)}
@@ -103,7 +107,7 @@ class SelectionTracker(Callback):
         scores = {"id": split_scores(model, self.splits, "val"), "ood": split_scores(model, self.splits, "ood_val")}
         for where, s in scores.items():
             logs[f"{where}_map"], logs[f"{where}_auroc"] = s["map"], s["auroc"]
-        for rule, where in (("train-val", "id"), ("oracle", "ood")):
+        for rule, where in (("train-val", "id"), ("oracle", "ood" if self.splits.has_ood else "id")):
             value = scores[where]["map"]
             value = -1.0 if value != value else value
             if rule not in self.best or value > self.best[rule][0]:
