@@ -30,11 +30,11 @@ def machine() -> dict[str, Any]:
 
 
 def write_record(name: str, config: dict[str, Any], results: Any, *, seeds: list[int] | None = None,
-                 note: str = "") -> Path:
+                 note: str = "", extra: dict[str, Any] | None = None) -> Path:
     """Write ``benchmarks/results/<name>.json`` (sorted keys, so a re-run diffs only where numbers moved)."""
     record = {"name": name, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "config": config,
-              "seeds": list(seeds or []), "machine": machine(), "note": note, "results": results}
+              "seeds": list(seeds or []), "machine": machine(), "note": note, "results": results, **(extra or {})}
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")

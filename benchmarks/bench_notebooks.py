@@ -74,6 +74,22 @@ def slowest_cell(executed: Path) -> str:
     return f"cell {index}: {seconds:.1f} s"
 
 
+def check_lines(executed: Path) -> list[str]:
+    """The ``✅ pass`` / ``⏳ not yet`` lines the exercises' check cells printed ([] if unreadable)."""
+    try:
+        import nbformat
+
+        nb = nbformat.read(executed, as_version=4)
+    except Exception:  # noqa: BLE001 - a crashed run may leave no notebook
+        return []
+    lines = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "check" in cell.metadata.get("tags", []):
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            lines += [ln for ln in text.splitlines() if ln.startswith(("✅ pass:", "⏳ not yet:"))]
+    return lines
+
+
 _BUSY = """
 import torch
 torch.set_num_threads(1)
@@ -147,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         notebooks = [p for p in notebooks if any(n in p.name for n in args.names)]
     modes = ["smoke"] if args.smoke_only else ["smoke", "default"]
     rows, crashed = [], 0
+    checks: dict[str, list[str]] = {}    # the exercises' check lines of each chapter's first default run
     first_cpu = sorted(os.sched_getaffinity(0))[0]
     with tempfile.TemporaryDirectory(prefix="halign-bench-") as tmp:
         for condition in conditions:
@@ -163,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                         over = seconds > BUDGET_SECONDS[mode] or peak_mb > BUDGET_MB[mode]
                         status = "CRASH" if code else ("OVER" if over else "ok")
                         slow = slowest_cell(out)
+                        if mode == "default" and condition == conditions[0]:
+                            checks[nb.stem] = check_lines(out)
                         rows.append((nb.stem, mode, condition, seconds, BUDGET_SECONDS[mode], peak_mb, BUDGET_MB[mode],
                                      status, slow))
                         print(f"  {nb.stem} [{mode}, {condition}] {seconds:.1f} s, {peak_mb:.0f} MB -> {status}",
@@ -182,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                 "slowest_cell")
         write_record("notebooks", {"conditions": conditions, "load_processes": args.load, "modes": modes,
                                    "notebooks": [p.stem for p in notebooks]},
-                     [dict(zip(keys, row, strict=True)) for row in rows],
+                     [dict(zip(keys, row, strict=True)) for row in rows], extra={"exercise_checks": checks},
                      note="one run per notebook, mode and condition; papermill in a fresh process each")
     return 1 if crashed else 0
 

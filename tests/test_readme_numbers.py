@@ -93,3 +93,15 @@ def test_chapter_timings_render_every_condition_and_the_course_plan(tmp_path: Pa
     plan = rn.render_block("sessions", tmp_path)
     assert "| 1 | `00_start_here`, `01_explainability_visualization` | 40 s / 61 s; — / — |" in plan
     assert "| 3 | `03_explainability_prototypes` | 40 s / — |" in plan
+
+
+def test_the_exercise_checks_of_the_reference_run_are_quoted(tmp_path: Path) -> None:
+    record = {"name": "notebooks", "date": "2026-01-01 00:00 UTC", "command": "bench", "seeds": [],
+              "machine": _machine(), "results": [],
+              "config": {"conditions": ["idle"], "load_processes": 2, "modes": ["default"],
+                         "notebooks": ["00_start_here", "01_explainability_visualization"]},
+              "exercise_checks": {"00_start_here": ["✅ pass: train_accuracy — 0.988"]}}
+    (tmp_path / "notebooks.json").write_text(json.dumps(record), encoding="utf-8")
+    body = rn.render_block("exercises", tmp_path)
+    assert "- `00_start_here`: \n  - ✅ pass: train_accuracy — 0.988" in body
+    assert "- `01_explainability_visualization`: no check printed a line" in body

@@ -153,6 +153,21 @@ def render_binder(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["binder"][1], configuration) + "\n"
 
 
+def render_exercises(record: dict[str, Any]) -> str:
+    """What every exercise's check printed in each chapter's default run (the teacher's copy: solutions in)."""
+    checks = record.get("exercise_checks") or {}
+    lines = []
+    for stem in record["config"]["notebooks"]:
+        found = checks.get(stem) or []
+        lines.append(f"- {_chapter(stem)}: " + ("no check printed a line" if not found else ""))
+        lines += [f"  - {line}" for line in found]
+    cond = record["config"]["conditions"][0]
+    return ("\n".join(lines) + f"\n\n*The check lines of the default runs ({cond}) in "
+            f"`benchmarks/results/notebooks.json`, measured {record['date']}; seed 0 as in each chapter's "
+            "parameters. A check recomputes its answer with the lab, so in your run it passes with your run's "
+            "numbers.*\n")
+
+
 #: the course plan of docs/teaching.md: (chapters of a session, what the class does besides the run)
 SESSIONS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("00_start_here", "01_explainability_visualization"),
@@ -191,6 +206,8 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], str, str]] = {
     "notebooks": (render_notebooks, "python benchmarks/bench_notebooks.py --conditions idle,load,onecore --record",
                   "notebooks"),
     "binder": (render_binder, "python tools/binder_check.py --fresh --record", "binder"),
+    "exercises": (render_exercises, "python benchmarks/bench_notebooks.py --conditions idle,load,onecore --record",
+                  "notebooks"),
     "sessions": (render_sessions, "python benchmarks/bench_notebooks.py --conditions idle,load,onecore --record",
                  "notebooks"),
 }
