@@ -105,3 +105,21 @@ def test_the_exercise_checks_of_the_reference_run_are_quoted(tmp_path: Path) -> 
     body = rn.render_block("exercises", tmp_path)
     assert "- `00_start_here`: \n  - ✅ pass: train_accuracy — 0.988" in body
     assert "- `01_explainability_visualization`: no check printed a line" in body
+
+
+def test_without_a_one_core_run_the_binder_rehearsal_fills_the_column(tmp_path: Path) -> None:
+    rows = [{"notebook": "00_start_here", "mode": "default", "condition": "idle", "seconds": 40.0,
+             "budget_seconds": 180.0, "peak_mb": 700.0, "budget_mb": 1536.0, "status": "ok", "slowest_cell": ""}]
+    notebooks = {"name": "notebooks", "date": "d", "command": "bench", "seeds": [], "machine": _machine(),
+                 "results": rows, "config": {"conditions": ["idle"], "load_processes": 2, "modes": ["default"],
+                                             "notebooks": ["00_start_here"]}}
+    binder = {"name": "binder", "date": "d", "command": "b", "seeds": [], "machine": _machine(),
+              "config": {"cpu": "0", "memory_mb": 2000.0, "smoke": False, "build_seconds": None,
+                         "environment": "e", "load_average_before": 0.1},
+              "results": [{"chapter": "00_start_here", "mode": "default", "seconds": 201.0, "cpu_seconds": 190.0,
+                           "peak_mb": 812.0, "status": "ok", "message": ""}]}
+    for record in (notebooks, binder):
+        (tmp_path / f"{record['name']}.json").write_text(json.dumps(record), encoding="utf-8")
+    table = rn.render_block("notebooks", tmp_path)
+    assert "default, one core (the Binder rehearsal below)" in table
+    assert "| `00_start_here` | 40 s | 201 s | — | 700 MB |" in table

@@ -119,6 +119,12 @@ def render_notebooks(record: dict[str, Any]) -> str:
     rows = _notebook_rows(record)
     conditions = [c for c in ("idle", "load", "onecore") if c in cfg["conditions"]]
     names = {"idle": "idle", "load": f"under load ({cfg['load_processes']} busy processes)", "onecore": "one core"}
+    binder = load_record("binder", Path(record.get("_results", RESULTS)))
+    if "onecore" not in conditions and binder is not None:     # the Binder rehearsal is the one-core run
+        conditions.append("onecore")
+        names["onecore"] = "one core (the Binder rehearsal below)"
+        for r in binder["results"]:
+            rows.setdefault((r["chapter"], r["mode"], "onecore"), r)
     head = "| chapter | " + " | ".join(f"default, {names[c]}" for c in conditions)
     head += " | smoke, idle | peak memory (default, idle) |"
     lines = [head, "|---" * (len(conditions) + 3) + "|"]
