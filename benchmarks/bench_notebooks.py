@@ -38,6 +38,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+SEEDS_NOTE = "each chapter's own, from its parameters cell (seed 0; three seeds where a chapter compares over seeds)"
 BUDGET_SECONDS = {"smoke": 30.0, "default": 180.0}
 BUDGET_MB = {"smoke": 1536.0, "default": 1536.0}
 
@@ -202,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
                 "slowest_cell")
         write_record("notebooks", {"conditions": conditions, "load_processes": args.load, "modes": modes,
                                    "notebooks": [p.stem for p in notebooks]},
-                     [dict(zip(keys, row, strict=True)) for row in rows], extra={"exercise_checks": checks},
+                     [dict(zip(keys, row, strict=True)) for row in rows],
+                     extra={"exercise_checks": checks, "seeds_note": SEEDS_NOTE},
                      note="one run per notebook, mode and condition; papermill in a fresh process each")
     return 1 if crashed else 0
 

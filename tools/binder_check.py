@@ -285,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "load_average_before": round(load_before[0], 2)},
                      [{"chapter": r.chapter, "mode": r.mode, "seconds": r.seconds, "cpu_seconds": r.cpu_seconds,
                        "peak_mb": r.peak_mb, "status": r.status, "message": r.message} for r in rows],
-                     note="the environment as repo2docker builds it from binder/, each chapter on one CPU")
+                     note="the environment as repo2docker builds it from binder/, each chapter on one CPU",
+                     extra={"seeds_note": "each chapter's own, from its parameters cell"})
     return 1 if any(r.status != "ok" for r in rows) else 0
 
 

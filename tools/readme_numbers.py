@@ -47,7 +47,8 @@ def _pct(x: float, digits: int = 1) -> str:
 def _provenance(record: dict[str, Any], command: str, configuration: str) -> str:
     m = record["machine"]
     load = m.get("load_average_1_5_15") or ["?"]
-    seeds = ", ".join(str(s) for s in record.get("seeds") or []) or "none (unseeded inputs)"
+    seeds = (record.get("seeds_note") or ", ".join(str(s) for s in record.get("seeds") or [])
+             or "none (unseeded inputs)")
     return (f"*Record `benchmarks/results/{record['name']}.json`, measured {record['date']} on {m['cpu_count']} "
             f"CPU(s) ({m['platform']}, torch {m['torch']}; load average {load[0]} when it finished — a shared "
             f"machine, so timings are noisy); seeds: {seeds}. Configuration: {configuration}. Re-measure with "
@@ -133,7 +134,7 @@ def render_notebooks(record: dict[str, Any]) -> str:
         cells = [_seconds(rows, (stem, "default", c)) for c in conditions]
         cells += [_seconds(rows, (stem, "smoke", "idle")), f"{peak['peak_mb']:,.0f} MB" if peak else "—"]
         lines.append(f"| {_chapter(stem)} | " + " | ".join(cells) + " |")
-    budget = next(iter(record["results"]), {})
+    budget = next((r for r in record["results"] if r["mode"] == "default"), {})
     configuration = (f"each chapter run once per condition with papermill in a fresh process (conditions: "
                      f"{', '.join(conditions)}; 'under load' = {cfg['load_processes']} processes running small "
                      f"torch operations the whole time; 'one core' = pinned with sched_setaffinity); budgets "
