@@ -135,9 +135,12 @@ def render_notebooks(record: dict[str, Any]) -> str:
         cells += [_seconds(rows, (stem, "smoke", "idle")), f"{peak['peak_mb']:,.0f} MB" if peak else "—"]
         lines.append(f"| {_chapter(stem)} | " + " | ".join(cells) + " |")
     budget = next((r for r in record["results"] if r["mode"] == "default"), {})
+    measured = [c for c in conditions if c in cfg["conditions"]]
+    one_core = ("'one core' = pinned with sched_setaffinity" if "onecore" in measured
+                else "'one core' = the Binder rehearsal's runs (taskset -c 0, its own environment)")
     configuration = (f"each chapter run once per condition with papermill in a fresh process (conditions: "
-                     f"{', '.join(conditions)}; 'under load' = {cfg['load_processes']} processes running small "
-                     f"torch operations the whole time; 'one core' = pinned with sched_setaffinity); budgets "
+                     f"{', '.join(measured)}; 'under load' = {cfg['load_processes']} processes running small "
+                     f"torch operations the whole time; {one_core}); budgets "
                      f"{budget.get('budget_seconds', 180):.0f} s and {budget.get('budget_mb', 1536):,.0f} MB per "
                      "default run, 30 s per smoke run; OVER marks a run over budget")
     return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["notebooks"][1], configuration) + "\n"
