@@ -125,7 +125,8 @@ def bench_chapter(smoke_only: bool) -> None:
     print(f"{'mode':>8} {'seconds':>8} {'budget':>7} {'peak MB':>8} {'budget':>7}  status  slowest cell")
     with tempfile.TemporaryDirectory(prefix="halign-bench06-") as tmp:
         for mode in (("smoke",) if smoke_only else ("smoke", "default")):
-            seconds, mb, code, tail = bench_notebooks.measure(notebook, mode == "smoke", Path(tmp))
+            seconds, mb, code, tail = bench_notebooks.measure(notebook, mode == "smoke",
+                                                             Path(tmp) / f"{notebook.stem}-{mode}.ipynb")
             over = seconds > bench_notebooks.BUDGET_SECONDS[mode] or mb > bench_notebooks.BUDGET_MB[mode]
             status = "CRASH" if code else ("OVER" if over else "ok")
             slow = bench_notebooks.slowest_cell(Path(tmp) / f"{notebook.stem}-{mode}.ipynb")

@@ -131,7 +131,7 @@ def bench_chapter(smoke_only: bool) -> None:
     print(f"{'mode':>8} {'seconds':>8} {'budget':>7} {'peak MB':>8} {'status':>7}")
     with tempfile.TemporaryDirectory(prefix="halign-bench-05-") as tmp:
         for mode in ("smoke",) if smoke_only else ("smoke", "default"):
-            seconds, mb, code, tail = measure(notebook, mode == "smoke", Path(tmp))
+            seconds, mb, code, tail = measure(notebook, mode == "smoke", Path(tmp) / f"{notebook.stem}-{mode}.ipynb")
             over = seconds > BUDGET_SECONDS[mode] or mb > BUDGET_MB[mode]
             status = "CRASH" if code else ("OVER" if over else "ok")
             print(f"{mode:>8} {seconds:>8.1f} {BUDGET_SECONDS[mode]:>7.0f} {mb:>8.0f} {status:>7}", flush=True)

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     crashed = 0
     with tempfile.TemporaryDirectory(prefix="halign-bench-03-") as tmp:
         for mode in ("smoke", "default"):
-            seconds, peak, code, tail = measure(notebook, mode == "smoke", Path(tmp))
+            seconds, peak, code, tail = measure(notebook, mode == "smoke", Path(tmp) / f"{notebook.stem}-{mode}.ipynb")
             over = seconds > BUDGET_SECONDS[mode] or peak > BUDGET_MB[mode]
             status = "CRASH" if code else ("OVER" if over else "ok")
             crashed += bool(code)
