@@ -60,7 +60,7 @@ lint: setup
 test: setup-browser
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m mypy
-	$(PY) -m pytest -q --timeout=900 $(PYTEST_ARGS)
+	$(PY) -m pytest -q --timeout=900 --durations=25 $(PYTEST_ARGS)
 
 # Everything but the notebook and browser tiers (quick feedback while coding).
 test-fast: setup
