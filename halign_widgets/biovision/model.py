@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, InputShapeError, unknown_name
-from ..models import eval_mode, model_device
+from ..models import ConfigFacts, eval_mode, model_device
 from ..validation import check_int
 from .attention import ContextualAttention
 from .blocks import NORMS, AreaBlock, Projection
@@ -60,7 +60,7 @@ class CoCoRecoOutput(NamedTuple):
     factors: dict[str, Tensor]    # the CABs' factors (B×k in [0, 1]), areas whose CAB ran
 
 
-class CoCoReco(WiringMixin, nn.Module):
+class CoCoReco(ConfigFacts, WiringMixin, nn.Module):
     """A network wired like the visual cortex: 18 areas, 51 fixed-gain edges, CABs at V1, PFC and IT.
 
     Parameters
@@ -145,16 +145,6 @@ class CoCoReco(WiringMixin, nn.Module):
         return edge.replace("->", "_to_")
 
     # -- configuration -------------------------------------------------------------------------------
-    @property
-    def in_channels(self) -> int:
-        """Input channels the model expects."""
-        return int(self.config["in_channels"])
-
-    @property
-    def num_classes(self) -> int:
-        """Number of logits."""
-        return int(self.config["num_classes"])
-
     @property
     def min_input(self) -> int:
         """Smallest input side accepted (``8 · min_grid`` px)."""

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, InputShapeError, unknown_name
+from ..models import ConfigFacts
 from ..validation import check_int
 from .blocks import NORMS, AreaBlock
 from .model import MIN_CHANNELS, min_input_size
@@ -25,7 +26,7 @@ __all__ = ["ScratchCNN", "SCRATCH_WIDTHS"]
 SCRATCH_WIDTHS = (16, 32, 64, 128, 256, 512, 1024)
 
 
-class ScratchCNN(nn.Module):
+class ScratchCNN(ConfigFacts, nn.Module):
     """Seven conv stages in a chain, global pooling, a linear head — CoCoReco's plain baseline.
 
     Parameters
@@ -66,16 +67,6 @@ class ScratchCNN(nn.Module):
             self.stages.add_module(name, module)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(channels, num_classes)
-
-    @property
-    def in_channels(self) -> int:
-        """Input channels the model expects."""
-        return int(self.config["in_channels"])
-
-    @property
-    def num_classes(self) -> int:
-        """Number of logits."""
-        return int(self.config["num_classes"])
 
     @property
     def min_input(self) -> int:

@@ -27,12 +27,13 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..models import SmallCNN
+from ._facts import DomainFacts
 from .objective import split_targets
 
 __all__ = ["BaselineNet", "ERMObjective", "GroupDROObjective", "CORALObjective", "coral_penalty"]
 
 
-class BaselineNet(nn.Module):
+class BaselineNet(DomainFacts, nn.Module):
     """The lab's :class:`~halign_widgets.models.SmallCNN` (one trunk, like one CROCODILE branch), ``K + D`` outputs."""
 
     def __init__(self, in_channels: int = 1, num_findings: int = 4, num_sources: int = 3, *, width: int = 8,
@@ -41,22 +42,6 @@ class BaselineNet(nn.Module):
         self.cnn = SmallCNN(in_channels, num_findings, width, depth, dropout)
         self.config = dict(in_channels=in_channels, num_findings=num_findings, num_sources=num_sources,
                            width=width, depth=depth, dropout=dropout)
-
-    @property
-    def in_channels(self) -> int:
-        return int(self.config["in_channels"])
-
-    @property
-    def num_findings(self) -> int:
-        return int(self.config["num_findings"])
-
-    @property
-    def num_sources(self) -> int:
-        return int(self.config["num_sources"])
-
-    @property
-    def num_classes(self) -> int:
-        return self.num_findings + self.num_sources
 
     def embed(self, x: Tensor) -> Tensor:
         """Globally pooled trunk features, ``B×k`` (what CORAL aligns)."""

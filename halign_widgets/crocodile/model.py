@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..models import SmallCNN
+from ._facts import DomainFacts
 from .contrastive import RelationalScorer
 from .decoder import DisentangledDecoderLayer, GroupLinear
 
@@ -105,7 +106,7 @@ class Branch(nn.Module):
                             (h, w))
 
 
-class CrocodileNet(nn.Module):
+class CrocodileNet(DomainFacts, nn.Module):
     """Task branch (one query per finding) and optional domain branch (one query per source).
 
     Parameters
@@ -146,26 +147,6 @@ class CrocodileNet(nn.Module):
         self.task = Branch(in_channels, num_findings, **kw)
         self.domain = Branch(in_channels, num_sources, **kw) if domain_branch else None
         self.scorer = RelationalScorer(dim) if domain_branch else None
-
-    @property
-    def in_channels(self) -> int:
-        """Image channels the model expects."""
-        return int(self.config["in_channels"])
-
-    @property
-    def num_findings(self) -> int:
-        """``K``, the findings."""
-        return int(self.config["num_findings"])
-
-    @property
-    def num_sources(self) -> int:
-        """``D``, the training sources."""
-        return int(self.config["num_sources"])
-
-    @property
-    def num_classes(self) -> int:
-        """Width of the readout, ``K + D``."""
-        return self.num_findings + self.num_sources
 
     @property
     def has_domain_branch(self) -> bool:

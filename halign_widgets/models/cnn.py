@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, unknown_name
+from .facts import ConfigFacts
 from .modes import eval_mode, model_device, model_dtype
 
 __all__ = ["ConvBlock", "SmallCNN", "conv_layers", "feature_layer", "get_layer", "layer_shapes"]
@@ -29,7 +30,7 @@ class ConvBlock(nn.Sequential):
         ))
 
 
-class SmallCNN(nn.Module):
+class SmallCNN(ConfigFacts, nn.Module):
     """A small CNN: ``depth`` conv blocks, 2×2 max-pooling between blocks, global pooling, linear head.
 
     Channel widths double at each block starting from ``width`` (capped at ``8 * width``).
@@ -84,16 +85,6 @@ class SmallCNN(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(channels, num_classes)
-
-    @property
-    def in_channels(self) -> int:
-        """Input channels the model expects."""
-        return int(self.config["in_channels"])
-
-    @property
-    def num_classes(self) -> int:
-        """Number of output logits."""
-        return int(self.config["num_classes"])
 
     @property
     def min_input_size(self) -> int:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError, InputShapeError, unknown_name
-from ..models import SmallCNN, eval_mode
+from ..models import ConfigFacts, SmallCNN, eval_mode
 from ._trunk import ReceptiveField, cut_trunk, receptive_field, trunk_channels
 
 __all__ = ["ADD_ONS", "ProtoOutput", "ProtoPNet", "l2_distances", "log_similarity"]
@@ -76,7 +76,7 @@ def _add_on(channels: int, depth: int, kind: str) -> nn.Sequential:
         current = out
 
 
-class ProtoPNet(nn.Module):
+class ProtoPNet(ConfigFacts, nn.Module):
     """A prototypical part network on a conv trunk of the lab.
 
     Parameters
@@ -164,16 +164,6 @@ class ProtoPNet(nn.Module):
         self.rf: ReceptiveField = receptive_field(self.features)
 
     # -- facts --------------------------------------------------------------------------------
-    @property
-    def in_channels(self) -> int:
-        """Input channels the model expects."""
-        return int(self.config["in_channels"])
-
-    @property
-    def num_classes(self) -> int:
-        """Number of classes (logits)."""
-        return int(self.config["num_classes"])
-
     @property
     def num_prototypes(self) -> int:
         """``P = K · m``."""
