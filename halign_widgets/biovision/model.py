@@ -51,6 +51,25 @@ def min_input_size(min_grid: int = 4) -> int:
     return 8 * int(min_grid)
 
 
+def check_grid_input(x: Tensor, model: str, in_channels: int, min_grid: int,
+                     halving: str = "the retina, the LGN and V1") -> None:
+    """Refuse images with other channels, or smaller than ``min_input_size(min_grid)`` (both networks here).
+
+    Raises
+    ------
+    InputShapeError
+        With the minimum side and how to get there.
+    """
+    check_images(x, channels=in_channels)
+    side = min_input_size(min_grid)
+    if min(x.shape[-2:]) < side:
+        raise InputShapeError(
+            f"{model} needs images of at least {side}×{side} px ({halving} each halve the grid, "
+            f"down to {min_grid}×{min_grid} cells), got {x.shape[-2]}×{x.shape[-1]}; resize them "
+            f"(torch.nn.functional.interpolate) or generate the world with size={side} or more (32, 64, 128 and "
+            "256 px are supported).")
+
+
 class CoCoRecoOutput(NamedTuple):
     """Everything one forward pass computed."""
 
@@ -157,13 +176,7 @@ class CoCoReco(ConfigFacts, WiringMixin, nn.Module):
 
     # -- forward ---------------------------------------------------------------------------------------
     def _check_input(self, x: Tensor) -> None:
-        check_images(x, channels=self.in_channels)
-        if min(x.shape[-2:]) < self.min_input:
-            raise InputShapeError(
-                f"CoCoReco needs images of at least {self.min_input}×{self.min_input} px (the retina, the LGN "
-                f"and V1 each halve the grid, down to {self.config['min_grid']}×{self.config['min_grid']} "
-                f"cells), got {x.shape[-2]}×{x.shape[-1]}; resize them (torch.nn.functional.interpolate) or "
-                f"generate the world with size={self.min_input} or more (32, 64, 128 and 256 px are supported).")
+        check_grid_input(x, "CoCoReco", self.in_channels, self.config["min_grid"])
 
     def forward_details(self, x: Tensor) -> CoCoRecoOutput:
         """Run the network; return logits, every area's output, and each active CAB's map and factors."""

@@ -13,12 +13,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..data.dataset import check_images
-from ..errors import ConfigError, InputShapeError, unknown_name
+from ..errors import ConfigError, unknown_name
 from ..models import ConfigFacts
 from ..validation import check_int
 from .blocks import NORMS, AreaBlock
-from .model import MIN_CHANNELS, min_input_size
+from .model import MIN_CHANNELS, check_grid_input, min_input_size
 
 __all__ = ["ScratchCNN", "SCRATCH_WIDTHS"]
 
@@ -80,11 +79,7 @@ class ScratchCNN(ConfigFacts, nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         """The seventh stage's activations ``B×k×n×n``."""
-        check_images(x, channels=self.in_channels)
-        if min(x.shape[-2:]) < self.min_input:
-            raise InputShapeError(f"ScratchCNN needs images of at least {self.min_input}×{self.min_input} px, "
-                                  f"got {x.shape[-2]}×{x.shape[-1]}; resize them or generate the world with "
-                                  f"size={self.min_input} or more.")
+        check_grid_input(x, "ScratchCNN", self.in_channels, self.config["min_grid"], halving="its first three stages")
         return self.stages(x)
 
     def forward(self, x: Tensor) -> Tensor:
