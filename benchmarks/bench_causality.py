@@ -14,7 +14,6 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -23,41 +22,11 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # run from a checkout
 
+from _memory import sampled  # noqa: E402
 from halign_widgets.causality import SETTINGS, CausalCNN, causality_map  # noqa: E402
 from halign_widgets.errors import ConfigError  # noqa: E402
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * _PAGE
-    except OSError:
-        return 0
-
-
-def _sampled(fn: Callable[[], Any], interval: float) -> tuple[float, float, Any]:
-    """Seconds, peak RSS growth (MB, sampled every ``interval`` s while it runs) and result of one call."""
-    base, peak, stop = _rss(), [0], threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(interval)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    t = time.perf_counter()
-    try:
-        out = fn()
-    finally:
-        secs = time.perf_counter() - t
-        stop.set()
-        thread.join()
-    return secs, max(0, peak[0] - base) / 2**20, out
 
 
 def measure(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, float, Any]:
@@ -72,13 +41,13 @@ def measure(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, float, Any]:
         out = fn()
         times.append(time.perf_counter() - t)
     del out
-    _, mb, out = _sampled(fn, 0.001)
+    _, mb, out = sampled(fn, 0.001)
     return statistics.median(times), mb, out
 
 
 def _timed_with_memory(fn: Callable[[], Any]) -> tuple[float, float]:
     """Seconds and peak RSS growth (MB) of a single call, sampled while it runs."""
-    secs, mb, _ = _sampled(fn, 0.002)
+    secs, mb, _ = sampled(fn, 0.002)
     return secs, mb
 
 
@@ -190,7 +159,6 @@ def main() -> None:
     ks, ns, batch = ((16, 64) if args.quick else (16, 64, 512)), (4, 8), 1
     rows = bench_maps(ks, ns, batch)
     if args.record:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from _record import write_record
 
         write_record("causality_maps", {"ks": list(ks), "ns": list(ns), "batch": batch, "threads": 1,

@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -31,16 +30,9 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]   # run from a 
 
 import torch  # noqa: E402
 
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+from _memory import sampled  # noqa: E402
+
 MODELS = ("full", "task_only", "erm")
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * _PAGE
-    except OSError:
-        return 0
 
 
 def _train_one(name: str, epochs: int) -> dict[str, float]:
@@ -52,22 +44,11 @@ def _train_one(name: str, epochs: int) -> dict[str, float]:
     splits = domain_splits(make_world("domains", 1000, size=32, seed=0, label_source_corr=0.8))
     make_trainer("erm", splits, epochs=1, device="cpu")[0].fit()          # warm-up: imports, first calls
     trainer, _ = make_trainer(name, splits, epochs=epochs, device="cpu")
-    base, peak, stop = _rss(), [0], threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss())
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    cpu, wall = time.process_time(), time.perf_counter()
-    trainer.fit()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    stop.set()
-    sampler.join()
+    cpu = time.process_time()
+    wall, mb, _ = sampled(trainer.fit, 0.002)
+    cpu = time.process_time() - cpu
     return {"seconds": wall / epochs, "cpu": cpu / epochs, "params": sum(p.numel() for p in trainer.model.parameters()),
-            "mb": max(0, peak[0] - base) / 2**20}
+            "mb": mb}
 
 
 def bench_models(epochs: int) -> None:
