@@ -214,25 +214,21 @@ class PrototypeEditor:
     # -- the edits -----------------------------------------------------------------------------------
     def disable(self, prototypes: Iterable[int], *, image: Tensor | None = None) -> EditRecord:
         """Switch prototypes off: their similarity no longer reaches the logits."""
-        chosen = self.check_prototypes(prototypes)
-
-        def apply() -> str:
-            with torch.no_grad():
-                self.model.prototype_active[chosen] = 0.0
-            return ""
-
-        return self._edit("disable", apply, image=image, full=False, prototypes=chosen)
+        return self._switch("disable", prototypes, 0.0, image)
 
     def enable(self, prototypes: Iterable[int], *, image: Tensor | None = None) -> EditRecord:
         """Switch prototypes (back) on."""
+        return self._switch("enable", prototypes, 1.0, image)
+
+    def _switch(self, kind: str, prototypes: Iterable[int], active: float, image: Tensor | None) -> EditRecord:
         chosen = self.check_prototypes(prototypes)
 
         def apply() -> str:
             with torch.no_grad():
-                self.model.prototype_active[chosen] = 1.0
+                self.model.prototype_active[chosen] = active
             return ""
 
-        return self._edit("enable", apply, image=image, full=False, prototypes=chosen)
+        return self._edit(kind, apply, image=image, full=False, prototypes=chosen)
 
     def prune(self, k: int = 6, threshold: int = 3, *, image: Tensor | None = None) -> EditRecord:
         """Chen et al.'s pruning (:func:`~halign_widgets.prototypes.prune_prototypes`) as an undoable edit."""
