@@ -55,7 +55,7 @@ def _provenance(record: dict[str, Any], command: str, configuration: str) -> str
             f"`{command}`, then `python tools/readme_numbers.py --write`.*")
 
 
-def render_findings(record: dict[str, Any]) -> str:
+def render_findings(record: dict[str, Any], results: Path = RESULTS) -> str:
     cfg, res = record["config"], record["results"]
     cnn, board, sc = res["classifier"], res["leaderboard"], res["shortcut"]
     ranked = sorted(board, key=lambda r: -r["overall"])
@@ -85,7 +85,7 @@ def render_findings(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["findings"][1], configuration) + "\n"
 
 
-def render_causality_maps(record: dict[str, Any]) -> str:
+def render_causality_maps(record: dict[str, Any], results: Path = RESULTS) -> str:
     cfg = record["config"]
     rows = [r for r in record["results"] if (r["k"], r["n"]) == (64, 8)]
     names = {"max": "Max", "lehmer": "Lehmer"}
@@ -114,13 +114,13 @@ def _notebook_rows(record: dict[str, Any]) -> dict[tuple[str, str, str], dict[st
     return {(r["notebook"], r["mode"], r["condition"]): r for r in record["results"]}
 
 
-def render_notebooks(record: dict[str, Any]) -> str:
+def render_notebooks(record: dict[str, Any], results: Path = RESULTS) -> str:
     """Every chapter's wall time idle, under load and on one core (default and smoke), and its peak memory."""
     cfg = record["config"]
     rows = _notebook_rows(record)
     conditions = [c for c in ("idle", "load", "onecore") if c in cfg["conditions"]]
     names = {"idle": "idle", "load": f"under load ({cfg['load_processes']} busy processes)", "onecore": "one core"}
-    binder = load_record("binder", Path(record.get("_results", RESULTS)))
+    binder = load_record("binder", results)
     if "onecore" not in conditions and binder is not None:     # the Binder rehearsal is the one-core run
         conditions.append("onecore")
         names["onecore"] = "one core (the Binder rehearsal below)"
@@ -146,7 +146,7 @@ def render_notebooks(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["notebooks"][1], configuration) + "\n"
 
 
-def render_binder(record: dict[str, Any]) -> str:
+def render_binder(record: dict[str, Any], results: Path = RESULTS) -> str:
     """The Binder rehearsal: each chapter in the environment built from binder/, one CPU, a 2 GB cap."""
     cfg = record["config"]
     lines = ["| chapter | wall | CPU | peak memory (kernel tree) | outcome |", "|---|---|---|---|---|"]
@@ -163,7 +163,7 @@ def render_binder(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["binder"][1], configuration) + "\n"
 
 
-def render_exercises(record: dict[str, Any]) -> str:
+def render_exercises(record: dict[str, Any], results: Path = RESULTS) -> str:
     """What every exercise's check printed in each chapter's default run (the teacher's copy: solutions in)."""
     checks = record.get("exercise_checks") or {}
     lines = []
@@ -190,10 +190,10 @@ SESSIONS: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-def render_sessions(record: dict[str, Any]) -> str:
+def render_sessions(record: dict[str, Any], results: Path = RESULTS) -> str:
     """docs/teaching.md's course plan, with each session's measured run time (2 cores idle / Binder's 1 core)."""
     rows = _notebook_rows(record)
-    binder = load_record("binder", Path(record.get("_results", RESULTS)))
+    binder = load_record("binder", results)
     on_binder = {r["chapter"]: r for r in (binder or {}).get("results", [])}
     lines = ["| session | chapter(s) | run time (2 cores idle / Binder, 1 core) | in class |", "|---|---|---|---|"]
     for number, (chapters, in_class) in enumerate(SESSIONS, start=1):
@@ -209,7 +209,7 @@ def render_sessions(record: dict[str, Any]) -> str:
 
 
 #: block name → (renderer, the benchmark command that writes its record, the record it reads)
-RENDERERS: dict[str, tuple[Callable[[dict[str, Any]], str], str, str]] = {
+RENDERERS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str, str]] = {
     "findings": (render_findings, "python benchmarks/bench_findings.py --record", "findings"),
     "causality_maps": (render_causality_maps, "python benchmarks/bench_causality.py --maps-only --record",
                        "causality_maps"),
@@ -236,8 +236,7 @@ def render_block(name: str, results: Path = RESULTS) -> str:
     record = load_record(source, results)
     if record is None:
         return f"*No record yet: run `{command}`, then `python tools/readme_numbers.py --write`.*\n"
-    record["_results"] = str(results)
-    return render(record)
+    return render(record, results)     # ``results``: where a renderer finds a second record it reads
 
 
 def render_readme(text: str, results: Path = RESULTS) -> str:
