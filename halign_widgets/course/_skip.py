@@ -24,8 +24,8 @@ NO_MASKS = ("this data has no ground-truth masks to compare with (give DATA_OPTI
 
 def skip(name: str, reason: str, answer: Any = ...) -> bool:
     """Print ``⏳ not yet: <name> — skipped: <reason>`` and return ``False``; never raises."""
-    stub = " (it is still None — fine: there is nothing to measure on this data)" if answer is None else ""
+    stub = "; it is still None — fine: there is nothing to measure on this data" if answer is None else ""
     try:
-        return announce(str(name), False, f"skipped{stub}: {reason}")
+        return announce(str(name), False, f"skipped: {reason}{stub}")
     except Exception:  # noqa: BLE001 - a check never raises, even on a broken stdout
         return False

@@ -9,8 +9,8 @@ maps come from :func:`halign_widgets.explain.explain`, deterministic for every m
   (Petsiuk et al. 2018, RISE);
 - :func:`check_sanity_similarity` — the similarity of a method's map to the map of a model whose
   layers were re-initialized (Adebayo et al. 2018, cascading randomization);
-- :func:`check_localization` — a score against the ground-truth masks (as
-  :func:`~.checks_maps.check_explanation_score`), which on data without masks says "not yet"
+- :func:`check_localization` — a score against the ground-truth masks: the same check as
+  :func:`~.checks_maps.check_explanation_score`, which on data without masks says "not yet"
   in a line starting ``skipped:`` instead (a researcher's own data often has none).
 """
 
@@ -23,14 +23,12 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import unknown_name
-from ._verdict import NotYet, Verdict, announce
+from ._verdict import NotYet, Verdict
 from .checks_maps import check_explanation_score
 from .core import as_number, as_tensor, checker
 
 __all__ = ["check_deletion_insertion", "check_localization", "check_sanity_similarity"]
 
-SKIPPED = ("skipped: this data has no ground-truth masks to score the maps against (give DATA_OPTIONS['masks']: "
-           "a folder of masks, or <split>_masks in the .npz)")
 SCORES = {"deletion": "deletion_auc", "insertion": "insertion_auc", "overall": "overall"}
 
 
@@ -130,36 +128,16 @@ def check_sanity_similarity(answer: Any, model: nn.Module, images: Tensor, metho
     return Verdict(False, f"{method}: this {similarity} similarity is not what the lab measures")
 
 
-@checker(hint="explain(model, images, method).maps gives the maps; score them against the masks with "
-              "halign_widgets.explain.metrics (relevance_mass, pointing_game, …) and average (torch.nanmean)")
-def _localization(answer: Any, model: nn.Module, images: Tensor, masks: Tensor | None, method: str = "gradcam",
-                  metric: str = "relevance_mass", target: Any = None, tol: float = 0.01,
-                  **explain_options: Any) -> Verdict:
-    if masks is None:
-        raise NotYet(SKIPPED, "run the chapter on data with masks to do this exercise")
-    return check_explanation_score.comparison(answer, model, images, masks, method=method, metric=metric,
-                                              target=target, tol=tol, **explain_options)
-
-
 def check_localization(name: str, answer: Any, model: nn.Module, images: Tensor, masks: Tensor | None,
                        method: str = "gradcam", metric: str = "relevance_mass", target: Any = None,
                        tol: float = 0.01, hint: str | None = None, **explain_options: Any) -> bool:
-    """:func:`~.checks_maps.check_explanation_score` that says "skipped" on data without masks.
+    """Chapter 01's localization check: :func:`~.checks_maps.check_explanation_score` under its exercise's name.
 
-    Called as ``check_localization(name, answer, model, images, masks, method="gradcam",
-    metric="relevance_mass", target=None, tol=0.01)``; ``masks`` is ``None`` on data without
-    ground-truth masks (a researcher's own data often has none). The check then prints one
-    "not yet" line that starts with ``skipped:`` and says how to give masks — whatever the answer,
-    which a solution leaves ``None`` there — and returns ``False``. Never raises.
+    On data without ground-truth masks (``masks=None``) it prints one "not yet" line starting
+    ``skipped:`` that says how to give masks, and returns ``False``. Never raises.
     """
-    if masks is None and (answer is None or answer is Ellipsis):
-        try:
-            return announce(str(name), False, f"{SKIPPED}; there is nothing to measure, so `{name}` is still None",
-                            "run the chapter on data with masks to do this exercise")
-        except Exception:  # noqa: BLE001 - a check never raises, even on a broken stdout
-            return False
-    return _localization(name, answer, model, images, masks, method=method, metric=metric, target=target, tol=tol,
-                         hint=hint, **explain_options)
+    return check_explanation_score(name, answer, model, images, masks, method=method, metric=metric, target=target,
+                                   tol=tol, hint=hint, **explain_options)
 
 
-check_localization.comparison = _localization.comparison  # type: ignore[attr-defined]  # as @checker's checks
+check_localization.comparison = check_explanation_score.comparison  # type: ignore[attr-defined]

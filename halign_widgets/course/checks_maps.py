@@ -5,7 +5,8 @@ the pointing game after Zhang et al. 2016, the energy-based pointing game after 
 :func:`check_explanation_score` recomputes the maps with :func:`halign_widgets.explain.explain`
 (deterministic for every method of the lab: the random ones re-seed per image), so the check holds
 for any trained model. The pass line prints the chance level — the mask's share of the image,
-which is what a map that looks everywhere alike scores.
+which is what a map that looks everywhere alike scores. On data without masks (``masks=None``, a
+researcher's own data often has none) it prints the course's one "skipped" line (:func:`~._skip.skip`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import unknown_name
+from ._skip import NO_MASKS, skip
 from ._verdict import NotYet, Verdict
 from .core import as_number, as_tensor, checker
 
@@ -77,17 +79,30 @@ def check_map_score(answer: Any, maps: Tensor, masks: Tensor, metric: str = "rel
 
 @checker(hint="explain(model, images, method, target=labels).maps gives the maps; score them against the masks "
               "with halign_widgets.explain.metrics and average (torch.nanmean)")
-def check_explanation_score(answer: Any, model: nn.Module, images: Tensor, masks: Tensor, method: str = "gradcam",
-                            metric: str = "relevance_mass", target: Any = None, tol: float = 0.01,
-                            **explain_options: Any) -> Verdict:
-    """Recompute ``method``'s maps of ``model`` on ``images`` and compare a score against ``masks``.
-
-    Called as ``check_explanation_score(name, answer, model, images, masks, method="gradcam",
-    metric="relevance_mass", target=None, tol=0.01, **explain_options)`` (options go to
-    :func:`~halign_widgets.explain.explain`, e.g. ``layer=``).
-    """
+def _explanation_score(answer: Any, model: nn.Module, images: Tensor, masks: Tensor, method: str = "gradcam",
+                       metric: str = "relevance_mass", target: Any = None, tol: float = 0.01,
+                       **explain_options: Any) -> Verdict:
     from ..explain import explain
 
     maps = explain(model, images, method, target=target, **explain_options).maps
     verdict = _compare_scores(answer, maps, masks, metric, float(tol))
     return Verdict(verdict.passed, f"{method}: {verdict.detail}", verdict.hint)
+
+
+def check_explanation_score(name: str, answer: Any, model: nn.Module, images: Tensor, masks: Tensor | None,
+                            method: str = "gradcam", metric: str = "relevance_mass", target: Any = None,
+                            tol: float = 0.01, hint: str | None = None, **explain_options: Any) -> bool:
+    """Recompute ``method``'s maps of ``model`` on ``images`` and compare a score against ``masks``.
+
+    Called as ``check_explanation_score(name, answer, model, images, masks, method="gradcam",
+    metric="relevance_mass", target=None, tol=0.01, **explain_options)`` (options go to
+    :func:`~halign_widgets.explain.explain`, e.g. ``layer=``). With ``masks=None`` (data without
+    ground-truth masks) one "not yet … skipped" line says how to give masks. Never raises.
+    """
+    if masks is None:
+        return skip(str(name), NO_MASKS, answer)
+    return bool(_explanation_score(name, answer, model, images, masks, method=method, metric=metric, target=target,
+                                   tol=tol, hint=hint, **explain_options))
+
+
+check_explanation_score.comparison = _explanation_score.comparison  # type: ignore[attr-defined]  # as @checker's
