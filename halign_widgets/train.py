@@ -31,6 +31,7 @@ from . import causality  # noqa: F401 - registers CausalCNN with the model regis
 from .data import ImageDataset, list_worlds, load_folder, load_npz, make_world
 from .errors import ConfigError, HalignError
 from .training import Callback, Trainer, build_classifier, derive_seed, model_families, seeded
+from .training.distributed import finish_distributed
 from .training.registry import build_model
 
 __all__ = ["main", "build_parser", "load_data", "make_model"]
@@ -214,6 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{trainer.state}: {facts['model']} on {name}, {trainer.completed_epochs} epoch(s) on "
               f"{trainer.world_size} process(es) ({trainer.device}): {shown}{test_note}. Wrote {last} and "
               f"{out / 'history.json'}.")
+    finish_distributed()  # every rank leaves together, after rank 0's test evaluation and files
     return facts
 
 

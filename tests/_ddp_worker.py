@@ -132,6 +132,14 @@ def suite(rank: int, out: Path) -> dict[str, Any]:
     found["amp"] = {"spread": amp.rank_spread, "loss": amp.history[-1]["train_loss"], "state": amp.state}
     found["odd_batch"] = _failure(lambda: Trainer(tiny_model(), world.train, None, epochs=1, distributed=True,
                                                   **{**KW, "batch_size": 15}))
+    # leaving together: rank 0 still works (as the command line's test evaluation does) while rank 1 is done
+    from halign_widgets.training import finish_distributed
+
+    if rank == 0:
+        time.sleep(1.5)
+    arrived = time.time()
+    ended = finish_distributed()
+    found["finish"] = {"arrived": arrived, "left": time.time(), "ended": ended, "again": finish_distributed()}
     return found
 
 

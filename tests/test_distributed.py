@@ -32,7 +32,7 @@ import torch
 from halign_widgets.errors import ConfigError
 from halign_widgets.training import Trainer, load_trained, shard_order
 from halign_widgets.training import distributed as dist_module
-from halign_widgets.training.distributed import check_processes, init_distributed
+from halign_widgets.training.distributed import check_processes, finish_distributed, init_distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("_ddp_worker.py")
@@ -179,6 +179,14 @@ CLI = ["masses", "--images", "80", "--size", "16", "--width", "4", "--depth", "2
        "--batch-size", "16", "--lr", "1e-2", "--optimizer", "sgd", "--no-progress"]
 
 
+def test_the_ranks_leave_the_process_group_together(suite: Path) -> None:
+    # a rank that tore its connections down while rank 0 still worked sometimes aborted in gloo's teardown
+    finish = [_read(suite, "suite", r)["finish"] for r in (0, 1)]
+    assert [f["ended"] for f in finish] == [True, True] and [f["again"] for f in finish] == [False, False]
+    assert finish[1]["arrived"] < finish[0]["arrived"] - 1.0    # rank 1 got there first (rank 0 slept 1.5 s) …
+    assert finish[1]["left"] >= finish[0]["arrived"] - 0.05    # … and waited for rank 0 before leaving
+
+
 def test_the_command_line_under_torchrun_matches_one_process(tmp_path: Path) -> None:
     from halign_widgets.train import main
 
@@ -224,6 +232,26 @@ def test_more_processes_than_cores_or_gpus_is_refused_with_the_fix(monkeypatch: 
         check_processes("cuda", 0, 1, gpus=0)
     with pytest.raises(ConfigError, match="CUDA .* or the CPU"):
         init_distributed(True, device="mps")
+
+
+def test_finish_ends_only_the_group_the_lab_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch.distributed as dist
+
+    assert finish_distributed() is False                           # nothing started: nothing to end
+    env = dict(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
+               MASTER_PORT=str(_free_port()))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    context = init_distributed(True, device="cpu", timeout=30)
+    assert context is not None and context.world_size == 1 and dist.is_initialized()
+    assert finish_distributed() is True and not dist.is_initialized()
+    assert finish_distributed() is False
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
+    try:
+        assert init_distributed(True, device="cpu") is not None
+        assert finish_distributed() is False and dist.is_initialized()   # the caller's group stays theirs
+    finally:
+        dist.destroy_process_group()
 
 
 def test_distributed_true_without_a_launcher_says_how_to_launch(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,7 @@
 
 - :class:`Trainer` — the loop (devices, seeds, history, early stopping, callbacks, checkpoints,
   background thread, mixed precision, data-parallel training under ``torchrun``);
-- :func:`init_distributed`, :func:`shard_order` — the distributed plumbing the Trainer uses
+- :func:`init_distributed`, :func:`finish_distributed`, :func:`shard_order` — the distributed plumbing the Trainer uses
   (see :mod:`~halign_widgets.training.distributed`);
 - :func:`predict`, :func:`evaluate` — outputs and scores of any model on its own device and dtype;
 - :func:`load_trained`, :func:`register_model`, :func:`model_families` — a trained model and its
@@ -27,7 +27,7 @@ from ._openmp import start_compute_thread
 from .callbacks import Callback, ProgressBar
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .device import resolve_device
-from .distributed import DistributedContext, init_distributed, shard_order
+from .distributed import DistributedContext, finish_distributed, init_distributed, shard_order
 from .experiments import grid_cells, read_results, run_grid, standard_error
 from .fit import build_classifier, fit_classifier
 from .history import History
@@ -58,6 +58,7 @@ __all__ = [
     "evaluate",
     "fit_classifier",
     "grid_cells",
+    "finish_distributed",
     "init_distributed",
     "load_checkpoint",
     "load_trained",
