@@ -127,11 +127,11 @@ def finish_distributed(*, together: bool = True) -> bool:
 
     With ``together`` every rank first waits at a barrier until all of them got here, so no rank
     tears its connections down while another still works (rank 0 evaluating the test split,
-    writing the history). Measured on the 2-core CI machine: a rank that left early and let the
-    interpreter's exit end the group aborted in gloo's teardown ("terminate called without an
-    active exception", SIGABRT) in about 1 of 40 ``torchrun`` runs, and ``torchrun`` then killed
-    the other rank and reported the run as failed although it had finished. A group the caller
-    initialised is left alone.
+    writing the history). Measured on the 2-core CI machine, three 2-rank ``torchrun`` runs of the
+    command line at a time: when a rank left early and let the interpreter's exit end the group,
+    it aborted in gloo's teardown ("terminate called without an active exception", SIGABRT) in 2
+    of 54 runs, and ``torchrun`` then killed rank 0 and reported the finished run as failed; with
+    the barrier, 0 of 75. A group the caller initialised is left alone.
     """
     global _started
     import torch.distributed as dist
