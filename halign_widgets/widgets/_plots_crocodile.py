@@ -39,6 +39,7 @@ def plot_sources(world: Any, per_source: int = 4, *, fig: Figure | None = None, 
     (M mass, C calcifications, D distortion, H halo; ``none`` without a finding). Other data: its
     first ``4 × per_source`` images, titled with their class (the label vector for multi-label data).
     """
+    picks: list[tuple[int | None, int]]
     if "source" in getattr(world, "meta", {}):
         source = torch.as_tensor(world.meta["source"])
         picks = [(int(s), i) for s in torch.unique(source).tolist()
