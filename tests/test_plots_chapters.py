@@ -69,6 +69,7 @@ def test_three_views_draws_actmax_cam_prototype_and_its_source() -> None:
     assert f"p{j}" in shown[2] and f"training image {push[j].image_index}" in shown[3].replace("\n", " ")
     assert len(colour_bars(fig)) == 2                        # the CAM and the similarity map
     assert len(panels(fig)[3].patches) == 1                  # the prototype's box on its source
+    assert all(len(ax.get_xticks()) == 0 for ax in panels(fig))
     assert_legible(fig)
 
 

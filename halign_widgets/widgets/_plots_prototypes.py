@@ -54,11 +54,12 @@ def plot_three_views(image: Tensor, synthesized: Any, cam: Any, prototypes: Any,
     fig = prepare_figure(fig, w, 0.26 * w + 0.6)
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1.25, 1.25, 1]})
     show_image(axes[0], synth)
+    decorate_panel(axes[0])
     axes[0].set_title(wrap_text(f"activation maximization ({class_name})", w / 5), fontsize=TITLE_PT)
     shown_mask = None if mask is None else torch.as_tensor(mask).squeeze()
     for ax, data, cmap, title, label in (
             (axes[1], heat, "inferno", f"{cam.label}", "|relevance| ÷ max"),
-            (axes[2], similarity, "magma", f"looks like p{j} here (s {float(prototypes.scores[j]):.2f})",
+            (axes[2], similarity, "magma", f"looks like p{j} here\n(s = {float(prototypes.scores[j]):.2f})",
              "similarity")):
         show_image(ax, x)
         drawn = ax.imshow(data.numpy(), cmap=cmap, alpha=0.55)
