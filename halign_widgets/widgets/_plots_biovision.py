@@ -11,7 +11,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ._map_plots import plot_attributions
-from ._plotting import LABEL_PT, TITLE_PT, column_width, prepare_figure, wrap_text
+from ._plotting import COLUMN_WIDTH, LABEL_PT, TITLE_PT, column_width, prepare_figure, wrap_text
 
 __all__ = ["plot_lesions", "plot_model_cams"]
 
@@ -20,7 +20,8 @@ def plot_model_cams(models: Mapping[str, nn.Module], data: Any, n: int = 4, *, m
                     fig: Figure | None = None, width: float | None = None) -> Figure:
     """The first ``n`` images of ``data`` explained by several models: one row per image, one column per model.
 
-    ``models`` maps a column title to a classifier; each explains the images for their true
+    ``models`` maps a column title to a classifier (the figure is about 1.6 in per column unless
+    ``width`` or ``fig`` says otherwise); each explains the images for their true
     class with :func:`~halign_widgets.explain.explain` (``method``, Grad-CAM at the model's
     decision layer by default). Maps are ``|map|`` ÷ each map's max, with one colour bar; the
     masks of ``data`` (when it has them) are drawn as lime contours.
@@ -38,6 +39,8 @@ def plot_model_cams(models: Mapping[str, nn.Module], data: Any, n: int = 4, *, m
     names = [str(t) for t in models]
     classes = getattr(data, "classes", None)
     heads = [f"#{i}: {classes[int(labels[i])]}" if classes else f"image {i}" for i in range(k)]
+    if width is None and fig is None:     # panels of about 1.6 in: a grid of n rows stays on one screen
+        width = min(COLUMN_WIDTH, 1.6 * (1 + len(exps)) + 0.8)
     return plot_attributions(exps, images, masks, titles=names, image_titles=heads, scale="abs", fig=fig,
                              width=width)
 

@@ -150,7 +150,7 @@ def plot_attention_examples(model: nn.Module, parts: Sequence[tuple[str, Any]], 
             for k, key in enumerate(("causal", "spurious")):
                 a = axes[row * 3 * per_part + 3 * shown + 1 + k]
                 drawn = a.imshow(s[key].numpy(), cmap="magma")
-                bar = fig.colorbar(drawn, ax=a, fraction=0.046, pad=0.03, format="%.3g")
+                bar = fig.colorbar(drawn, ax=a, fraction=0.046, pad=0.03, format="%.2g")
                 bar.ax.tick_params(labelsize=LABEL_PT)
                 a.set_xticks([])
                 a.set_yticks([])
