@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from ..causality import ESTIMATORS, SETTINGS, CausalityModule, features_of, map_report
 from ..errors import ConfigError, InputShapeError, unknown_name
 from ..models import get_layer
+from ..validation import check_int
 from ._app import App, RangeIntText, guarded
 
 __all__ = ["CausalityMapExplorer"]
@@ -49,8 +50,7 @@ class CausalityMapExplorer(App):
 
     def __init__(self, model: nn.Module, dataset: Any, key: str | None = None, top: int = 8,
                  layer: str | None = None) -> None:
-        if isinstance(top, bool) or not isinstance(top, int) or top < 2:
-            raise ConfigError(f"top must be an integer ≥ 2 (channels drawn in the graph), got {top!r}.")
+        top = check_int("top", top, 2, hint="channels drawn in the graph")
         super().__init__(key=key)
         images = dataset.images if hasattr(dataset, "images") else dataset
         if not isinstance(images, Tensor) or images.dim() != 4 or len(images) == 0:

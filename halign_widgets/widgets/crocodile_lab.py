@@ -37,6 +37,7 @@ from ..crocodile import (
 )
 from ..errors import ConfigError, TrainingBusyError, unknown_name
 from ..training import Callback, History, derive_seed, seeded
+from ..validation import check_int
 from ._app import App, guarded
 from ._crocodile_plots import plot_attention, plot_curves, plot_graphs, short_names
 
@@ -96,9 +97,7 @@ class CrocodileLab(App):
                  batch_size: int = 64, seed: int = 0, width: int = 8, depth: int = 3, dim: int = 32,
                  device: str = "auto", key: str | None = None) -> None:
         for name, value, high in (("epochs", epochs, 200), ("batch_size", batch_size, 4096), ("seed", seed, 10**6)):
-            if (isinstance(value, bool) or not isinstance(value, int)
-                    or not (0 if name == "seed" else 1) <= value <= high):
-                raise ConfigError(f"{name} must be an integer in {0 if name == 'seed' else 1}..{high}, got {value!r}.")
+            check_int(name, value, 0 if name == "seed" else 1, high)
         splits = dataset if isinstance(dataset, DomainSplits) else domain_splits(dataset)
         start = configuration(config)
         if start.method != "crocodile":

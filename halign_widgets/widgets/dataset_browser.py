@@ -14,6 +14,7 @@ import torch
 
 from ..data import ImageDataset
 from ..errors import ConfigError, unknown_name
+from ..validation import check_int
 from ._app import App, guarded
 
 __all__ = ["DatasetBrowser"]
@@ -56,8 +57,7 @@ class DatasetBrowser(App):
         if not isinstance(dataset, ImageDataset):
             raise ConfigError(f"DatasetBrowser needs an ImageDataset (from make_world or a loader), "
                               f"got {type(dataset).__name__}.")
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
-            raise ConfigError(f"n={n!r} must be an integer between 1 and 64 (images per page).")
+        n = check_int("n", n, 1, 64, hint="images per page")
         self.dataset, self.n = dataset, n
         self.page = 0
         self.pool: list[int] = list(range(len(dataset)))

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from ...errors import ConfigError, unknown_name
 from ...models import conv_layers, get_layer, model_input
+from ...validation import check_int
 from .._baselines import make_baseline  # shared with the metrics: zeros / mean / blurred image
 
 __all__ = ["CAUSE_KINDS", "CauseSet", "channels_last_activations", "default_layer", "make_causes", "patch_regions"]
@@ -51,8 +52,7 @@ def default_layer(model: nn.Module) -> str:
 
 def patch_regions(height: int, width: int, grid: int) -> Tensor:
     """``grid²×H×W`` 0/1 masks of a ``grid×grid`` partition of the image (row-major patch order)."""
-    if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= min(height, width):
-        raise ConfigError(f"grid must be an integer between 1 and {min(height, width)}, got {grid!r}.")
+    grid = check_int("grid", grid, 1, min(height, width), hint="patches per side, at most the image's side")
     rows = torch.arange(height) * grid // height
     cols = torch.arange(width) * grid // width
     ids = rows[:, None] * grid + cols[None, :]

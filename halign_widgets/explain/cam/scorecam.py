@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from ...errors import ConfigError
+from ...validation import check_int
 from .base import BaseCAM, upsample
 
 __all__ = ["ScoreCAM", "channel_masks"]
@@ -48,8 +49,7 @@ class ScoreCAM(BaseCAM):
 
     def __init__(self, model: nn.Module, layer: nn.Module, batch_size: int = 128, score: str = "logit") -> None:
         super().__init__(model, layer)
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        batch_size = check_int("batch_size", batch_size, 1, hint="masked images per forward pass")
         if score not in ("logit", "prob"):
             raise ConfigError(f"score must be 'logit' or 'prob', got {score!r}.")
         self.batch_size = batch_size
