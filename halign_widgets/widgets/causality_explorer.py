@@ -92,7 +92,7 @@ class CausalityMapExplorer(App):
     @guarded
     def select(self, index: int | None = None, channel: int | None = None, estimator: str | None = None,
                p: float | None = None, direction: str | None = None, setting: str | None = None,
-               top: int | None = None) -> CausalityMapExplorer:
+               top: int | None = None) -> CausalityMapExplorer | None:
         """Set any controls at once, then recompute once."""
         if estimator is not None and estimator not in ESTIMATORS:
             raise unknown_name("causality estimator", estimator, ESTIMATORS)
@@ -115,7 +115,7 @@ class CausalityMapExplorer(App):
         return self.run()
 
     @guarded
-    def run(self) -> CausalityMapExplorer:
+    def run(self) -> CausalityMapExplorer | None:
         """Recompute the map, graph and factors of the selected image and redraw."""
         self.p.disabled = self.estimator.value != "lehmer"      # p only shapes the Lehmer mean
         self.result = self._compute()

@@ -258,7 +258,7 @@ class CrocodileLab(App):
     def select(self, config: str | None = None, on: Iterable[str] = (), off: Iterable[str] = (),
                weights: dict[str, float] | None = None, domain_branch: bool | None = None, epochs: int | None = None,
                lr: float | None = None, seed: int | None = None, part: str | None = None, index: int | None = None,
-               finding: int | str | None = None) -> CrocodileLab:
+               finding: int | str | None = None) -> CrocodileLab | None:
         """Set controls from Python (a preset first, then switches and weights), then redraw."""
         on, off, weights = list(on), list(off), dict(weights or {})
         for t in (*on, *off, *weights):
@@ -310,7 +310,7 @@ class CrocodileLab(App):
 
     # -- the prior editor ------------------------------------------------------------------------
     @guarded
-    def set_prior(self, prior: Any) -> CrocodileLab:
+    def set_prior(self, prior: Any) -> CrocodileLab | None:
         """Replace the prior: a kind (``"true"``, ``"empty"``, ``"reversed"``) or a ``K×K`` matrix.
 
         A run in progress keeps the prior it started with; the new one applies to the next run.
@@ -329,7 +329,7 @@ class CrocodileLab(App):
         return self
 
     @guarded
-    def edit_prior(self, cause: int, effect: int, value: float) -> CrocodileLab:
+    def edit_prior(self, cause: int, effect: int, value: float) -> CrocodileLab | None:
         """Set one entry of the prior (what typing into the editor does)."""
         k = self.splits.num_findings
         if not (0 <= int(cause) < k and 0 <= int(effect) < k):

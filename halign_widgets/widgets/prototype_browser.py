@@ -208,7 +208,7 @@ class PrototypeBrowser(App):
     # -- driving from Python -------------------------------------------------------------------------
     @guarded
     def select(self, index: int | None = None, prototype: int | None = None,
-               mode: str | None = None) -> PrototypeBrowser:
+               mode: str | None = None) -> PrototypeBrowser | None:
         """Set the test image, the prototype (``-1`` = none) and the map mode at once, then redraw."""
         if index is not None and not 0 <= int(index) < len(self.test):
             raise UnknownNameError(f"test image {index} does not exist; pick 0..{len(self.test) - 1}.")
@@ -228,7 +228,7 @@ class PrototypeBrowser(App):
         return self
 
     @guarded
-    def run(self) -> PrototypeExplanation:
+    def run(self) -> PrototypeExplanation | None:
         """Explain the current test image and redraw both panels."""
         x = self.test.images[self.index.value][None]
         self.explanation = explain_prototypes(self.model, x)[0]
