@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import get_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,3 +34,12 @@ def test_every_guarded_method_declares_that_it_may_return_none() -> None:
              if not ({"None", "Any"} & {part.strip() for part in returns.split("|")})]
     assert not wrong, "guarded methods return None on a shown error; declare `-> X | None`:\n" + "\n".join(wrong)
 
+
+def test_the_option_literals_list_the_same_names_as_the_checks() -> None:
+    from halign_widgets.causality.module import SETTINGS, Setting
+    from halign_widgets.explain.cam.scorecam import SCORES, Score
+    from halign_widgets.explain.suny import CAUSE_KINDS, CauseKind
+
+    assert get_args(Setting) == SETTINGS
+    assert get_args(Score) == SCORES
+    assert get_args(CauseKind) == CAUSE_KINDS
