@@ -83,7 +83,7 @@ def check_fraction(name: str, value: Any) -> float:
 
 
 def check_choice(kind: str, value: T, choices: Iterable[T]) -> T:
-    """``value`` if it is one of ``choices``; else :class:`UnknownNameError` listing them (closest first)."""
+    """``value`` if it is one of ``choices``; else :class:`UnknownNameError` listing them (and the closest one)."""
     options = list(choices)
     if value not in options:
         raise unknown_name(kind, str(value), [str(c) for c in options])

@@ -42,7 +42,7 @@ def test_bad_input_is_refused_before_anything_is_built(world: ImageDataset) -> N
         CrocodileLab(no_ood, key="t-croco-bad")
     with pytest.raises(ConfigError, match="baseline"):
         CrocodileLab(world, config="erm", key="t-croco-bad")
-    with pytest.raises(ConfigError, match="epochs must be an integer in 1..200"):
+    with pytest.raises(ConfigError, match="epochs must be an integer between 1 and 200, got 0"):
         CrocodileLab(world, epochs=0, key="t-croco-bad")
 
 

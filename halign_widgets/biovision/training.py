@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, LabelMismatchError
 from ..training import Callback
+from ..validation import check_int
 from .loss import alignment_loss
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,8 +58,7 @@ class CoCoRecoStep(Callback):
     """
 
     def __init__(self, lmb_weights: float | Mapping[str, float] = DEFAULT_LMB_WEIGHT, cab_warmup: int = 1) -> None:
-        if isinstance(cab_warmup, bool) or not isinstance(cab_warmup, int) or cab_warmup < 0:
-            raise ConfigError(f"cab_warmup must be an integer ≥ 0 (epochs without CAB), got {cab_warmup!r}.")
+        cab_warmup = check_int("cab_warmup", cab_warmup, 0, hint="epochs without CAB")
         weights = lmb_weights if isinstance(lmb_weights, Mapping) else None
         values = list(weights.values()) if weights is not None else [lmb_weights]
         for value in values:

@@ -38,7 +38,7 @@ SETTINGS = ("baseline", "cat", "mul", "mulbool", "mulcat", "mulcatbool")
 Setting = Literal["baseline", "cat", "mul", "mulbool", "mulcat", "mulcatbool"]
 
 
-def factor_kind(setting: str) -> str:
+def factor_kind(setting: Setting) -> str:
     """The factor law a setting uses: ``"mulcatbool"`` (0/1) for ``*bool`` settings, else ``"mulcat"``."""
     return "mulcatbool" if setting.endswith("bool") else "mulcat"
 
@@ -71,7 +71,7 @@ class CausalityModule(nn.Module):
     torch.Size([2, 512])
     """
 
-    def __init__(self, setting: str = "mulcat", estimator: Estimator = "max", p: float = 1.0,
+    def __init__(self, setting: Setting = "mulcat", estimator: Estimator = "max", p: float = 1.0,
                  direction: str = "causes", pooled: bool = False, random: bool = False,
                  mode: Mode = "fast") -> None:
         super().__init__()

@@ -17,7 +17,7 @@ from ..models import SmallCNN, conv_layers, eval_mode, feature_layer, get_layer,
 from ..training.registry import register_model
 from .factors import direction_graph
 from .maps import Estimator, Mode, causality_map
-from .module import CausalityModule
+from .module import CausalityModule, Setting
 from .ordering import channel_order, channel_statistic
 
 __all__ = ["CausalCNN", "CausalClassifier", "feature_extractor", "features_of", "causality_map_of"]
@@ -150,7 +150,7 @@ class CausalCNN(SmallCNN):
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16, depth: int = 4,
-                 setting: str = "mulcat", estimator: Estimator = "max", p: float = 1.0, direction: str = "causes",
+                 setting: Setting = "mulcat", estimator: Estimator = "max", p: float = 1.0, direction: str = "causes",
                  pooled: bool = False, random: bool = False, mode: Mode = "fast",
                  image_size: int | tuple[int, int] = 64, layer: str | None = None, dropout: float = 0.0) -> None:
         super().__init__(in_channels, num_classes, width, depth, dropout)

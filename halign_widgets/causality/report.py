@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .factors import causality_factors, direction_graph
 from .maps import Estimator, causality_map
-from .module import CausalityModule, factor_kind
+from .module import CausalityModule, Setting, factor_kind
 from .ordering import channel_order, channel_statistic, is_total_order, reorder
 
 __all__ = ["MapReport", "map_report"]
@@ -60,7 +60,7 @@ class MapReport:
     estimator: str
     p: float
     direction: str
-    setting: str
+    setting: Setting
     stat_name: str
     input_size: int
 
@@ -76,7 +76,7 @@ class MapReport:
 
 
 def map_report(features: Tensor, estimator: Estimator = "max", p: float = 1.0, direction: str = "causes",
-               setting: str = "mulcat") -> MapReport:
+               setting: Setting = "mulcat") -> MapReport:
     """The :class:`MapReport` of the first image of ``features`` (``B×k×h×w``, post-ReLU)."""
     module = CausalityModule(setting, estimator, p, direction)   # validates the names
     cmap = causality_map(features[:1], estimator, p)

@@ -17,7 +17,7 @@ values, so deterministic — on the same model and images:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +27,9 @@ from ._skip import NO_MASKS, skip
 from ._verdict import NotYet, Verdict
 from .checks_maps import METRICS, _compare_scores, _scores
 from .core import as_integer, as_number, checker
+
+if TYPE_CHECKING:
+    from ..explain.suny import CauseKind
 
 __all__ = ["SUNY_MAPS", "check_necessary_cause_drop", "check_smallest_sufficient_set", "check_suny_map_score"]
 
@@ -49,8 +52,8 @@ def _target(target: Any) -> int | None:
     return int(target.flatten()[0]) if isinstance(target, Tensor) else int(target)
 
 
-def _compare_necessary_drop(answer: Any, model: nn.Module, x: Tensor, target: Any, causes: str, pool: int | None,
-                            tol: float, options: dict[str, Any]) -> Verdict:
+def _compare_necessary_drop(answer: Any, model: nn.Module, x: Tensor, target: Any, causes: CauseKind,
+                            pool: int | None, tol: float, options: dict[str, Any]) -> Verdict:
     from ..explain.suny import intervene, suny
 
     x = _one_image(x)
@@ -79,8 +82,9 @@ def _compare_necessary_drop(answer: Any, model: nn.Module, x: Tensor, target: An
 
 @checker(hint="find the cause with the largest R_N (res.pool_n[0][res.r_n[0].argmax()]), remove it with "
               "intervene(model, x, res, cause, 'remove') and subtract: .before − .after")
-def check_necessary_cause_drop(answer: Any, model: nn.Module, x: Tensor, target: Any = None, causes: str = "features",
-                               pool: int | None = 8, tol: float = 1e-4, **suny_options: Any) -> Verdict:
+def check_necessary_cause_drop(answer: Any, model: nn.Module, x: Tensor, target: Any = None,
+                               causes: CauseKind = "features", pool: int | None = 8, tol: float = 1e-4,
+                               **suny_options: Any) -> Verdict:
     """The fall of ``p_target`` when SUNY's most necessary cause (largest ``R_N``) is removed.
 
     Called as ``check_necessary_cause_drop(name, answer, model, x, target=None, causes="features",

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..models import SmallCNN
+from ..validation import check_int
 from ._facts import DomainFacts
 from .contrastive import RelationalScorer
 from .decoder import DisentangledDecoderLayer, GroupLinear
@@ -137,8 +138,7 @@ class CrocodileNet(DomainFacts, nn.Module):
         super().__init__()
         for key, value in (("in_channels", in_channels), ("num_findings", num_findings),
                            ("num_sources", num_sources), ("dim", dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{key} must be an integer ≥ 1, got {value!r}.")
+            check_int(key, value, 1)
         self.config = dict(in_channels=in_channels, num_findings=num_findings, num_sources=num_sources,
                            domain_branch=bool(domain_branch), width=width, depth=depth, dim=dim,
                            dropout=dropout, intervention_dropout=intervention_dropout)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..validation import check_int
 from .worlds._base import make_splits
 
 __all__ = ["check_size_channels", "resize", "resize_masks", "default_splits"]
@@ -14,8 +15,8 @@ __all__ = ["check_size_channels", "resize", "resize_masks", "default_splits"]
 
 def check_size_channels(size: int | None, channels: int | None) -> None:
     """Raise :class:`ConfigError` unless ``size`` is in 4–1024 (or None) and ``channels`` is 1 or 3 (or None)."""
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 4 <= size <= 1024):
-        raise ConfigError(f"size={size!r} must be an integer between 4 and 1024 (pixels), e.g. size=64.")
+    if size is not None:
+        check_int("size", size, 4, 1024, hint="pixels per side, e.g. size=64")
     if channels is not None and channels not in (1, 3):
         raise ConfigError(f"channels={channels!r} must be 1 (grayscale) or 3 (RGB).")
 

@@ -19,6 +19,7 @@ the import system never re-binds the module later). Therefore:
 
 from ._suny import (
     CAUSE_KINDS,
+    CauseKind,
     CauseSet,
     Intervention,
     ShapleyValues,
@@ -35,6 +36,6 @@ from ._suny import (
     suny_rgb,
 )
 
-__all__ = ["CAUSE_KINDS", "CauseSet", "Intervention", "ShapleyValues", "SunyResult", "all_coalitions",
+__all__ = ["CAUSE_KINDS", "CauseKind", "CauseSet", "Intervention", "ShapleyValues", "SunyResult", "all_coalitions",
            "combine_maps", "exact_shapley", "intervene", "make_causes", "patch_regions", "permutation_shapley",
            "suny", "suny_legend", "suny_rgb"]

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, unknown_name
+from ..validation import check_int
 from .facts import ConfigFacts
 from .modes import eval_mode, model_device, model_dtype
 
@@ -64,8 +65,7 @@ class SmallCNN(ConfigFacts, nn.Module):
         super().__init__()
         for key, value, low in (("in_channels", in_channels, 1), ("num_classes", num_classes, 1),
                                 ("width", width, 1), ("depth", depth, 1)):
-            if not isinstance(value, int) or value < low:
-                raise ConfigError(f"{key} must be an integer ≥ {low}, got {value!r}.")
+            check_int(key, value, low)
         if depth > 8:
             raise ConfigError(f"depth must be at most 8 (each block halves the grid), got {depth}.")
         if not 0.0 <= dropout < 1.0:

@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from ..models import SmallCNN, model_device
 from ..training import Trainer, derive_seed, seeded
 from ..training.evaluation import predict_probabilities
+from ..validation import check_int
 from .model import ProtoPNet
 from .push import dataset_tensors
 from .schedule import ProtoPNetRun, Schedule, train_protopnet
@@ -121,9 +122,7 @@ def train_pair(world: Any, seed: int = 0, *, schedule: Schedule | None = None, p
         the trunk of the ``pretrain_epochs`` SmallCNN).
     """
     schedule = schedule if schedule is not None else Schedule()
-    if isinstance(pretrain_epochs, bool) or not isinstance(pretrain_epochs, int) or pretrain_epochs < 1:
-        raise ConfigError(f"pretrain_epochs must be an integer ≥ 1 (ProtoPNet starts from a trained trunk), got "
-                          f"{pretrain_epochs!r}.")
+    pretrain_epochs = check_int("pretrain_epochs", pretrain_epochs, 1, hint="ProtoPNet starts from a trained trunk")
     train, val, test = world.split("train"), world.split("val"), world.split("test")
     t0 = time.perf_counter()
     with seeded(derive_seed(seed, "init")):

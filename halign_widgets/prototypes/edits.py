@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ..errors import ConfigError, TrainingBusyError, UnknownNameError
 from ..models import eval_mode, model_device
+from ..validation import check_int
 from .debug_loss import PatchSimilarity
 from .loss import ExtraTerm, ProtoPNetLoss
 from .model import ProtoPNet
@@ -129,8 +130,7 @@ class PrototypeEditor:
         for j in ([prototypes] if isinstance(prototypes, int) else prototypes):
             if isinstance(j, Tensor) and j.numel() == 1:
                 j = int(j)
-            if isinstance(j, bool) or not isinstance(j, int):
-                raise ConfigError(f"prototype indices must be integers, got {j!r}.")
+            j = check_int("a prototype index", j)
             if not 0 <= j < self.model.num_prototypes:
                 raise UnknownNameError(f"unknown prototype index {j}; this ProtoPNet has prototypes 0..."
                                        f"{self.model.num_prototypes - 1} (p0–p{self.model.num_prototypes - 1}).")

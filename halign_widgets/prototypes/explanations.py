@@ -17,8 +17,9 @@ import torch
 from torch import Tensor
 
 from ..data.dataset import check_images
-from ..errors import ConfigError, TargetOutOfRangeError
+from ..errors import TargetOutOfRangeError
 from ..models import eval_mode, model_device
+from ..validation import check_int
 from .model import ProtoPNet, log_similarity
 from .push import Box, dataset_tensors, high_activation_box, upsample_maps
 
@@ -191,8 +192,7 @@ def nearest_patches(model: ProtoPNet, dataset: Any, k: int = 6, *, batch_size: i
     """
     images, labels = dataset_tensors(dataset, "dataset")
     check_images(images, channels=model.in_channels, name="the dataset images")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= images.shape[0]:
-        raise ConfigError(f"k must be an integer between 1 and the number of images ({images.shape[0]}), got {k!r}.")
+    k = check_int("k", k, 1, images.shape[0], hint="patches per prototype, at most the number of images")
     device = model_device(model)
     mins, cells = [], []
     with eval_mode(model):

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, InputShapeError, unknown_name
 from ..models import ConfigFacts, SmallCNN, eval_mode
+from ..validation import check_int
 from ._trunk import ReceptiveField, cut_trunk, receptive_field, trunk_channels
 
 __all__ = ["ADD_ONS", "ProtoOutput", "ProtoPNet", "l2_distances", "log_similarity"]
@@ -131,10 +132,8 @@ class ProtoPNet(ConfigFacts, nn.Module):
         super().__init__()
         for name, value, low in (("in_channels", in_channels, 1), ("num_classes", num_classes, 2),
                                  ("prototypes_per_class", prototypes_per_class, 1), ("latent_depth", latent_depth, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}"
-                                  + (" (each class needs at least one prototype)." if name == "prototypes_per_class"
-                                     else "."))
+            check_int(name, value, low,
+                      hint="each class needs at least one prototype" if name == "prototypes_per_class" else "")
         if add_on not in ADD_ONS:
             raise unknown_name("add-on variant", str(add_on), ADD_ONS)
         if not (isinstance(epsilon, (int, float)) and 0 < epsilon < 1):

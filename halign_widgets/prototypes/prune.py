@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..validation import check_int
 from .explanations import NearestPatches, nearest_patches
 from .model import ProtoPNet
 
@@ -34,9 +35,8 @@ def prune_rule(neighbor_labels: Tensor, prototype_class: Tensor, threshold: int)
     if neighbor_labels.dim() != 2 or neighbor_labels.shape[0] != prototype_class.shape[0]:
         raise ConfigError(f"neighbour labels must be P×k for {prototype_class.shape[0]} prototypes, got "
                           f"{tuple(neighbor_labels.shape)}.")
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= neighbor_labels.shape[1]:
-        raise ConfigError(f"threshold must be an integer between 0 and k = {neighbor_labels.shape[1]}, "
-                          f"got {threshold!r}.")
+    k = neighbor_labels.shape[1]
+    threshold = check_int("threshold", threshold, 0, k, hint=f"k = {k} neighbours per prototype")
     own = (neighbor_labels == prototype_class[:, None]).sum(1)
     return own < threshold
 

@@ -27,6 +27,7 @@ from ..data.dataset import check_images
 from ..errors import ConfigError
 from ..explain import make_baseline
 from ..models import eval_mode, model_device
+from ..validation import check_int
 from .explanations import explain_prototypes
 from .model import ProtoPNet, log_similarity
 
@@ -40,8 +41,7 @@ def similarity_gradient(model: ProtoPNet, x: Tensor, prototype: int, *, samples:
     The mean over ``samples`` noisy copies (standard deviation ``noise`` × the image's range) of
     ``|∂s_j/∂x|`` summed over channels; ``samples=1, noise=0`` is the plain gradient.
     """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ConfigError(f"samples must be an integer ≥ 1, got {samples!r}.")
+    samples = check_int("samples (noisy copies of the image)", samples, 1)
     g = torch.Generator().manual_seed(int(seed))
     spread = float(x.max() - x.min()) or 1.0
     batch = x.expand(samples, *x.shape[1:]).clone()

@@ -33,6 +33,7 @@ from torch import nn
 
 from ..errors import ConfigError, unknown_name
 from ..training import Callback, History, Trainer, derive_seed
+from ..validation import check_int
 from .loss import ProtoPNetLoss
 from .model import ProtoPNet
 from .push import Patch, PushResult, check_push_set, dataset_tensors, init_prototypes_from_patches, push_prototypes
@@ -59,12 +60,6 @@ class Stage:
         if self.kind == "push":
             return f"push {self.cycle}"
         return f"last layer · push {self.cycle}" if self.kind == "last layer" else self.kind
-
-
-def _count(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer ≥ {low}, got {value!r}.")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -101,10 +96,10 @@ class Schedule:
     def __post_init__(self) -> None:
         if self.init not in INITS:
             raise unknown_name("prototype initialisation", str(self.init), INITS)
-        _count("warmup_epochs", self.warmup_epochs, 0)
-        _count("joint_epochs", self.joint_epochs, 0)
-        _count("last_layer_epochs", self.last_layer_epochs, 0)
-        _count("cycles", self.cycles, 1)
+        check_int("warmup_epochs", self.warmup_epochs, 0)
+        check_int("joint_epochs", self.joint_epochs, 0)
+        check_int("last_layer_epochs", self.last_layer_epochs, 0)
+        check_int("cycles", self.cycles, 1)
         for name in ("warmup_lr", "joint_lr", "last_layer_lr"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..validation import check_int
 from .explanations import explain_prototypes
 from .model import ProtoPNet
 from .push import Box, PushResult
@@ -164,8 +165,7 @@ def explanation_truth(model: ProtoPNet, dataset: Any, *, top: int = 3, n_images:
     """
     import pandas as pd
 
-    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= model.num_prototypes:
-        raise ConfigError(f"top must be an integer between 1 and {model.num_prototypes}, got {top!r}.")
+    top = check_int("top", top, 1, model.num_prototypes, hint="at most the model's number of prototypes")
     masks = _masks(dataset)
     n = len(dataset) if n_images is None else min(int(n_images), len(dataset))
     rows = []

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CheckpointMismatchError, ConfigError, CorruptFileError
+from ..validation import check_int
 from .seeding import derive_seed, seeded
 from .threads import pinned_threads
 
@@ -187,10 +188,11 @@ def run_grid(fn: Callable[..., Any], cells: Sequence[Mapping[str, Any]], *, fixe
 
     cells = [dict(c) for c in cells]
     fixed = dict(fixed or {})
-    if not isinstance(n_jobs, int) or isinstance(n_jobs, bool) or n_jobs == 0 or n_jobs < -1:
-        raise ConfigError(f"n_jobs must be a positive integer or -1 (one per core), got {n_jobs!r}.")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ConfigError(f"threads must be an integer ≥ 1 or None, got {threads!r}.")
+    n_jobs = check_int("n_jobs", n_jobs, -1, hint="a positive number of processes, or -1 for one per core")
+    if n_jobs == 0:
+        raise ConfigError("n_jobs must be a positive number of processes or -1 (one per core), got 0.")
+    if threads is not None:
+        threads = check_int("threads", threads, 1, hint="or None: the default")
     fingerprint = grid_fingerprint(fn, cells, fixed)
     path = None if results is None else Path(results)
     done: dict[int, list[dict[str, Any]]] = {}

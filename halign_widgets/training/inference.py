@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ..data.dataset import check_images
 from ..errors import unknown_name
-from ..models import check_model_input, eval_mode, model_device, model_input, size_errors
+from ..models import check_model_input, eval_mode, in_channels, model_device, model_input, size_errors
 from ..validation import check_int
 from . import _data
 from .evaluation import evaluate_model
@@ -32,8 +32,7 @@ OUTPUTS = ("probabilities", "logits", "labels")
 
 def _batches(model: nn.Module, data: Any, batch_size: int) -> tuple[Iterator[Tensor], Tensor]:
     if isinstance(data, Tensor):
-        channels = getattr(model, "in_channels", None)
-        check_images(data, channels=channels if isinstance(channels, int) else None)
+        check_images(data, channels=in_channels(model))
         check_model_input(model, data)
         return (data[i:i + batch_size] for i in range(0, data.shape[0], batch_size)), data[:1]
     dataset = _data.as_dataset(data)

@@ -46,7 +46,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar, cast
 
 import ipywidgets as W
 from ipywidgets.widgets.widget import _instances
@@ -57,7 +57,9 @@ from ._figure import FigureView
 
 __all__ = ["App", "FigureView", "RangeIntText", "WorkerStopped", "check_stop", "guarded", "live_widget_count"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+A = TypeVar("A", bound="App")
 
 
 class WorkerStopped(Exception):
@@ -75,15 +77,17 @@ def live_widget_count() -> int:
     return len(_instances)
 
 
-def guarded(method: F) -> F:
+def guarded(method: Callable[Concatenate[A, P], R]) -> Callable[Concatenate[A, P], R | None]:
     """Decorate an app method used as a widget callback: errors are shown inline, not lost.
 
     The error box is cleared when the call starts, so a previous error disappears with the next
-    action; if the call raises, its error is shown instead and ``None`` is returned.
+    action; if the call raises, its error is shown instead and ``None`` is returned. The type says
+    so: a method declared ``-> X`` is ``-> X | None`` once guarded, and the type checker makes its
+    callers handle the ``None`` (write ``-> X | None`` on the method too, so readers see it).
     """
 
     @functools.wraps(method)
-    def wrapper(self: App, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: A, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
         if self.closed:
             return None
         self.clear_error()
@@ -93,7 +97,7 @@ def guarded(method: F) -> F:
             self.show_error(exc)
             return None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _children_of(widget: W.Widget) -> Iterator[W.Widget]:

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError
 from ..explain.actmax import ActMaxResult, activation_maximization
 from ..models import in_channels, layer_shapes
+from ..validation import check_int
 from ._app import App, RangeIntText, guarded
 
 __all__ = ["ActivationMaximizationStudio"]
@@ -48,8 +49,7 @@ class ActivationMaximizationStudio(App):
                  size: int = 64, data_range: tuple[float, float] = (0.0, 1.0)) -> None:
         if not (len(data_range) == 2 and float(data_range[0]) < float(data_range[1])):
             raise ConfigError(f"data_range must be (low, high) with low < high, got {data_range!r}.")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 4:
-            raise ConfigError(f"size must be an integer ≥ 4 (pixels), got {size!r}.")
+        size = check_int("size", size, 4, hint="pixels per side")
         super().__init__(key=key)
         self.model, self.size, self.data_range = model, int(size), data_range
         self.result: ActMaxResult | None = None

@@ -106,7 +106,7 @@ class AttributionExplorer(App):
     # -- driving from Python -------------------------------------------------------------
     @guarded
     def select(self, index: int | None = None, methods: Sequence[str] | None = None, target: int | None = None,
-               layer: str | None = None, scale: str | None = None) -> AttributionExplorer:
+               layer: str | None = None, scale: str | None = None) -> AttributionExplorer | None:
         """Set any of the controls at once, then recompute once. ``target=-1`` = predicted class."""
         if target is not None and target not in [v for _, v in self.target.options]:
             raise TargetOutOfRangeError(f"target class {target} is out of range; valid targets are "
@@ -133,7 +133,7 @@ class AttributionExplorer(App):
         return self
 
     @guarded
-    def run(self) -> dict[str, Explanation]:
+    def run(self) -> dict[str, Explanation] | None:
         """Recompute the selected maps (and the curves) for the current controls."""
         self.clear_error()
         x = self.dataset.images[self.index.value][None]

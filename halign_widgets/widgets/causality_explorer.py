@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from ..causality import ESTIMATORS, SETTINGS, CausalityModule, features_of, map_report
 from ..errors import ConfigError, InputShapeError, unknown_name
 from ..models import get_layer
+from ..validation import check_int
 from ._app import App, RangeIntText, guarded
 
 __all__ = ["CausalityMapExplorer"]
@@ -49,8 +50,7 @@ class CausalityMapExplorer(App):
 
     def __init__(self, model: nn.Module, dataset: Any, key: str | None = None, top: int = 8,
                  layer: str | None = None) -> None:
-        if isinstance(top, bool) or not isinstance(top, int) or top < 2:
-            raise ConfigError(f"top must be an integer ≥ 2 (channels drawn in the graph), got {top!r}.")
+        top = check_int("top", top, 2, hint="channels drawn in the graph")
         super().__init__(key=key)
         images = dataset.images if hasattr(dataset, "images") else dataset
         if not isinstance(images, Tensor) or images.dim() != 4 or len(images) == 0:
@@ -92,7 +92,7 @@ class CausalityMapExplorer(App):
     @guarded
     def select(self, index: int | None = None, channel: int | None = None, estimator: str | None = None,
                p: float | None = None, direction: str | None = None, setting: str | None = None,
-               top: int | None = None) -> CausalityMapExplorer:
+               top: int | None = None) -> CausalityMapExplorer | None:
         """Set any controls at once, then recompute once."""
         if estimator is not None and estimator not in ESTIMATORS:
             raise unknown_name("causality estimator", estimator, ESTIMATORS)
@@ -115,7 +115,7 @@ class CausalityMapExplorer(App):
         return self.run()
 
     @guarded
-    def run(self) -> CausalityMapExplorer:
+    def run(self) -> CausalityMapExplorer | None:
         """Recompute the map, graph and factors of the selected image and redraw."""
         self.p.disabled = self.estimator.value != "lehmer"      # p only shapes the Lehmer mean
         self.result = self._compute()

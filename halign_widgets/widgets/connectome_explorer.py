@@ -114,7 +114,7 @@ class ConnectomeExplorer(App):
     @guarded
     def select(self, index: int | None = None, area: str | None = None, edge: str | None = None,
                gain: float | None = None, cut_edge: bool | None = None, pathways: Iterable[str] | None = None,
-               cab: bool | None = None) -> ConnectomeExplorer:
+               cab: bool | None = None) -> ConnectomeExplorer | None:
         """Set several controls at once, then recompute once (``pathways`` = the set of cut pathways)."""
         area = get_area(area).name if area is not None else None
         edge = edge_name(edge) if edge is not None else None
@@ -141,7 +141,7 @@ class ConnectomeExplorer(App):
         return self.run()
 
     @guarded
-    def cut(self, *names: str) -> ConnectomeExplorer:
+    def cut(self, *names: str) -> ConnectomeExplorer | None:
         """Cut pathways (``"dorsal"``) or edges (``"pfc->it"``) in addition to what is cut already."""
         pathways = set(self.cut_pathways)
         for name in names:
@@ -154,7 +154,7 @@ class ConnectomeExplorer(App):
         return self.select(pathways=pathways)
 
     @guarded
-    def reset(self) -> ConnectomeExplorer:
+    def reset(self) -> ConnectomeExplorer | None:
         """Reconnect everything, put every gain back and switch the CABs on."""
         self.cut_pathways, self.cut_edges, self.gain_overrides = set(), set(), {}
         with self.holding():
@@ -214,7 +214,7 @@ class ConnectomeExplorer(App):
             return torch.softmax(self.model(x).float(), 1)[0].numpy()
 
     @guarded
-    def run(self) -> ConnectomeExplorer:
+    def run(self) -> ConnectomeExplorer | None:
         """Recompute the prediction, the area's maps, its CAM and the CAB factors, and redraw."""
         i, area = int(self.index.value), self.area.value
         x = self.images[i:i + 1]

@@ -37,6 +37,7 @@ from ..crocodile import (
 )
 from ..errors import ConfigError, TrainingBusyError, unknown_name
 from ..training import Callback, History, derive_seed, seeded
+from ..validation import check_int
 from ._app import App, guarded
 from ._crocodile_plots import plot_attention, plot_curves, plot_graphs, short_names
 
@@ -96,9 +97,7 @@ class CrocodileLab(App):
                  batch_size: int = 64, seed: int = 0, width: int = 8, depth: int = 3, dim: int = 32,
                  device: str = "auto", key: str | None = None) -> None:
         for name, value, high in (("epochs", epochs, 200), ("batch_size", batch_size, 4096), ("seed", seed, 10**6)):
-            if (isinstance(value, bool) or not isinstance(value, int)
-                    or not (0 if name == "seed" else 1) <= value <= high):
-                raise ConfigError(f"{name} must be an integer in {0 if name == 'seed' else 1}..{high}, got {value!r}.")
+            check_int(name, value, 0 if name == "seed" else 1, high)
         splits = dataset if isinstance(dataset, DomainSplits) else domain_splits(dataset)
         start = configuration(config)
         if start.method != "crocodile":
@@ -259,7 +258,7 @@ class CrocodileLab(App):
     def select(self, config: str | None = None, on: Iterable[str] = (), off: Iterable[str] = (),
                weights: dict[str, float] | None = None, domain_branch: bool | None = None, epochs: int | None = None,
                lr: float | None = None, seed: int | None = None, part: str | None = None, index: int | None = None,
-               finding: int | str | None = None) -> CrocodileLab:
+               finding: int | str | None = None) -> CrocodileLab | None:
         """Set controls from Python (a preset first, then switches and weights), then redraw."""
         on, off, weights = list(on), list(off), dict(weights or {})
         for t in (*on, *off, *weights):
@@ -311,7 +310,7 @@ class CrocodileLab(App):
 
     # -- the prior editor ------------------------------------------------------------------------
     @guarded
-    def set_prior(self, prior: Any) -> CrocodileLab:
+    def set_prior(self, prior: Any) -> CrocodileLab | None:
         """Replace the prior: a kind (``"true"``, ``"empty"``, ``"reversed"``) or a ``K×K`` matrix.
 
         A run in progress keeps the prior it started with; the new one applies to the next run.
@@ -330,7 +329,7 @@ class CrocodileLab(App):
         return self
 
     @guarded
-    def edit_prior(self, cause: int, effect: int, value: float) -> CrocodileLab:
+    def edit_prior(self, cause: int, effect: int, value: float) -> CrocodileLab | None:
         """Set one entry of the prior (what typing into the editor does)."""
         k = self.splits.num_findings
         if not (0 <= int(cause) < k and 0 <= int(effect) < k):

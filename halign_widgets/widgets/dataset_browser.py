@@ -14,6 +14,7 @@ import torch
 
 from ..data import ImageDataset
 from ..errors import ConfigError, unknown_name
+from ..validation import check_int
 from ._app import App, guarded
 
 __all__ = ["DatasetBrowser"]
@@ -56,8 +57,7 @@ class DatasetBrowser(App):
         if not isinstance(dataset, ImageDataset):
             raise ConfigError(f"DatasetBrowser needs an ImageDataset (from make_world or a loader), "
                               f"got {type(dataset).__name__}.")
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
-            raise ConfigError(f"n={n!r} must be an integer between 1 and 64 (images per page).")
+        n = check_int("n", n, 1, 64, hint="images per page")
         self.dataset, self.n = dataset, n
         self.page = 0
         self.pool: list[int] = list(range(len(dataset)))
@@ -109,7 +109,7 @@ class DatasetBrowser(App):
         return max(1, math.ceil(len(self.pool) / self.n))
 
     @guarded
-    def select(self, class_name: str | None = None, split: str | None = None) -> list[int]:
+    def select(self, class_name: str | None = None, split: str | None = None) -> list[int] | None:
         """Filter by class (or finding) and / or split (``"all"`` resets a filter); returns the indices shown."""
         if class_name is not None and class_name not in (ALL, *self.dataset.classes):
             raise unknown_name("class", class_name, [ALL, *self.dataset.classes])
@@ -138,17 +138,17 @@ class DatasetBrowser(App):
         self.refresh()
 
     @guarded
-    def next_page(self) -> list[int]:
+    def next_page(self) -> list[int] | None:
         """Show the next page (wraps around); returns the indices shown."""
         return self.set_page((self.page + 1) % self.n_pages)
 
     @guarded
-    def prev_page(self) -> list[int]:
+    def prev_page(self) -> list[int] | None:
         """Show the previous page (wraps around); returns the indices shown."""
         return self.set_page((self.page - 1) % self.n_pages)
 
     @guarded
-    def set_page(self, page: int) -> list[int]:
+    def set_page(self, page: int) -> list[int] | None:
         """Show page ``page`` (0-based)."""
         if not 0 <= int(page) < self.n_pages:
             raise ConfigError(f"page {page} does not exist; pages go from 0 to {self.n_pages - 1}.")

@@ -29,6 +29,7 @@ from ..prototypes import (
     push_prototypes,
 )
 from ..training import Callback
+from ..validation import check_int
 from ._app import App, guarded
 from ._prototype_plots import plot_explanation, plot_placeholder, plot_prototype
 
@@ -93,8 +94,7 @@ class PrototypeBrowser(App):
             raise ConfigError("the dataset needs 'train' and 'test' splits (the prototypes' sources and the images "
                               "to browse), as every world of make_world(...) has.")
         for name, value, high in (("top", top, 50), ("k", k, 20)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-                raise ConfigError(f"{name} must be an integer between 1 and {high}, got {value!r}.")
+            check_int(name, value, 1, high)
         top = min(top, model.num_prototypes)   # shown: as many as there are
         train, test = dataset.split("train"), dataset.split("test")
         if push is not None and len(push) != model.num_prototypes:
@@ -208,7 +208,7 @@ class PrototypeBrowser(App):
     # -- driving from Python -------------------------------------------------------------------------
     @guarded
     def select(self, index: int | None = None, prototype: int | None = None,
-               mode: str | None = None) -> PrototypeBrowser:
+               mode: str | None = None) -> PrototypeBrowser | None:
         """Set the test image, the prototype (``-1`` = none) and the map mode at once, then redraw."""
         if index is not None and not 0 <= int(index) < len(self.test):
             raise UnknownNameError(f"test image {index} does not exist; pick 0..{len(self.test) - 1}.")
@@ -228,7 +228,7 @@ class PrototypeBrowser(App):
         return self
 
     @guarded
-    def run(self) -> PrototypeExplanation:
+    def run(self) -> PrototypeExplanation | None:
         """Explain the current test image and redraw both panels."""
         x = self.test.images[self.index.value][None]
         self.explanation = explain_prototypes(self.model, x)[0]

@@ -107,7 +107,7 @@ class ScaffoldMap(App):
         self.set_status(f"showing: {key or 'root'}")
 
     @guarded
-    def open(self, path: str) -> ScaffoldMap:
+    def open(self, path: str) -> ScaffoldMap | None:
         """Expand the tree down to ``path`` (keys joined by ``/``; ``""`` = root) and show its card."""
         find_node(path)  # an unknown path raises before anything changes
         key = path.strip("/")

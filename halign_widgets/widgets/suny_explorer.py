@@ -100,7 +100,7 @@ class SunyExplorer(App):
     # -- driving from Python -------------------------------------------------------------
     @guarded
     def select(self, index: int | None = None, causes: str | None = None, layer: str | None = None,
-               pool: int | None = None, samples: int | None = None, grid: int | None = None) -> SunyExplorer:
+               pool: int | None = None, samples: int | None = None, grid: int | None = None) -> SunyExplorer | None:
         """Set any of the controls at once, then compute (synchronously)."""
         if causes is not None and causes not in CAUSE_KINDS:
             raise unknown_name("cause kind", causes, CAUSE_KINDS)

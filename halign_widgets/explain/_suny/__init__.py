@@ -12,13 +12,13 @@ sufficient perspective", CVPR workshops 2024 (METHODS.md §1.4). Public API:
 - :func:`intervene` → :class:`Intervention` — remove one cause, or keep only it, and compare ``p``.
 """
 
-from .causes import CAUSE_KINDS, CauseSet, make_causes, patch_regions
+from .causes import CAUSE_KINDS, CauseKind, CauseSet, make_causes, patch_regions
 from .core import suny
 from .intervene import Intervention, intervene
 from .render import suny_legend, suny_rgb
 from .result import SunyResult, combine_maps
 from .shapley import ShapleyValues, all_coalitions, exact_shapley, permutation_shapley
 
-__all__ = ["CAUSE_KINDS", "CauseSet", "Intervention", "ShapleyValues", "SunyResult", "all_coalitions",
+__all__ = ["CAUSE_KINDS", "CauseKind", "CauseSet", "Intervention", "ShapleyValues", "SunyResult", "all_coalitions",
            "combine_maps", "exact_shapley", "intervene", "make_causes", "patch_regions", "permutation_shapley",
            "suny", "suny_legend", "suny_rgb"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -30,11 +31,15 @@ from torch import Tensor, nn
 
 from ...errors import ConfigError, unknown_name
 from ...models import conv_layers, get_layer, model_input
+from ...validation import check_int
 from .._baselines import make_baseline  # shared with the metrics: zeros / mean / blurred image
 
-__all__ = ["CAUSE_KINDS", "CauseSet", "channels_last_activations", "default_layer", "make_causes", "patch_regions"]
+__all__ = ["CAUSE_KINDS", "CauseKind", "CauseSet", "channels_last_activations", "default_layer", "make_causes",
+           "patch_regions"]
 
-CAUSE_KINDS: tuple[str, ...] = ("features", "filters", "patches")
+#: What SUNY treats as the hypothetical causes: feature maps, filters, or image patches.
+CauseKind = Literal["features", "filters", "patches"]
+CAUSE_KINDS: tuple[CauseKind, ...] = ("features", "filters", "patches")
 Request = tuple[str, Tensor, "Tensor | None"]
 
 
@@ -51,8 +56,7 @@ def default_layer(model: nn.Module) -> str:
 
 def patch_regions(height: int, width: int, grid: int) -> Tensor:
     """``grid²×H×W`` 0/1 masks of a ``grid×grid`` partition of the image (row-major patch order)."""
-    if isinstance(grid, bool) or not isinstance(grid, int) or not 1 <= grid <= min(height, width):
-        raise ConfigError(f"grid must be an integer between 1 and {min(height, width)}, got {grid!r}.")
+    grid = check_int("grid", grid, 1, min(height, width), hint="patches per side, at most the image's side")
     rows = torch.arange(height) * grid // height
     cols = torch.arange(width) * grid // width
     ids = rows[:, None] * grid + cols[None, :]
@@ -104,7 +108,7 @@ class CauseSet:
 
     share_complements: bool = True
 
-    def __init__(self, model: nn.Module, x: Tensor, target: int, kind: str, regions: Tensor, baseline: Tensor,
+    def __init__(self, model: nn.Module, x: Tensor, target: int, kind: CauseKind, regions: Tensor, baseline: Tensor,
                  layer: str | None, batch_size: int, progress: Callable[[int], None] | None = None) -> None:
         self.model, self.x, self.target, self.kind = model, x, int(target), kind
         self.regions, self.baseline, self.layer = regions, baseline, layer
@@ -215,7 +219,7 @@ class CauseSet:
         return results
 
 
-def make_causes(model: nn.Module, x: Tensor, target: int, kind: str = "features", *, layer: str | None = None,
+def make_causes(model: nn.Module, x: Tensor, target: int, kind: CauseKind = "features", *, layer: str | None = None,
                 grid: int = 4, baseline: str | float | Tensor = "blur", batch_size: int = 64,
                 progress: Callable[[int], None] | None = None) -> CauseSet:
     """Build the :class:`CauseSet` of one image ``x`` (``1×C×H×W``, on the model's device) for class ``target``.

@@ -29,7 +29,7 @@ from ...models import check_logits, check_model_input, eval_mode, in_channels, m
 from ...validation import check_int
 from .._baselines import check_baseline
 from .._resolve import resolve_target
-from .causes import CAUSE_KINDS, CauseSet, default_layer, make_causes
+from .causes import CAUSE_KINDS, CauseKind, CauseSet, default_layer, make_causes
 from .result import COMBINE, SunyResult, combine_maps
 from .shapley import ShapleyValues, exact_shapley, permutation_shapley
 
@@ -107,7 +107,7 @@ class _Progress:
 
 
 def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer: str | None = None, *,
-         causes: str = "features", pool: int | None = 8, samples: int | None = None,
+         causes: CauseKind = "features", pool: int | None = 8, samples: int | None = None,
          baseline: str | float | Tensor = "blur", seed: int = 0, grid: int = 4, antithetic: bool = False,
          batch_size: int = 64, combine: str = "mean",
          progress: Callable[[float], None] | None = None) -> SunyResult:

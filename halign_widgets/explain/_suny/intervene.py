@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from ...errors import ConfigError, unknown_name
 from ...models import model_input
+from ...validation import check_int
 from .causes import make_causes
 from .result import SunyResult
 
@@ -84,9 +85,8 @@ def intervene(model: nn.Module, x: Tensor, result: SunyResult, cause: int,
         raise ConfigError(f"intervene explains one image: give x of shape 1×C×H×W, got {tuple(x.shape)}.")
     cs = make_causes(model, model_input(model, x), int(result.target[0]), result.causes, layer=result.layer,
                      grid=int(result.options["grid"]), baseline=result.options["baseline"])
-    if isinstance(cause, bool) or not isinstance(cause, int) or not 0 <= cause < cs.n_causes:
-        raise ConfigError(f"cause must be an integer index in [0, {cs.n_causes}) — a cause of this image — "
-                          f"got {cause!r}.")
+    cause = check_int("cause", cause, 0, cs.n_causes - 1,
+                      hint=f"the index of one of this image's {cs.n_causes} causes")
     coalition = torch.zeros(1, cs.n_causes, dtype=torch.bool)
     coalition[0, cause] = True
     scope = torch.zeros(cs.n_causes, dtype=torch.bool)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ...errors import ConfigError, InputShapeError
+from ...errors import InputShapeError
+from ...validation import check_int
 
 __all__ = ["suny_rgb", "suny_legend"]
 
@@ -47,8 +48,7 @@ def suny_legend(size: int = 64) -> Tensor:
     Row 0 is the top of the square as ``imshow`` displays it, where necessity is 1; the bottom-left
     corner is black (neither), bottom-right red, top-left blue, top-right magenta.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 2:
-        raise ConfigError(f"size must be an integer ≥ 2, got {size!r}.")
+    size = check_int("size", size, 2, hint="pixels per side of the legend")
     ramp = torch.linspace(0.0, 1.0, size)
     suff = ramp[None, :].expand(size, size)
     nec = ramp.flip(0)[:, None].expand(size, size)

@@ -8,6 +8,7 @@ from typing import Any
 from torch import Tensor
 
 from ...errors import unknown_name
+from .causes import CauseKind
 
 __all__ = ["COMBINE", "SunyResult", "combine_maps"]
 
@@ -57,7 +58,7 @@ class SunyResult:
     coalition_values: dict[str, Tensor] | None
     p_full: Tensor
     target: Tensor
-    causes: str
+    causes: CauseKind
     layer: str | None
     exact: bool
     samples: int

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ...errors import ConfigError
+from ...validation import check_int
 
 __all__ = ["ShapleyValues", "ValueFunction", "all_coalitions", "exact_shapley", "permutation_shapley",
            "MAX_EXACT_PLAYERS"]
@@ -75,8 +76,7 @@ def all_coalitions(n_players: int) -> Tensor:
 
 
 def _check_players(n_players: int) -> None:
-    if not isinstance(n_players, int) or n_players < 1:
-        raise ConfigError(f"the number of players must be an integer ≥ 1, got {n_players!r}.")
+    check_int("the number of players", n_players, 1)
 
 
 def _evaluate(value_fn: ValueFunction, coalitions: Tensor, batch_size: int | None) -> Tensor:
@@ -155,8 +155,7 @@ def permutation_shapley(value_fn: ValueFunction, n_players: int, *, samples: int
         Coalitions per call of ``value_fn`` (``None``: all distinct coalitions at once).
     """
     _check_players(n_players)
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ConfigError(f"samples (the number of permutations) must be an integer ≥ 1, got {samples!r}.")
+    samples = check_int("samples (the number of permutations)", samples, 1)
     k = n_players
     gen = torch.Generator().manual_seed(int(seed))
     units = (samples + 1) // 2 if antithetic else samples

@@ -3,13 +3,20 @@ networks", CVPR workshops 2020)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
 from ...errors import ConfigError
+from ...validation import check_int
 from .base import BaseCAM, upsample
 
-__all__ = ["ScoreCAM", "channel_masks"]
+__all__ = ["ScoreCAM", "Score", "SCORES", "channel_masks"]
+
+#: What Score-CAM scores a masked image by: the target's logit, or its softmax probability.
+Score = Literal["logit", "prob"]
+SCORES: tuple[Score, ...] = ("logit", "prob")
 
 
 def channel_masks(acts: Tensor, size: tuple[int, int]) -> Tensor:
@@ -46,11 +53,10 @@ class ScoreCAM(BaseCAM):
     name = "scorecam"
     needs_gradients = False
 
-    def __init__(self, model: nn.Module, layer: nn.Module, batch_size: int = 128, score: str = "logit") -> None:
+    def __init__(self, model: nn.Module, layer: nn.Module, batch_size: int = 128, score: Score = "logit") -> None:
         super().__init__(model, layer)
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        if score not in ("logit", "prob"):
+        batch_size = check_int("batch_size", batch_size, 1, hint="masked images per forward pass")
+        if score not in SCORES:
             raise ConfigError(f"score must be 'logit' or 'prob', got {score!r}.")
         self.batch_size = batch_size
         self.score = score

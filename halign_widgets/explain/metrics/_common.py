@@ -8,9 +8,10 @@ import torch
 from torch import Tensor, nn
 
 from ...data.dataset import check_images
-from ...errors import ConfigError, InputShapeError
+from ...errors import InputShapeError
 from ...models import check_model_input, model_device, size_errors
 from ...training.evaluation import predict_probabilities
+from ...validation import check_int
 from .._resolve import resolve_target as _resolve_target
 
 __all__ = ["as_maps", "as_masks", "check_batch", "predict_probs", "resolve_target", "warn_undefined"]
@@ -68,8 +69,7 @@ def check_batch(model: nn.Module, x: Tensor) -> Tensor:
 
 def predict_probs(model: nn.Module, x: Tensor, batch_size: int = 128) -> Tensor:
     """Softmax probabilities of ``model`` on ``x`` (eval mode, no grad, on CPU), in chunks of ``batch_size``."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer ≥ 1, got {batch_size!r}.")
+    batch_size = check_int("batch_size", batch_size, 1)
     chunks = (x[i:i + batch_size] for i in range(0, x.shape[0], batch_size))
     with size_errors(model, x):
         return predict_probabilities(model, chunks, multilabel=False, device=model_device(model))

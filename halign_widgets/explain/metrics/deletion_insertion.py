@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ...errors import ConfigError
 from ...models import eval_mode, model_input
+from ...validation import check_int
 from .._baselines import make_baseline
 from ._common import TargetLike, as_maps, check_batch, predict_probs, resolve_target
 
@@ -146,10 +146,8 @@ def deletion_insertion(model: nn.Module, x: Tensor, maps: Tensor, target: Target
     >>> res.overall.mean()                                               # doctest: +SKIP
     """
     check_batch(model, x)
-    if not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"steps must be an integer ≥ 1, got {steps!r}.")
-    if batch_size < 1:
-        raise ConfigError(f"batch_size must be ≥ 1, got {batch_size}.")
+    steps = check_int("steps", steps, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     x = x.detach().float().cpu()
     maps = as_maps(maps, (x.shape[-2], x.shape[-1]), batch=x.shape[0]).cpu()
     tgt = resolve_target(model, x, target, predict_probs(model, x, batch_size))

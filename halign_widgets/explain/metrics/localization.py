@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...errors import ConfigError
+from ...validation import check_int
 from ._common import as_maps, as_masks, warn_undefined
 
 __all__ = ["energy_pointing", "mask_share", "pointing_game", "relevance_mass"]
@@ -70,8 +70,7 @@ def pointing_game(maps: Tensor, masks: Tensor, tolerance: int = 0) -> Tensor:
         fraction of them inside the mask **[ours]** (a map equal to the mask scores 1, ties are not
         decided by raster order). NaN for an empty mask or a constant map (see module docstring).
     """
-    if not isinstance(tolerance, int) or tolerance < 0:
-        raise ConfigError(f"tolerance must be an integer ≥ 0 pixels, got {tolerance!r}.")
+    tolerance = check_int("tolerance", tolerance, 0, hint="pixels")
     maps = as_maps(maps)
     masks = _dilate(as_masks(masks, maps).cpu(), tolerance)
     maps = maps.cpu()
