@@ -1,7 +1,10 @@
 """Benchmark CROCODILE: cost per epoch of full vs task-only vs ERM, the runner's speed-up, chapter 05.
 
 Run ``python benchmarks/bench_crocodile.py`` (``--quick``: fewer epochs, the chapter in smoke mode
-only). Prints three tables; never fails on time.
+only; ``--no-runner`` / ``--no-chapter`` skip table 2 / table 3; ``--record`` writes table 1 and the
+chapter rows, with the configuration, seeds and the machine's load average, to
+``benchmarks/results/crocodile.json`` through ``benchmarks/_record.py``). Prints three tables; never fails
+on time.
 
 1. **Models** — the full model, the task branch only and ERM (the lab's SmallCNN) trained through
    the Trainer on the chapter's data (the *domains* world, 1000 images of 32×32 px, batch 64,
@@ -51,7 +54,7 @@ def _train_one(name: str, epochs: int) -> dict[str, float]:
             "mb": mb}
 
 
-def bench_models(epochs: int) -> None:
+def bench_models(epochs: int) -> dict[str, dict[str, float]]:
     print(f"\nCost per epoch on the chapter's data (domains, 1000 images, 32×32 px, batch 64, 1 thread, {epochs} "
           "epochs; each row a fresh process; wall time on a shared machine is inflated, CPU time less so)")
     print(f"{'model':>10} {'s/epoch':>8} {'CPU s/ep':>9} {'CPU vs ERM':>11} {'params':>8} {'peak MB':>8} "
@@ -65,6 +68,8 @@ def bench_models(epochs: int) -> None:
     for name, r in rows.items():
         print(f"{name:>10} {r['seconds']:>8.2f} {r['cpu']:>9.2f} {r['cpu'] / erm['cpu']:>10.2f}× {r['params']:>8} "
               f"{r['mb']:>8.1f} {r['mb'] / max(erm['mb'], 1e-9):>9.2f}×", flush=True)
+    return {name: {**r, "wall_ratio_to_erm": r["seconds"] / erm["seconds"], "cpu_ratio_to_erm": r["cpu"] / erm["cpu"],
+                   "mb_ratio_to_erm": r["mb"] / max(erm["mb"], 1e-9)} for name, r in rows.items()}
 
 
 def _cpu_all() -> float:
@@ -103,26 +108,34 @@ def bench_runner(epochs: int) -> None:
           "workers only add start-up cost)")
 
 
-def bench_chapter(smoke_only: bool) -> None:
+def bench_chapter(smoke_only: bool) -> dict[str, dict[str, object]]:
     from bench_notebooks import BUDGET_MB, BUDGET_SECONDS, measure
 
     notebook = ROOT / "notebooks" / "05_causality_crocodile.ipynb"
     print("\nChapter 05 (papermill in a fresh kernel; peak = kernel RSS; budgets: smoke ≤ 30 s, default ≤ 180 s, "
           "≤ 1536 MB)")
     print(f"{'mode':>8} {'seconds':>8} {'budget':>7} {'peak MB':>8} {'status':>7}")
+    rows: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="halign-bench-05-") as tmp:
         for mode in ("smoke",) if smoke_only else ("smoke", "default"):
             seconds, mb, code, tail = measure(notebook, mode == "smoke", Path(tmp) / f"{notebook.stem}-{mode}.ipynb")
             over = seconds > BUDGET_SECONDS[mode] or mb > BUDGET_MB[mode]
             status = "CRASH" if code else ("OVER" if over else "ok")
             print(f"{mode:>8} {seconds:>8.1f} {BUDGET_SECONDS[mode]:>7.0f} {mb:>8.0f} {status:>7}", flush=True)
+            rows[mode] = {"seconds": seconds, "peak_mb": mb, "status": status, "budget_seconds": BUDGET_SECONDS[mode],
+                          "budget_mb": BUDGET_MB[mode]}
             if code:
                 print(tail)
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs, chapter in smoke mode only")
+    parser.add_argument("--no-runner", action="store_true", help="skip the runner table (n_jobs 1 vs 2)")
+    parser.add_argument("--no-chapter", action="store_true", help="skip the chapter 05 runs")
+    parser.add_argument("--record", action="store_true", help="write benchmarks/results/crocodile.json "
+                        "(the model table and the chapter rows)")
     parser.add_argument("--train-one", nargs=2, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.train_one:
@@ -130,9 +143,25 @@ def main() -> None:
         return
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU core(s); timings on a shared machine are inflated by "
           "contention")
-    bench_models(2 if args.quick else 4)
-    bench_runner(1 if args.quick else 2)
-    bench_chapter(args.quick)
+    load_start = [round(v, 2) for v in os.getloadavg()]
+    epochs = 2 if args.quick else 4
+    models = bench_models(epochs)
+    if not args.no_runner:
+        bench_runner(1 if args.quick else 2)
+    chapter = {} if args.no_chapter else bench_chapter(args.quick)
+    if args.record:
+        from _record import write_record
+
+        write_record("crocodile", {
+            "models": {"world": "domains", "n": 1000, "size": 32, "label_source_corr": 0.8, "batch_size": 64,
+                       "threads": 1, "epochs": epochs, "trainer": "halign_widgets.crocodile.make_trainer (the "
+                       "chapter's Trainer arguments), one warm-up ERM epoch not timed, each model a fresh process"},
+            "chapter": "skipped (--no-chapter)" if args.no_chapter else
+                       ("smoke only (--quick)" if args.quick else "smoke and default parameters")},
+            {"models": models, "chapter": chapter}, seeds=[0],
+            note="world seed 0, make_trainer's default seed; peak MB is sampled RSS growth; the runner table "
+                 "is not recorded here; shared machine, timings are noisy",
+            extra={"load_average_at_start": load_start})
 
 
 if __name__ == "__main__":

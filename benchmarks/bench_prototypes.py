@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/bench_prototypes.py                # everything (chapter 03 smoke + default runs too)
     python benchmarks/bench_prototypes.py --no-notebook  # the method timings only
+    python benchmarks/bench_prototypes.py --record --keep build   # also write benchmarks/results/prototypes.json
+                                                                  # and keep the executed chapter notebooks
 
 Rows:
 
@@ -13,6 +15,10 @@ Rows:
 - one image's prototype explanation (``explain_prototypes``; budget 150 ms, DESIGN.md);
 - chapter 03's wall time and peak kernel memory with smoke and default parameters
   (``bench_notebooks.measure``; budgets 30 s / 3 min and 1.5 GB).
+
+``--record`` writes every row (with the configuration, the seeds and the machine's load average) to
+``benchmarks/results/prototypes.json`` through ``benchmarks/_record.py``; ``--keep DIR`` keeps the executed
+chapter notebooks (``DIR/03_explainability_prototypes-{smoke,default}.ipynb``) instead of a temporary folder.
 
 Never fails on time (the exit code is 1 only when the chapter crashes): budgets are for an idle
 2-core machine; a busy one inflates the wall times, the CPU seconds are the steadier figure.
@@ -101,7 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-notebook", action="store_true", help="skip the chapter 03 runs")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per model (median)")
+    parser.add_argument("--record", action="store_true", help="write benchmarks/results/prototypes.json")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the executed chapter notebooks in DIR")
     args = parser.parse_args(argv)
+    load_start = [round(v, 2) for v in os.getloadavg()]
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, load avg {os.getloadavg()[0]:.2f}, "
           f"default schedule {Schedule().stages()[0].label} → … ({Schedule().total_epochs} epochs)", flush=True)
     epochs = epoch_times(args.epochs)
@@ -116,23 +125,54 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "pass" if ms <= EXPLAIN_BUDGET_MS else "OVER"
     print(f"{'one image prototype explanation (median)':52s} {ms / 1000:8.3f} {'':>8s}  {ms:.0f} ms, budget "
           f"{EXPLAIN_BUDGET_MS:.0f} ms: {verdict}")
-    if args.no_notebook:
-        return 0
+    results: dict[str, object] = {
+        "epoch_seconds": {"SmallCNN": {"wall": cw, "cpu": cc}, "ProtoPNet_joint": {"wall": pw, "cpu": pc}},
+        "epoch_ratio": {"wall": pw / cw, "cpu": pc / cc},
+        "push_2000_seconds": {"wall": push_w, "cpu": push_c},
+        "explain_ms": {"median": ms, "budget": EXPLAIN_BUDGET_MS, "within_budget": ms <= EXPLAIN_BUDGET_MS},
+        "chapter": {}}
+    crashed = 0
+    if not args.no_notebook:
+        crashed = _chapter(args.keep, results["chapter"])  # type: ignore[arg-type]
+    if args.record:
+        from _record import write_record
+
+        write_record("prototypes", {
+            "epochs": {"world": "masses", "n": 1000, "train_images": 700, "batch_size": 32, "lr": 3e-3,
+                       "cnn": "SmallCNN(1, 2, width=8)", "protopnet": "ProtoPNet(1, 2, 5, 32, layer='features.conv3')",
+                       "stage": "joint", "timed_epochs": args.epochs, "statistic": "median", "warm_up_epochs": 1},
+            "push": {"world": "masses", "n": 2000, "world_seed": 1},
+            "explain": {"world": "masses", "image_px": 64, "repeats": 15, "statistic": "median"},
+            "chapter": "skipped (--no-notebook)" if args.no_notebook else "smoke and default parameters, "
+                       "bench_notebooks.measure (papermill, fresh kernel, kernel RSS polled every 50 ms)",
+            "torch_threads": torch.get_num_threads()},
+            results, seeds=[0], note="model seeds torch.manual_seed(0); world seeds 0 (epochs), 1 (push), 2 "
+            "(explain); the chapter uses its own parameters' seeds; shared 2-core machine, timings are noisy",
+            extra={"load_average_at_start": load_start})
+    return 1 if crashed else 0
+
+
+def _chapter(keep: Path | None, out: dict[str, dict[str, object]]) -> int:
+    """Run chapter 03 with smoke and default parameters; fill ``out[mode]``; return how many crashed."""
     from bench_notebooks import BUDGET_MB, BUDGET_SECONDS, measure
 
     notebook = ROOT / "notebooks" / "03_explainability_prototypes.ipynb"
     crashed = 0
     with tempfile.TemporaryDirectory(prefix="halign-bench-03-") as tmp:
+        folder = Path(tmp) if keep is None else keep
+        folder.mkdir(parents=True, exist_ok=True)
         for mode in ("smoke", "default"):
-            seconds, peak, code, tail = measure(notebook, mode == "smoke", Path(tmp) / f"{notebook.stem}-{mode}.ipynb")
+            seconds, peak, code, tail = measure(notebook, mode == "smoke", folder / f"{notebook.stem}-{mode}.ipynb")
             over = seconds > BUDGET_SECONDS[mode] or peak > BUDGET_MB[mode]
             status = "CRASH" if code else ("OVER" if over else "ok")
             crashed += bool(code)
+            out[mode] = {"seconds": seconds, "peak_mb": peak, "budget_seconds": BUDGET_SECONDS[mode],
+                         "budget_mb": BUDGET_MB[mode], "status": status}
             print(f"{'chapter 03, ' + mode:52s} {seconds:8.1f} {'':>8s}  peak {peak:.0f} MB "
                   f"(budget {BUDGET_SECONDS[mode]:.0f} s, {BUDGET_MB[mode]:.0f} MB): {status}")
             if code:
                 print(tail)
-    return 1 if crashed else 0
+    return crashed
 
 
 if __name__ == "__main__":

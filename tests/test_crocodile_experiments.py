@@ -68,3 +68,17 @@ def test_parallel_ladder_equals_serial() -> None:
     timing = [c for c in serial.columns if c.endswith("seconds")]
     assert timing == ["epoch_seconds"]
     assert parallel.drop(columns=timing).equals(serial.drop(columns=timing))
+
+
+def test_leave_one_source_out_gives_each_held_out_source_its_own_rows() -> None:
+    kw = dict(TINY, n_sources=2)
+    loso = run_ladder(("task_only",), seeds=(0,), ood_sources=range(2), **kw)
+    assert sorted(set(loso["ood_source"])) == [0, 1]
+    assert loso.groupby("ood_source")["selection"].apply(sorted).tolist() == [["oracle", "train-val"]] * 2
+    per_source = summarize_ladder(loso, by=("config", "ood_source"))
+    assert list(per_source["ood_source"]) == [0, 1] and (per_source["seeds"] == 1).all()
+    zero, one = (per_source[per_source.ood_source == s].iloc[0] for s in (0, 1))
+    assert (zero["id_map"], zero["ood_map"]) != (one["id_map"], one["ood_map"]), "a different source was held out"
+    alone = run_ladder(("task_only",), seeds=(0,), ood_sources=(1,), **kw)
+    columns = [c for c in alone.columns if not c.endswith("seconds")]
+    assert loso[loso.ood_source == 1][columns].reset_index(drop=True).equals(alone[columns].reset_index(drop=True))

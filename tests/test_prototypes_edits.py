@@ -10,6 +10,8 @@ import torch
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, TrainingBusyError, UnknownNameError
 from halign_widgets.prototypes import ProtoPNet, ProtoPNetLoss, PrototypeEditor, Schedule, train_protopnet
+from halign_widgets.prototypes.debug_loss import PatchSimilarity
+from halign_widgets.prototypes.push import dataset_tensors
 from halign_widgets.training import Callback, Trainer
 
 
@@ -65,6 +67,42 @@ def test_forget_fine_tunes_and_its_undo_restores_everything(trained, world) -> N
     assert torch.equal(logits(model, world), before_logits)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in before_state.items())
     assert editor.push is trained.push and editor.forget_set == []
+
+
+def test_remember_pulls_own_class_prototypes_to_the_patch_forget_pushes_them_away_and_undo_restores(
+        trained, world, tmp_path) -> None:
+    model = trained.model
+    editor = PrototypeEditor(model, world.train, world.test, push=trained.push, val=world.val)
+    rows, cols = model.grid_size(tuple(world.train.images.shape[-2:]))
+    used = {r.patch for r in trained.push.records}
+    patch = next((0, r, c) for r in range(rows) for c in range(cols) if (0, r, c) not in used)
+    images, labels = dataset_tensors(world.train, "training data")
+    own_similarity = PatchSimilarity(images, labels, [patch], 1.0)        # Σ own-class similarity to the patch
+
+    def similarity() -> float:
+        return float(own_similarity.similarity(model, subset=False).detach())
+
+    before_logits, before_state, before = logits(model, world), {k: v.clone() for k, v in model.state_dict().items()}, \
+        similarity()
+    record = editor.remember([patch], epochs=1, last_layer_epochs=1, batch_size=16, strength=1.0,
+                             image=world.test.images[:1])
+    assert record.applied and record.kind == "remember" and record.patches == [patch]
+    assert record.probabilities_before is not None and record.probabilities_after is not None
+    assert editor.remember_set == [patch] and editor.forget_set == []
+    remembered = similarity()
+    assert remembered > before, "remembering a patch makes its class's prototypes more like it"
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before_state.items() if k.startswith("features")), \
+        "the trunk stays frozen"
+    again = PrototypeEditor.load(editor.save(tmp_path / "remembered.pt"), world.train, world.test)
+    assert again.remember_set == [patch] and [r.kind for r in again.records] == ["remember"]
+    editor.undo()
+    assert torch.equal(logits(model, world), before_logits)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before_state.items())
+    assert editor.remember_set == [] and editor.push is trained.push and similarity() == before
+    editor.forget([patch], epochs=1, last_layer_epochs=1, batch_size=16, strength=1.0)
+    assert similarity() < before < remembered, "forgetting the same patch moves the other way"
+    editor.undo()
+    assert torch.equal(logits(model, world), before_logits)
 
 
 def test_edits_are_saved_with_the_trained_weights_and_can_be_undone_after_loading(trained, world, tmp_path) -> None:
