@@ -50,3 +50,16 @@ def test_a_saved_family_loads_back_as_the_same_class_with_equal_weights(name: st
     x = torch.rand(2, model.config["in_channels"], 32, 32)
     with torch.no_grad():
         assert torch.equal(model.eval()(x), again(x))
+
+
+@pytest.mark.parametrize("name, home", [("CoCoReco", "halign_widgets.biovision"),
+                                        ("CrocodileNet", "halign_widgets.crocodile")])
+def test_an_unregistered_family_names_its_package(name: str, home: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from halign_widgets.errors import CheckpointMismatchError
+    from halign_widgets.training import registry
+
+    path = save_checkpoint(tmp_path / "m.pt", FAMILIES[name]())
+    monkeypatch.delitem(registry._FAMILIES, name)
+    with pytest.raises(CheckpointMismatchError, match=f"holds a {name}.*`import {home}` registers it"):
+        load_trained(path)
