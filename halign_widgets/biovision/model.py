@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from ..data.dataset import check_images
 from ..errors import ConfigError, InputShapeError, unknown_name
 from ..models import ConfigFacts, eval_mode, model_device
+from ..training.registry import register_model
 from ..validation import check_int
 from .attention import ContextualAttention
 from .blocks import NORMS, AreaBlock, Projection
@@ -233,3 +234,6 @@ class CoCoReco(ConfigFacts, WiringMixin, nn.Module):
     def extra_repr(self) -> str:
         return (f"width={self.config['width']}, cab_areas={self.cab_areas}, norm={self.config['norm']!r}, "
                 f"{len(self.order)} areas, {len(EDGES)} edges")
+
+
+register_model(CoCoReco)  # load_trained rebuilds it from a checkpoint's model_class / model_config

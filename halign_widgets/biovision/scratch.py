@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, unknown_name
 from ..models import ConfigFacts
+from ..training.registry import register_model
 from ..validation import check_int
 from .blocks import NORMS, AreaBlock
 from .model import MIN_CHANNELS, check_grid_input, min_input_size
@@ -84,3 +85,6 @@ class ScratchCNN(ConfigFacts, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.dropout(self.forward_features(x).mean((2, 3))))
+
+
+register_model(ScratchCNN)  # load_trained rebuilds it from a checkpoint's model_class / model_config

@@ -37,7 +37,9 @@ Checks that recompute the result with the lab (any seed, any run):
   :func:`check_largest_prototype_drop`, :func:`check_distinct_prototypes`.
 
 A check that needs masks the data lacks prints one "not yet" line saying it is ``skipped`` and why
-(:func:`skip`).
+(:func:`skip`). A chapter section that needs a lab world instead of the researcher's ``DATA`` decides
+with :func:`uses_lab_world` (it runs on its own world and says so) or :func:`requires_world_knob` (it
+is skipped and says why), in :mod:`.sections`.
 
 Helpers for solutions and checks: :func:`accuracy_of`, :func:`temporarily`, :func:`best_time`,
 :func:`prototypes_off`.
@@ -64,6 +66,7 @@ from .checks_suny import SUNY_MAPS, check_necessary_cause_drop, check_smallest_s
 from .checks_timing import check_speedup
 from .core import as_integer, as_number, as_tensor, check_true, check_value, checker
 from .measure import accuracy_of, best_time, temporarily
+from .sections import requires_world_knob, uses_lab_world
 
 __all__ = [
     "METRICS",
@@ -105,6 +108,8 @@ __all__ = [
     "check_value",
     "checker",
     "prototypes_off",
+    "requires_world_knob",
     "skip",
     "temporarily",
+    "uses_lab_world",
 ]

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..models import SmallCNN
+from ..training.registry import register_model
 from ._facts import DomainFacts
 from .objective import split_targets
 
@@ -134,3 +135,6 @@ class CORALObjective:
         bce = F.binary_cross_entropy_with_logits(out[:, :model.num_findings], findings)
         coral = coral_penalty(feats, source)
         return bce + self.penalty * coral, out, {"task": bce, "coral": coral}
+
+
+register_model(BaselineNet)  # load_trained rebuilds it from a checkpoint's model_class / model_config

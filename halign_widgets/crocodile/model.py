@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..models import SmallCNN
+from ..training.registry import register_model
 from ..validation import check_int
 from ._facts import DomainFacts
 from .contrastive import RelationalScorer
@@ -170,3 +171,6 @@ class CrocodileNet(DomainFacts, nn.Module):
         task_z = self.task(x).z
         source_z = self.domain(x).z if self.domain is not None else task_z.new_zeros(x.shape[0], self.num_sources)
         return torch.cat([task_z, source_z], 1)
+
+
+register_model(CrocodileNet)  # load_trained rebuilds it from a checkpoint's model_class / model_config

@@ -8,7 +8,8 @@ knowing how it was built.
 
 :class:`~halign_widgets.models.SmallCNN` is registered here; a method package registers its own
 families when it is imported (``halign_widgets.causality`` registers
-:class:`~halign_widgets.causality.CausalCNN`) — the registry never imports upward. Register your
+:class:`~halign_widgets.causality.CausalCNN`, ``halign_widgets.biovision`` CoCoReco and ScratchCNN,
+``halign_widgets.crocodile`` CrocodileNet and BaselineNet) — the registry never imports upward. Register your
 own class with :func:`register_model`.
 """
 
@@ -32,7 +33,9 @@ __all__ = ["register_model", "model_families", "build_model", "load_trained", "H
 M = TypeVar("M", bound=type)
 _FAMILIES: dict[str, type[nn.Module]] = {}
 #: Where the lab's families that are not registered by this package live (for error messages only).
-HOMES = {"CausalCNN": "halign_widgets.causality"}
+HOMES = {"CausalCNN": "halign_widgets.causality", "CoCoReco": "halign_widgets.biovision",
+         "ScratchCNN": "halign_widgets.biovision", "CrocodileNet": "halign_widgets.crocodile",
+         "BaselineNet": "halign_widgets.crocodile"}
 
 
 def register_model(cls: M) -> M:
