@@ -303,7 +303,8 @@ def test_a_huge_learning_rate_is_refused_before_the_step_and_names_the_batch(wor
     try:
         assert dash.run() is None                    # guarded: the error is shown inline, not raised
         assert dash.state == "failed" and isinstance(dash.last_error, ConfigError)
-        assert "epoch 1, batch 2" in str(dash.last_error) and "Lower the learning rate (now 1e+30)" in str(dash.last_error)
+        message = str(dash.last_error)
+        assert "epoch 1, batch 2" in message and "Lower the learning rate (now 1e+30)" in message
         assert _finite(dash.model) and not dash.start_button.disabled
     finally:
         dash.close()

@@ -25,10 +25,10 @@ status line says so.
 (``replace=True``: explorers recompute for the newest setting) or is refused
 (:class:`~halign_widgets.errors.TrainingBusyError`: never two trainings at once). The worker's
 Start button is disabled and its Stop button enabled while it runs (Start also while a synchronous
-``run()`` blocks), and Stop clears the error box (:meth:`App.worker_buttons`). Inside the worker, :func:`check_stop` raises :class:`WorkerStopped`
-when Stop was pressed. Every app exposes the same verbs: ``run(background=False)`` (synchronous
-by default, for scripts and tests; the buttons pass ``background=True``), ``stop()``, ``wait()``,
-``close()``.
+``run()`` blocks), and Stop clears the error box (:meth:`App.worker_buttons`). Inside the worker,
+:func:`check_stop` raises :class:`WorkerStopped` when Stop was pressed. Every app exposes the same
+verbs: ``run(background=False)`` (synchronous by default, for scripts and tests; the buttons pass
+``background=True``), ``stop()``, ``wait()``, ``close()``.
 
 **Closing frees everything.** :meth:`App.close` stops the worker, closes every widget the app
 created (containers, layouts and styles included, found both from the widgets created during
