@@ -229,8 +229,10 @@ def test_figures_and_app_images_keep_their_text_legible_on_screen(lab: Any) -> N
     bad = {name: m for name, m in measured.items() if m["problems"]}
     assert not bad, json.dumps(bad, indent=1)
 
+    lab.page.set_viewport_size({"width": 1280, "height": 1500})   # the whole app fits on screen
     app = lab.widget_area("halign-AttributionExplorer").first
     app.scroll_into_view_if_needed()
+    lab.page.wait_for_timeout(300)
     shot = lab.screenshot(lab.shot_path("legibility.png"), app)
     assert shot.stat().st_size > 10_000
     print(f"legibility measured in {time.monotonic() - started:.1f} s:", json.dumps(measured))
