@@ -24,11 +24,11 @@ status line says so.
 :meth:`App.wait` waits, :attr:`App.running` tells. A second start either replaces the running work
 (``replace=True``: explorers recompute for the newest setting) or is refused
 (:class:`~halign_widgets.errors.TrainingBusyError`: never two trainings at once). The worker's
-Start button is disabled and its Stop button enabled while it runs
-(:meth:`App.worker_buttons`). Inside the worker, :func:`check_stop` raises :class:`WorkerStopped`
-when Stop was pressed. Every app exposes the same verbs: ``run(background=False)`` (synchronous
-by default, for scripts and tests; the buttons pass ``background=True``), ``stop()``, ``wait()``,
-``close()``.
+Start button is disabled and its Stop button enabled while it runs (Start also while a synchronous
+``run()`` blocks), and Stop clears the error box (:meth:`App.worker_buttons`). Inside the worker,
+:func:`check_stop` raises :class:`WorkerStopped` when Stop was pressed. Every app exposes the same
+verbs: ``run(background=False)`` (synchronous by default, for scripts and tests; the buttons pass
+``background=True``), ``stop()``, ``wait()``, ``close()``.
 
 **Closing frees everything.** :meth:`App.close` stops the worker, closes every widget the app
 created (containers, layouts and styles included, found both from the widgets created during
@@ -339,13 +339,13 @@ class App(metaclass=_AppMeta):
         self._start_button, self._stop_button = start, stop
         self._show_running(self.running)
 
-    def _show_running(self, running: bool) -> None:
+    def _show_running(self, running: bool, stoppable: bool = True) -> None:
         if self.closed:
             return
         if self._start_button is not None:
             self._start_button.disabled = running
         if self._stop_button is not None:
-            self._stop_button.disabled = not running
+            self._stop_button.disabled = not (running and stoppable)
 
     @property
     def running(self) -> bool:
@@ -392,7 +392,13 @@ class App(metaclass=_AppMeta):
             self.stop(wait=True)
         else:
             self.require_idle("start again")
-        return target(threading.Event(), *args)
+        # Start is disabled while the call blocks too (a click would only queue a second run); Stop stays
+        # disabled, since the kernel could not take its click before the call has returned
+        self._show_running(True, stoppable=False)
+        try:
+            return target(threading.Event(), *args)
+        finally:
+            self._show_running(self.running)
 
     def _worker_main(self, target: Callable[..., Any], stop: threading.Event, args: tuple[Any, ...]) -> None:
         try:
@@ -413,7 +419,14 @@ class App(metaclass=_AppMeta):
         """Hook: called by :meth:`stop` (e.g. to forward the request to a Trainer)."""
 
     def stop(self, wait: bool = True) -> None:
-        """Ask the worker to stop after its current step; with ``wait``, wait for it to end."""
+        """Ask the worker to stop after its current step; with ``wait``, wait for it to end.
+
+        Stopping a running worker is an action like any other: it clears the error box (a refused
+        second Start, a value put back), so no error outlives it. An error of the work itself is
+        shown when the worker ends.
+        """
+        if self.running and threading.current_thread() is not self._thread:
+            self.clear_error()
         self._stop_event.set()
         self._stop_requested()
         thread = self._thread
