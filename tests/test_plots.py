@@ -304,6 +304,24 @@ def test_notebook_figure_renders_a_sharp_png_at_its_own_size() -> None:
     assert math.isclose(meta["width"], 400, rel_tol=0.1)                         # 4 in at 100 dpi, tight bbox
 
 
+def test_notebook_figure_stays_sharp_after_pyplot_registered_its_figure_printer() -> None:
+    from IPython.core.formatters import DisplayFormatter
+    from matplotlib.figure import Figure
+
+    from halign_widgets.widgets._plotting import register_sharp_png
+
+    formatter = DisplayFormatter()
+    png = formatter.formatters["image/png"]
+    png.for_type(Figure, lambda fig: b"1x")               # what the inline backend does for every Figure
+    fig = plot_images(torch.rand(2, 1, 8, 8), ["a", "b"], width=4.0)
+    assert formatter.format(fig)[0]["image/png"] == b"1x"   # without the lab's printer: the soft 1x picture
+    assert register_sharp_png(png) is True
+    data, meta = formatter.format(fig)
+    w, _ = struct.unpack(">II", data["image/png"][16:24])
+    assert meta["image/png"]["width"] == w // 2 and math.isclose(w / 2, 400, rel_tol=0.1)
+    assert register_sharp_png() is False                   # no IPython shell running in the test
+
+
 # -- scaffold and the apps' figures ----------------------------------------------------------------
 @pytest.mark.parametrize("width", [9.5, 6.0])
 def test_scaffold_handout_fits_a_column(width: float) -> None:

@@ -22,7 +22,8 @@ from torch import Tensor
 from ..errors import ConfigError, InputShapeError
 
 __all__ = ["COLUMN_WIDTH", "LABEL_PT", "NotebookFigure", "SCALES", "TITLE_PT", "as_images", "column_width",
-           "decorate_panel", "mask_at", "panel_grid", "prepare_figure", "show_image", "titles_for", "wrap_text"]
+           "decorate_panel", "mask_at", "panel_grid", "prepare_figure", "register_sharp_png", "show_image",
+           "titles_for", "wrap_text"]
 
 #: Widest figure (inches) that a notebook column shows without shrinking its text.
 COLUMN_WIDTH = 9.5
@@ -45,11 +46,34 @@ class NotebookFigure(Figure):
         return data, {"width": w // 2, "height": h // 2}
 
 
+def register_sharp_png(formatter: Any = None) -> bool:
+    """Make IPython show every :class:`NotebookFigure` through its own sharp ``_repr_png_``.
+
+    Once pyplot's inline backend is active in a kernel it registers a PNG printer for every
+    matplotlib ``Figure`` (at 1× the dpi), and IPython prefers a printer registered for a type
+    over the object's ``_repr_png_``; a printer registered for this subclass is found first along
+    the class hierarchy, whatever the order of registration. ``formatter`` is IPython's
+    ``image/png`` formatter (the running shell's when omitted); ``False`` outside IPython.
+    """
+    if formatter is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+        if shell is None:
+            return False
+        formatter = shell.display_formatter.formatters["image/png"]
+    formatter.for_type(NotebookFigure, NotebookFigure._repr_png_)
+    return True
+
+
 def prepare_figure(fig: Figure | None, width: float | None, height: float) -> Figure:
     """``fig`` cleared and resized (or a new :class:`NotebookFigure`), with constrained layout."""
     if fig is None:
         fig = NotebookFigure(figsize=(width or COLUMN_WIDTH, height), dpi=100)
         FigureCanvasAgg(fig)
+        register_sharp_png()
     else:
         fig.clear()
         fig.set_size_inches(width or fig.get_figwidth(), height)

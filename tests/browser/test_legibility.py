@@ -17,10 +17,10 @@ This test measures that in the lab started the way ``make lab`` starts it (the s
 The kernel reports every drawn text's box as fractions of the PNG it shows (matplotlib's text extents,
 and for the static figures the ``bbox_inches="tight"`` crop that ``savefig`` uses). In the page, each
 image's on-screen rectangle maps those fractions to screen pixels. The image's natural size must
-match the size the kernel computed (else the mapping would be wrong; a ``NotebookFigure`` comes at
-twice its dpi, or at its dpi once pyplot's inline backend has registered its own formatter for
-figures); then every text's font size on screen (its em, in CSS pixels at zoom 100 %) must be at
-least :data:`MIN_SCREEN_PX` and no two titles of a figure may overlap on screen. A screenshot of the
+match the size the kernel computed (else the mapping would be wrong); a ``NotebookFigure`` shown as a
+cell's value must come at twice its dpi, also after pyplot's inline backend registered its own 1×
+printer for figures (the lab registers a sharper one for its figures); then every text's font size
+on screen (its em, in CSS pixels at zoom 100 %) must be at least :data:`MIN_SCREEN_PX` and no two titles of a figure may overlap on screen. A screenshot of the
 app goes to ``build/screenshots/legibility.png`` (``docs/images/`` with ``HALIGN_UPDATE_DOCS=1``), like
 the other browser tests' pictures.
 """
@@ -206,13 +206,14 @@ def test_figures_and_app_images_keep_their_text_legible_on_screen(lab: Any) -> N
         assert len(record["images"]) == 1, f"{record['name']}: {record['images']}"
         image = record["images"][0]
         # the PNG is the one the kernel measured: its pixel size is the (cropped) figure at the PNG's dpi —
-        # the helper's (2 × the figure's) or, once pyplot's inline backend has registered its own formatter
-        # for figures, the figure's own
+        # twice the figure's for the lab's figures, the figure's own for what pyplot shows
         fits = [d for d in record["dpis"] if abs(image["naturalWidth"] - record["width_in"] * d) <= 3
                 and abs(image["naturalHeight"] - record["height_in"] * d) <= 3]
         assert fits, f"{record['name']}: PNG {image['naturalWidth']}×{image['naturalHeight']}, the kernel's figure " \
                      f"{record['width_in']:.2f}×{record['height_in']:.2f} in at {record['dpis']} dpi: the text " \
                      "boxes would not map onto it"
+        if record["name"] in ("attributions (cell value)", "control"):   # NotebookFigures shown as cell values
+            assert fits[0] == record["dpis"][0], f"{record['name']} came at {fits[0]} dpi, not sharp (2×)"
         texts = _screen_boxes(record, image)
         measured[record["name"]] = {
             "shown": f"{image['width']:.0f}×{image['height']:.0f} px of {image['naturalWidth']}×"
