@@ -14,15 +14,16 @@ This test measures that in the lab started the way ``make lab`` starts it (the s
 - a control figure built to be illegible (14 in wide, so the column shrinks its 8 pt text, and two
   titles drawn on top of each other), which the measurement must flag — so a pass means something.
 
-The kernel reports every drawn text's box as fractions of the PNG it shows (matplotlib's text extents,
-and for the static figures the ``bbox_inches="tight"`` crop that ``savefig`` uses). In the page, each
-image's on-screen rectangle maps those fractions to screen pixels. The image's natural size must
-match the size the kernel computed (else the mapping would be wrong); a ``NotebookFigure`` shown as a
-cell's value must come at twice its dpi, also after pyplot's inline backend registered its own 1×
-printer for figures (the lab registers a sharper one for its figures); then every text's font size
-on screen (its em, in CSS pixels at zoom 100 %) must be at least :data:`MIN_SCREEN_PX` and no two titles of a figure may overlap on screen. A screenshot of the
-app goes to ``build/screenshots/legibility.png`` (``docs/images/`` with ``HALIGN_UPDATE_DOCS=1``), like
-the other browser tests' pictures.
+The kernel reports every drawn text's box as fractions of the PNG it shows (matplotlib's text
+extents, and for the static figures the ``bbox_inches="tight"`` crop that ``savefig`` uses). In the
+page, each image's on-screen rectangle maps those fractions to screen pixels. The image's natural
+size must match the size the kernel computed (else the mapping would be wrong); a ``NotebookFigure``
+shown as a cell's value must come at twice its dpi, also after pyplot's inline backend registered
+its own 1× printer for figures (the lab registers a sharper one for its figures); then every text's
+font size on screen (its em, in CSS pixels at zoom 100 %) must be at least :data:`MIN_SCREEN_PX` and
+no two titles of a figure may overlap on screen. A screenshot of the app goes to
+``build/screenshots/legibility.png`` (``docs/images/`` with ``HALIGN_UPDATE_DOCS=1``), like the
+other browser tests' pictures.
 """
 
 from __future__ import annotations
