@@ -1,7 +1,9 @@
 """Benchmark CROCODILE: cost per epoch of full vs task-only vs ERM, the runner's speed-up, chapter 05.
 
 Run ``python benchmarks/bench_crocodile.py`` (``--quick``: fewer epochs, the chapter in smoke mode
-only). Prints three tables; never fails on time.
+only; ``--runner-only``: the runner table alone; ``--record``: write the runner table to
+``benchmarks/results/grid.json``, from which docs/scale.md's numbers are rendered). Prints three tables;
+never fails on time.
 
 1. **Models** — the full model, the task branch only and ERM (the lab's SmallCNN) trained through
    the Trainer on the chapter's data (the *domains* world, 1000 images of 32×32 px, batch 64,
@@ -81,7 +83,7 @@ def _cpu_all() -> float:
     return total
 
 
-def bench_runner(epochs: int) -> None:
+def bench_runner(epochs: int, record: bool = False) -> None:
     from halign_widgets.crocodile import run_ladder
 
     grid = dict(configs=("full", "task_only", "erm", "coral"), seeds=(0, 1), n=600, epochs=epochs, device="cpu",
@@ -101,6 +103,20 @@ def bench_runner(epochs: int) -> None:
               f"{'-' if jobs == 1 else same}", flush=True)
     print("(on an idle 2-core machine the parallel wall time approaches half its CPU time; on a loaded one the "
           "workers only add start-up cost)")
+    if record:
+        from _record import write_record
+
+        table = tables[1]
+        keys = [c for c in ("config", "seed", "ood_source", "prior") if c in table.columns]
+        config = {"configs": list(grid["configs"]), "seeds": list(grid["seeds"]),
+                  "ood_sources": sorted(int(v) for v in table["ood_source"].unique()) if "ood_source" in keys else [],
+                  "cells": len(table.drop_duplicates(subset=keys)), "images": grid["n"], "size": 32,
+                  "epochs": epochs, "threads_per_cell": 1, "device": "cpu", "world": "domains"}
+        rows = [{"n_jobs": jobs, "wall_seconds": times[jobs], "speedup": times[1] / times[jobs],
+                 "cpu_seconds_all_processes": cpus[jobs], "identical_to_serial": bool(same) if jobs > 1 else None}
+                for jobs in (1, 2)]
+        write_record("grid", config, rows, seeds=list(grid["seeds"]),
+                     note="wall time of run_ladder(n_jobs=...) including worker start-up")
 
 
 def bench_chapter(smoke_only: bool) -> None:
@@ -123,15 +139,20 @@ def bench_chapter(smoke_only: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs, chapter in smoke mode only")
+    parser.add_argument("--runner-only", action="store_true", help="only the runner table (n_jobs 1 vs 2)")
+    parser.add_argument("--record", action="store_true", help="write the runner table to benchmarks/results/grid.json")
     parser.add_argument("--train-one", nargs=2, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.train_one:
         print(json.dumps(_train_one(args.train_one[0], int(args.train_one[1]))))
         return
+    if args.runner_only:
+        bench_runner(1 if args.quick else 2, args.record)
+        return
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU core(s); timings on a shared machine are inflated by "
           "contention")
     bench_models(2 if args.quick else 4)
-    bench_runner(1 if args.quick else 2)
+    bench_runner(1 if args.quick else 2, args.record)
     bench_chapter(args.quick)
 
 
