@@ -1,10 +1,11 @@
 """Benchmark CROCODILE: cost per epoch of full vs task-only vs ERM, the runner's speed-up, chapter 05.
 
 Run ``python benchmarks/bench_crocodile.py`` (``--quick``: fewer epochs, the chapter in smoke mode
-only; ``--no-runner`` / ``--no-chapter`` skip table 2 / table 3; ``--record`` writes table 1 and the
-chapter rows, with the configuration, seeds and the machine's load average, to
-``benchmarks/results/crocodile.json`` through ``benchmarks/_record.py``). Prints three tables; never fails
-on time.
+only; ``--runner-only``: the runner table alone; ``--no-runner`` / ``--no-chapter`` skip table 2 /
+table 3; ``--record`` writes table 1 and the chapter rows, with the configuration, seeds and the
+machine's load average, to ``benchmarks/results/crocodile.json``, and the runner table to
+``benchmarks/results/grid.json`` (from which docs/scale.md's numbers are rendered), through
+``benchmarks/_record.py``). Prints three tables; never fails on time.
 
 1. **Models** — the full model, the task branch only and ERM (the lab's SmallCNN) trained through
    the Trainer on the chapter's data (the *domains* world, 1000 images of 32×32 px, batch 64,
@@ -86,7 +87,7 @@ def _cpu_all() -> float:
     return total
 
 
-def bench_runner(epochs: int) -> None:
+def bench_runner(epochs: int, record: bool = False) -> None:
     from halign_widgets.crocodile import run_ladder
 
     grid = dict(configs=("full", "task_only", "erm", "coral"), seeds=(0, 1), n=600, epochs=epochs, device="cpu",
@@ -106,6 +107,20 @@ def bench_runner(epochs: int) -> None:
               f"{'-' if jobs == 1 else same}", flush=True)
     print("(on an idle 2-core machine the parallel wall time approaches half its CPU time; on a loaded one the "
           "workers only add start-up cost)")
+    if record:
+        from _record import write_record
+
+        table = tables[1]
+        keys = [c for c in ("config", "seed", "ood_source", "prior") if c in table.columns]
+        config = {"configs": list(grid["configs"]), "seeds": list(grid["seeds"]),
+                  "ood_sources": sorted(int(v) for v in table["ood_source"].unique()) if "ood_source" in keys else [],
+                  "cells": len(table.drop_duplicates(subset=keys)), "images": grid["n"], "size": 32,
+                  "epochs": epochs, "threads_per_cell": 1, "device": "cpu", "world": "domains"}
+        rows = [{"n_jobs": jobs, "wall_seconds": times[jobs], "speedup": times[1] / times[jobs],
+                 "cpu_seconds_all_processes": cpus[jobs], "identical_to_serial": bool(same) if jobs > 1 else None}
+                for jobs in (1, 2)]
+        write_record("grid", config, rows, seeds=list(grid["seeds"]),
+                     note="wall time of run_ladder(n_jobs=...) including worker start-up")
 
 
 def bench_chapter(smoke_only: bool) -> dict[str, dict[str, object]]:
@@ -133,13 +148,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 epochs, chapter in smoke mode only")
     parser.add_argument("--no-runner", action="store_true", help="skip the runner table (n_jobs 1 vs 2)")
+    parser.add_argument("--runner-only", action="store_true", help="only the runner table (n_jobs 1 vs 2)")
     parser.add_argument("--no-chapter", action="store_true", help="skip the chapter 05 runs")
     parser.add_argument("--record", action="store_true", help="write benchmarks/results/crocodile.json "
-                        "(the model table and the chapter rows)")
+                        "(the model table and the chapter rows) and the runner table to benchmarks/results/grid.json")
     parser.add_argument("--train-one", nargs=2, metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.train_one:
         print(json.dumps(_train_one(args.train_one[0], int(args.train_one[1]))))
+        return
+    if args.runner_only:
+        bench_runner(1 if args.quick else 2, args.record)
         return
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU core(s); timings on a shared machine are inflated by "
           "contention")
@@ -147,7 +166,7 @@ def main() -> None:
     epochs = 2 if args.quick else 4
     models = bench_models(epochs)
     if not args.no_runner:
-        bench_runner(1 if args.quick else 2)
+        bench_runner(1 if args.quick else 2, args.record)
     chapter = {} if args.no_chapter else bench_chapter(args.quick)
     if args.record:
         from _record import write_record
@@ -160,7 +179,7 @@ def main() -> None:
                        ("smoke only (--quick)" if args.quick else "smoke and default parameters")},
             {"models": models, "chapter": chapter}, seeds=[0],
             note="world seed 0, make_trainer's default seed; peak MB is sampled RSS growth; the runner table "
-                 "is not recorded here; shared machine, timings are noisy",
+                 "is recorded in grid.json; shared machine, timings are noisy",
             extra={"load_average_at_start": load_start})
 
 

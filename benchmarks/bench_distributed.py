@@ -2,7 +2,8 @@
 
 The same training (SmallCNN on ``masses``, same seed, same global batch, same epochs) run as
 
-1. one process with torch's threads on every usable core (the Trainer's default);
+1. one process with the Trainer's default threads (the usable cores not busy with other work when it
+   starts, at least 1: on a loaded machine that may be a single thread);
 2. one process with a single thread (the per-core baseline);
 3. ``torchrun --nproc_per_node=2``: two processes of one thread each, gloo, synchronised batch
    norm (the default), each taking half of every global batch;
@@ -15,7 +16,8 @@ the whole command including start-up. On a small CPU the two processes compete w
 else on the machine; the numbers are reported, never judged.
 
 Run: ``python benchmarks/bench_distributed.py [--images 1200] [--size 32] [--epochs 2] [--batch-size 64]
-[--repeats 2]``.
+[--repeats 2] [--record]``; ``--record`` writes ``benchmarks/results/distributed.json`` (docs/scale.md's
+numbers are rendered from it by ``tools/readme_numbers.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]   # _record, the lab
 
 
 def _train(args: argparse.Namespace, out: Path | None) -> dict[str, Any]:
@@ -84,13 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64, help="global batch")
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--record", action="store_true", help="write benchmarks/results/distributed.json")
     p.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--no-sync-bn", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv if argv is not None else sys.argv[1:] if __name__ == "__main__" else [])
     if args.worker is not None:
         _train(args, args.worker)
         return 0
-    variants = [("1 process, all usable cores", None, None), ("1 process, 1 thread", None, 1),
+    variants = [("1 process, the Trainer's default threads", None, None), ("1 process, 1 thread", None, 1),
                 ("2 processes (torchrun, gloo), 1 thread each", 2, 1),
                 ("2 processes, per-rank batch norm (sync_bn=False)", 2, 1)]
     found: dict[str, list[tuple[dict[str, Any], float]]] = {name: [] for name, _, _ in variants}
@@ -113,6 +116,24 @@ def main(argv: list[str] | None = None) -> int:
               f"{wall:>7.1f} {first['loss']:>10.4f}")
     print(f"(usable CPU cores here: {found[variants[0][0]][0][0]['usable']}; rows 1–3 end at the same loss: same "
           "global batch, same order, batch norm over the global batch)")
+    if args.record:
+        from _record import write_record
+
+        rows = []
+        for name, nproc, _threads in variants:
+            runs = found[name]
+            fit = statistics.median(r["seconds"] for r, _ in runs)
+            rows.append({"variant": name, "processes": nproc or 1, "threads": runs[0][0]["threads"],
+                         "sync_bn": "per-rank" not in name, "fit_seconds": fit,
+                         "images_per_second": runs[0][0]["images"] / fit, "speedup": base / fit,
+                         "wall_seconds": statistics.median(w for _, w in runs), "final_loss": runs[0][0]["loss"]})
+        first = found[variants[0][0]][0][0]
+        config = {"world": "masses", "images": args.images, "train_images": first["images"] // args.epochs,
+                  "size": args.size, "model": "SmallCNN", "width": args.width, "epochs": args.epochs,
+                  "global_batch": args.batch_size, "repeats": args.repeats, "usable_cpus": first["usable"],
+                  "optimizer": "the Trainer's default (Adam)"}
+        write_record("distributed", config, rows, seeds=[0],
+                     note="fit seconds on rank 0 (no process start-up), median over repeats; wall includes start-up")
     return 0
 
 

@@ -5,7 +5,8 @@ that feeds float32 CPU tensors to a float64 model fails exactly where it would f
 to a CUDA model. ``tests/test_dtypes.py`` covers explain(), every metric, activation
 maximization, the Trainer and the causality maps; this file covers the rest of the public API —
 the leaderboard, the shortcut detective, the causality module and networks, the training helpers
-notebooks call (``predict``, ``evaluate``, ``load_trained``) — and every app that takes a model.
+notebooks call (``predict``, ``evaluate``, ``load_trained``) — and every app that takes or trains a
+model, the later chapters' too (PrototypeBrowser, ProtoPNetDashboard, CrocodileLab, ConnectomeExplorer).
 """
 
 from __future__ import annotations
@@ -210,3 +211,87 @@ def test_training_dashboard_trains_a_float64_model(world: ImageDataset) -> None:
         assert model_dtype(dash.model) is torch.float64
     finally:
         dash.close()
+
+
+# -- the apps of chapters 03, 05 and 06 ---------------------------------------------------------------
+
+def _proto64() -> torch.nn.Module:
+    from halign_widgets.prototypes import ProtoPNet
+
+    torch.manual_seed(0)
+    return ProtoPNet(1, 2, 2, 4, width=4, depth=2).double()
+
+
+def test_prototype_browser_explains_and_edits_a_float64_protopnet(world: ImageDataset) -> None:
+    from halign_widgets.widgets import PrototypeBrowser
+
+    model = _proto64()
+    app = PrototypeBrowser(model, world, key="f64-pb", k=2)         # pushes located now, on float32 images
+    try:
+        assert app.last_error is None and app.explanation is not None
+        assert app.explanation.logits.dtype == torch.float64 and _finite(app.explanation.logits)
+        app.select(index=1, prototype=0)
+        assert app.last_error is None and app.nearest is not None
+        app.disable_button.click()                                   # scores the test split with the edit
+        assert app.last_error is None and model.prototype_active[0] == 0
+        app.undo_button.click()
+        assert app.last_error is None and model.prototype_active[0] == 1
+        assert model_dtype(model) is torch.float64
+    finally:
+        app.close()
+
+
+def test_protopnet_dashboard_trains_a_float64_protopnet_through_its_stages(world: ImageDataset) -> None:
+    from halign_widgets.prototypes import Schedule
+    from halign_widgets.widgets import ProtoPNetDashboard
+
+    dash = ProtoPNetDashboard(_proto64, world, schedule=Schedule(0, 1, 1), batch_size=4, key="f64-pd", device="cpu")
+    try:
+        dash.run()
+        assert dash.last_error is None and dash.state == "finished"
+        assert [h["stage"] for h in dash.history] == ["joint", "last layer · push 1"]
+        assert all(math.isfinite(h["train_loss"]) for h in dash.history) and dash.push is not None
+        assert model_dtype(dash.model) is torch.float64
+    finally:
+        dash.close()
+
+
+def test_crocodile_lab_trains_and_draws_a_float64_crocodilenet(monkeypatch) -> None:
+    from halign_widgets.crocodile import run as crocodile_run
+    from halign_widgets.data import make_world
+    from halign_widgets.widgets import CrocodileLab, crocodile_lab
+
+    built = crocodile_run.build_model
+
+    def build64(*args, **kwargs):                    # the lab builds its own models: make them float64
+        return built(*args, **kwargs).double()
+
+    monkeypatch.setattr(crocodile_run, "build_model", build64)
+    monkeypatch.setattr(crocodile_lab, "build_model", build64)
+    domains = make_world("domains", 96, size=32, seed=0, label_source_corr=0.8)
+    lab = CrocodileLab(domains, key="f64-croco", epochs=1, batch_size=32, width=4, dim=16, device="cpu")
+    try:
+        assert lab.last_error is None and model_dtype(lab.model) is torch.float64   # untrained attention drawn
+        lab.run()
+        assert lab.last_error is None and lab._trained and model_dtype(lab.model) is torch.float64
+        assert all(math.isfinite(v) for v in lab.results["train-val"].values())
+        assert lab.learned is not None and _finite(lab.learned)
+        assert lab.attention is not None
+    finally:
+        lab.close()
+
+
+def test_connectome_explorer_on_a_float64_cocoreco() -> None:
+    from halign_widgets.biovision import CoCoReco
+    from halign_widgets.data import make_world
+    from halign_widgets.widgets import ConnectomeExplorer
+
+    torch.manual_seed(0)
+    model = CoCoReco(width=32).double().eval()
+    app = ConnectomeExplorer(model, make_world("context", 6, size=32, seed=0), key="f64-conn")
+    try:
+        assert app.last_error is None and math.isclose(float(app.result["probs"].sum()), 1.0, rel_tol=1e-6)
+        app.pathway_boxes["dorsal"].value = True                     # a cut: the model runs again
+        assert app.last_error is None and model_dtype(model) is torch.float64
+    finally:
+        app.close()

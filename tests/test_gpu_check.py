@@ -68,7 +68,34 @@ def test_the_cpu_self_test_runs_every_check_and_agrees(tmp_path: Path, capsys) -
 
     assert {f"explain {m}" for m in list_methods()} <= set(rows)
     assert {"train SmallCNN (2 epochs)", "train CausalCNN (2 epochs)", "train SmallCNN amp=True"} <= set(rows)
+    families = ["train ProtoPNet (1 joint epoch + push)", "train CrocodileNet (1 epoch, full objective)",
+                "train ScratchCNN (1 epoch)", "train CoCoReco + CAB (1 epoch)"]    # chapters 03, 05, 06
+    assert set(families) <= set(rows)
+    for name in families:    # CPU against CPU from the same weights and seed: the very same losses
+        assert rows[name]["agreement"].startswith("max |Δ train loss| 0.0e+00"), rows[name]
+        assert rows[name]["cpu_s"] > 0 and rows[name]["gpu_s"] > 0
     ddp = [r for name, r in rows.items() if name.startswith("DDP 2 ranks, gloo")]
     assert len(ddp) == 1 and "ranks max |Δ| 0.0e+00" in ddp[0]["agreement"]
     assert all(r["ok"] for r in rows.values())
-    assert "skipped: pass --chapters" in out and "23 of 23 rows agree" in out
+    assert "skipped: pass --chapters" in out and "27 of 27 rows agree" in out
+
+
+def test_a_family_row_fails_when_the_losses_part_and_chapters_say_how_they_pick_the_device(tmp_path: Path) -> None:
+    row = gpu_check._loss_row("train X", ([0.70, 0.50], 1.0), ([0.70, 0.53], 0.5))
+    assert not row.ok and "3.0e-02" in row.agreement                   # 0.03 > the 0.02 allowed
+    assert gpu_check._loss_row("train X", ([0.70, 0.50], 1.0), ([0.71, 0.49], 0.5)).ok
+    short = gpu_check._loss_row("train X", ([0.70, 0.50], 1.0), ([0.70], 0.5))
+    assert not short.ok and "epochs differ" in short.agreement
+    import json
+
+    def notebook(source: str) -> Path:
+        path = tmp_path / f"nb{len(list(tmp_path.iterdir()))}.ipynb"
+        path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["DEVICE = 1"]},
+                                              {"cell_type": "code", "metadata": {"tags": ["parameters"]},
+                                               "source": source.splitlines(keepends=True)}]}))
+        return path
+
+    assert gpu_check.device_parameter(notebook('SMOKE = False\nDEVICE = "auto"  # where to train\n')) == "DEVICE"
+    assert gpu_check.device_parameter(notebook("SMOKE = False\n# DEVICE = 'auto'\nDEVICES = 2\n")) is None
+    chapters = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert len(chapters) >= 7 and all(gpu_check.device_parameter(nb) is None for nb in chapters)  # all use "auto"

@@ -123,3 +123,36 @@ def test_without_a_one_core_run_the_binder_rehearsal_fills_the_column(tmp_path: 
     table = rn.render_block("notebooks", tmp_path)
     assert "default, one core (the Binder rehearsal below)" in table
     assert "| `00_start_here` | 40 s | 201 s | — | 700 MB |" in table
+
+
+def test_the_scale_numbers_render_from_their_records_with_the_setup_they_ran(tmp_path: Path) -> None:
+    assert ROOT / "docs" / "scale.md" in rn.DOCUMENTS
+    distributed = {"name": "distributed", "date": "2026-01-01 00:00 UTC", "command": "bench_distributed.py",
+                   "seeds": [0], "machine": _machine(), "note": "",
+                   "config": {"world": "masses", "images": 1200, "train_images": 840, "size": 32, "model": "SmallCNN",
+                              "width": 16, "epochs": 2, "global_batch": 64, "repeats": 1, "usable_cpus": 2,
+                              "optimizer": "Adam"},
+                   "results": [{"variant": "1 process, the Trainer's default threads", "processes": 1, "threads": 2,
+                                "sync_bn": True, "fit_seconds": 8.0, "images_per_second": 210.0, "speedup": 1.0,
+                                "wall_seconds": 12.5, "final_loss": 0.61234},
+                               {"variant": "2 processes (torchrun, gloo), 1 thread each", "processes": 2,
+                                "threads": 1, "sync_bn": True, "fit_seconds": 10.0, "images_per_second": 168.0,
+                                "speedup": 0.8, "wall_seconds": 16.0, "final_loss": 0.61234}]}
+    grid = {"name": "grid", "date": "2026-01-01 00:00 UTC", "command": "bench_crocodile.py", "seeds": [0, 1],
+            "machine": _machine(), "note": "",
+            "config": {"configs": ["full", "erm"], "seeds": [0, 1], "ood_sources": [3], "cells": 4, "images": 600,
+                       "size": 32, "epochs": 1, "threads_per_cell": 1, "device": "cpu", "world": "domains"},
+            "results": [{"n_jobs": 1, "wall_seconds": 40.0, "speedup": 1.0, "cpu_seconds_all_processes": 39.0,
+                         "identical_to_serial": None},
+                        {"n_jobs": 2, "wall_seconds": 25.0, "speedup": 1.6, "cpu_seconds_all_processes": 44.0,
+                         "identical_to_serial": True}]}
+    for record in (distributed, grid):
+        (tmp_path / f"{record['name']}.json").write_text(json.dumps(record), encoding="utf-8")
+    body = rn.render_block("distributed", tmp_path)
+    assert "| 2 processes (torchrun, gloo), 1 thread each | 2 × 1 | 10.0 s | 168 | 0.80× | 16.0 s | 0.6123 |" in body
+    assert "1,200 images (840 for training) at 32 px, SmallCNN width 16, 2 epochs, global batch 64" in body
+    assert "median of 1 run(s)" in body and "--record" in body
+    table = rn.render_block("grid", tmp_path)
+    assert "| 2 | 25.0 s | 1.60× | 44.0 s | yes |" in table and "| 1 | 40.0 s | 1.00× | 39.0 s | — |" in table
+    assert "a 4-cell grid" in table and "2 configurations (full, erm) × 2 seeds × held-out source(s) 3" in table
+    assert "1 epoch(s) per cell" in table and "600 images at 32 px" in table

@@ -12,16 +12,22 @@ What it checks, each as one row of the final table (CPU seconds, GPU seconds, ag
 1. every explanation method of ``explain()``, activation maximization, SUNY, deletion/insertion
    and the causality maps on a default-sized SmallCNN: maps equal to the CPU's within 1e-3 of
    their scale;
-2. one short training of every model family (SmallCNN, CausalCNN): per-epoch losses within
-   0.02 of the CPU run from the same initial weights, and a mixed-precision run
-   (``amp=True``: float16 + loss scaling) within 0.05 of full precision;
+2. one short training of every model family a chapter trains — SmallCNN and CausalCNN (2 epochs),
+   ProtoPNet (one joint epoch and a push, chapter 03), CrocodileNet (one epoch of the full
+   objective, chapter 05), ScratchCNN and CoCoReco with CABs (one epoch each, chapter 06), each on
+   a tiny world through the chapters' own training calls: per-epoch losses within 0.02 of the CPU
+   run from the same initial weights; and a mixed-precision run of SmallCNN (``amp=True``:
+   float16 + loss scaling) within 0.05 of full precision;
 3. data-parallel training with NCCL on all visible GPUs (``torchrun --nproc_per_node=<GPUs>``):
    identical parameters on every rank and equal, up to float rounding, to one process with the
    same global batch; and one process too many is refused with the ``--nproc_per_node`` that fits;
-4. the chapters in smoke mode: they take ``device="auto"``, so on this machine they train and
-   explain on CUDA. They need papermill and a Jupyter kernel (``--chapters``, with the
-   notebook wheels); otherwise the rows above are the library-level equivalents of what the
-   chapters call, and the table says the chapters were skipped.
+4. the chapters in smoke mode (``--chapters``; they need papermill and a Jupyter kernel: the
+   notebook wheels), once with no GPU visible and once with the GPUs. A chapter whose parameters
+   cell has a ``DEVICE`` parameter gets ``DEVICE="cpu"`` / ``DEVICE="cuda"``; no chapter has one
+   today, so they run with their ``device="auto"`` (the CPU when ``CUDA_VISIBLE_DEVICES`` is empty,
+   CUDA otherwise) and each row says so. Without ``--chapters`` the rows above are the
+   library-level equivalents of what the chapters call, and the table says the chapters were
+   skipped.
 
 Without CUDA it prints so and exits 0 — it never reports a GPU result it did not measure. The
 exit status is 1 when a check disagrees or fails.
@@ -231,6 +237,74 @@ def _training_rows(device: Any, quick: bool) -> list[Row]:
     return rows
 
 
+def _loss_row(name: str, cpu: tuple[list[float], float], gpu: tuple[list[float], float]) -> Row:
+    """A training row: the per-epoch training losses of the CPU run and the device run must agree."""
+    if len(cpu[0]) != len(gpu[0]) or not cpu[0]:
+        return Row(name, cpu[1], gpu[1], f"epochs differ: {len(cpu[0])} on the cpu, {len(gpu[0])} here", False)
+    diff = max(abs(a - b) for a, b in zip(cpu[0], gpu[0], strict=True))
+    return Row(name, cpu[1], gpu[1], f"max |Δ train loss| {diff:.1e}", diff <= 0.02)
+
+
+def family_trainings(quick: bool) -> dict[str, Callable[[Any], list[float]]]:
+    """The chapters' model families beyond SmallCNN/CausalCNN: name → ``train(device)`` → per-epoch losses.
+
+    Each trains through the call its chapter makes (``train_protopnet``, ``train_configuration``,
+    ``biovision.train_model``) on a tiny world, from the same seeded initial weights on every device.
+    """
+    from halign_widgets.biovision import build_model, train_model
+    from halign_widgets.crocodile import domain_splits, train_configuration
+    from halign_widgets.data import make_world
+    from halign_widgets.prototypes import ProtoPNet, Schedule, train_protopnet
+    from halign_widgets.training import derive_seed, seeded
+
+    n = 60 if quick else 400
+    masses = make_world("masses", n, size=32, seed=0)
+    splits = domain_splits(make_world("domains", 2 * n, size=32, seed=0), seed=0)
+    context = make_world("context", n, size=32, seed=0)
+    with seeded(derive_seed(0, "protopnet")):
+        proto = ProtoPNet(masses.channels, masses.num_classes, 2 if quick else 5, 8 if quick else 32,
+                          width=4 if quick else 8)
+    one_joint_epoch = Schedule(warmup_epochs=0, joint_epochs=1, last_layer_epochs=0)   # then one push
+
+    def protopnet(device: Any) -> list[float]:
+        run = train_protopnet(copy.deepcopy(proto), masses.train, masses.val, schedule=one_joint_epoch,
+                              batch_size=32, seed=0, progress=False, device=device)
+        return [e["train_loss"] for e in run.history]
+
+    def crocodile(device: Any) -> list[float]:
+        run = train_configuration("full", splits, epochs=1, batch_size=32, seed=0, width=4 if quick else 8,
+                                  dim=16 if quick else 32, device=device)
+        return [e["train_loss"] for e in run.history]
+
+    def biovision(variant: str) -> Callable[[Any], list[float]]:
+        def train(device: Any) -> list[float]:
+            model = build_model(variant, context.channels, context.num_classes, width=32, seed=0)
+            trainer = train_model(model, context, epochs=1, batch_size=32, seed=0, device=device)
+            return [e["train_loss"] for e in trainer.history]
+        return train
+
+    return {"ProtoPNet (1 joint epoch + push)": protopnet, "CrocodileNet (1 epoch, full objective)": crocodile,
+            "ScratchCNN (1 epoch)": biovision("scratch"), "CoCoReco + CAB (1 epoch)": biovision("cocoreco_cab")}
+
+
+def _family_rows(device: Any, quick: bool) -> list[Row]:
+    """One row per family of :func:`family_trainings`; each device is timed after an untimed warm-up run
+    (lazy imports, CUDA kernel loading) unless ``quick``, whose timings therefore include those first-call costs."""
+    import torch
+
+    rows = []
+    for name, train in family_trainings(quick).items():
+        runs = []
+        for dev in (torch.device("cpu"), device):
+            if not quick:
+                train(dev)
+            runs.append(timed(lambda train=train, dev=dev: train(dev), dev))
+        row = _loss_row(f"train {name}", runs[0], runs[1])
+        if quick:
+            row.agreement += "; times include first-call costs (--quick)"
+        rows.append(row)
+    return rows
+
 # -- data-parallel --------------------------------------------------------------------------------------
 
 def _DDP_OPTIONS(world_size: int) -> dict[str, Any]:
@@ -306,25 +380,44 @@ def _ddp_rows(device: Any) -> list[Row]:
 
 # -- chapters ---------------------------------------------------------------------------------------------
 
+def device_parameter(notebook: Path) -> str | None:
+    """``"DEVICE"`` when the notebook's ``parameters`` cell defines it, else ``None`` (the chapter uses ``"auto"``)."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell["source"])
+            return "DEVICE" if any(line.split("=")[0].strip() == "DEVICE" for line in source.splitlines()
+                                   if "=" in line and not line.lstrip().startswith("#")) else None
+    return None
+
+
 def _chapter_rows(device: Any) -> list[Row]:
     rows = []
     for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        parameter = device_parameter(notebook)
         times: dict[str, float | None] = {}
         errors: list[str] = []
-        for label, visible in (("cpu", ""), ("gpu", os.environ.get("CUDA_VISIBLE_DEVICES"))):
+        for label, visible, forced in (("cpu", "", "cpu"), ("gpu", os.environ.get("CUDA_VISIBLE_DEVICES"),
+                                                             device.type)):
             env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
             if visible is not None:
                 env["CUDA_VISIBLE_DEVICES"] = visible
+            env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tools"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+            parameters = {parameter: forced} if parameter else {}
             with tempfile.TemporaryDirectory() as tmp:
-                cmd = [sys.executable, str(ROOT / "tools" / "nb_tool.py"), "run", str(notebook),
-                       str(Path(tmp) / notebook.name), "--smoke"]
+                code = ("import sys, json, nb_tool; from pathlib import Path; "
+                        "nb_tool.run_notebook(Path(sys.argv[1]), Path(sys.argv[2]), smoke=True, "
+                        "parameters=json.loads(sys.argv[3]))")
+                cmd = [sys.executable, "-c", code, str(notebook), str(Path(tmp) / notebook.name),
+                       json.dumps(parameters)]
                 start = time.perf_counter()
                 proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
                 times[label] = time.perf_counter() - start
                 if proc.returncode != 0:
                     errors.append(f"{label}: {proc.stderr.strip()[-200:]}")
-        rows.append(Row(f"chapter {notebook.stem} (smoke, device auto)", times["cpu"], times["gpu"],
-                        "; ".join(errors) or "ran on both", not errors))
+        how = f'{parameter}="{device.type}"' if parameter else "device auto: no DEVICE parameter"
+        rows.append(Row(f"chapter {notebook.stem} (smoke, {how})", times["cpu"], times["gpu"],
+                        "; ".join(errors) or "ran on both (cpu column: no GPU visible)", not errors))
     return rows
 
 
@@ -357,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "the wheel folder, and exit")
     p.add_argument("--device", default="cuda", help="device to compare with the CPU; 'cpu' runs every check CPU vs "
                                                     "CPU (a test of this script on a machine without a GPU)")
-    p.add_argument("--quick", action="store_true", help="smaller models and fewer steps")
+    p.add_argument("--quick", action="store_true", help="smaller models and fewer steps (the model-family rows "
+                                                        "are then timed without a warm-up run)")
     p.add_argument("--skip-ddp", action="store_true", help="skip the data-parallel check")
     p.add_argument("--chapters", action="store_true", help="also run every chapter in smoke mode (needs papermill "
                                                            "and a Jupyter kernel: the notebook wheels)")
@@ -419,7 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     steps: list[tuple[str, Callable[[], list[Row]]]] = [
         ("explanation methods", lambda: _explain_rows(device, args.quick)),
-        ("trainings", lambda: _training_rows(device, args.quick))]
+        ("trainings", lambda: _training_rows(device, args.quick)),
+        ("model families of chapters 03, 05, 06", lambda: _family_rows(device, args.quick))]
     if not args.skip_ddp:
         steps.append(("data-parallel training", lambda: _ddp_rows(device)))
     if args.chapters:

@@ -1,8 +1,9 @@
-"""Render the README's (and the teacher's guide's) measured numbers from the committed benchmark records.
+"""Render the README's (and the teacher's guide's and docs/scale.md's) measured numbers from the benchmark records.
 
-Every number the README or ``docs/teaching.md`` states about a measurement stands between ``<!-- numbers:NAME -->`` and
-``<!-- /numbers:NAME -->`` and is rendered here from ``benchmarks/results/NAME.json`` (written by a benchmark
-run with ``--record``; see ``benchmarks/_record.py``), with the record's configuration, seeds, machine and
+Every number the README, ``docs/teaching.md`` or ``docs/scale.md`` states about a measurement stands between
+``<!-- numbers:NAME -->`` and ``<!-- /numbers:NAME -->`` and is rendered here from
+``benchmarks/results/NAME.json`` (written by a benchmark run with ``--record``; see
+``benchmarks/_record.py``), with the record's configuration, seeds, machine and
 date beside it. Usage::
 
     python tools/readme_numbers.py --write   # re-render the README's blocks from the records
@@ -26,8 +27,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 TEACHING = ROOT / "docs" / "teaching.md"
+SCALE = ROOT / "docs" / "scale.md"
 #: the documents whose ``numbers`` blocks are rendered here
-DOCUMENTS = (README, TEACHING)
+DOCUMENTS = (README, TEACHING, SCALE)
 RESULTS = ROOT / "benchmarks" / "results"
 BLOCK = re.compile(r"(<!-- numbers:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /numbers:(?P=name) -->)", re.S)
 
@@ -208,6 +210,41 @@ def render_sessions(record: dict[str, Any], results: Path = RESULTS) -> str:
     return "\n".join(lines) + f"\n\n*Run times from {source} (see the tables above).*\n"
 
 
+def render_distributed(record: dict[str, Any], results: Path = RESULTS) -> str:
+    """bench_distributed.py: 1 process vs 2 torchrun processes on the CPU, with and without synchronised batch norm."""
+    cfg = record["config"]
+    lines = ["| variant | processes × threads | training time | images / s | vs the first row | "
+             "wall time with start-up | final loss |", "|---|---|---|---|---|---|---|"]
+    for r in record["results"]:
+        lines.append(f"| {r['variant']} | {r['processes']} × {r['threads']} | {r['fit_seconds']:.1f} s | "
+                     f"{r['images_per_second']:,.0f} | {r['speedup']:.2f}× | {r['wall_seconds']:.1f} s | "
+                     f"{r['final_loss']:.4f} |")
+    configuration = (f"`{cfg['world']}` world, {cfg['images']:,} images ({cfg['train_images']:,} for training) at "
+                     f"{cfg['size']} px, {cfg['model']} width {cfg['width']}, {cfg['epochs']} epochs, global batch "
+                     f"{cfg['global_batch']}, {cfg['optimizer']}, seed 0; training time = `fit` on rank 0 without "
+                     f"process start-up, median of {cfg['repeats']} run(s) per variant; {cfg['usable_cpus']} usable "
+                     "core(s)")
+    return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["distributed"][1], configuration) + "\n"
+
+
+def render_grid(record: dict[str, Any], results: Path = RESULTS) -> str:
+    """bench_crocodile.py's runner table: one CROCODILE grid with ``n_jobs=1`` and ``n_jobs=2``."""
+    cfg = record["config"]
+    lines = ["| `n_jobs` | wall time | speed-up | CPU time, all processes | identical to `n_jobs=1` |",
+             "|---|---|---|---|---|"]
+    for r in record["results"]:
+        same = "—" if r["identical_to_serial"] is None else ("yes" if r["identical_to_serial"] else "**no**")
+        lines.append(f"| {r['n_jobs']} | {r['wall_seconds']:.1f} s | {r['speedup']:.2f}× | "
+                     f"{r['cpu_seconds_all_processes']:.1f} s | {same} |")
+    sources = ", ".join(str(s) for s in cfg["ood_sources"]) or "the default"
+    configuration = (f"a {cfg['cells']}-cell grid of `crocodile.run_ladder`: {len(cfg['configs'])} configurations "
+                     f"({', '.join(cfg['configs'])}) × {len(cfg['seeds'])} seeds × held-out source(s) {sources}; "
+                     f"`{cfg['world']}` world, {cfg['images']:,} images at {cfg['size']} px, {cfg['epochs']} epoch(s) "
+                     f"per cell, {cfg['threads_per_cell']} torch thread per cell, on the {cfg['device'].upper()}; "
+                     "wall time includes the workers' start-up; 'identical' compares the tables without their "
+                     "timing columns")
+    return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["grid"][1], configuration) + "\n"
+
 #: block name → (renderer, the benchmark command that writes its record, the record it reads)
 RENDERERS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str, str]] = {
     "findings": (render_findings, "python benchmarks/bench_findings.py --record", "findings"),
@@ -220,6 +257,8 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str, str]] = {
                   "notebooks"),
     "sessions": (render_sessions, "python benchmarks/bench_notebooks.py --conditions idle,load,onecore --record",
                  "notebooks"),
+    "distributed": (render_distributed, "python benchmarks/bench_distributed.py --repeats 3 --record", "distributed"),
+    "grid": (render_grid, "python benchmarks/bench_crocodile.py --quick --runner-only --record", "grid"),
 }
 
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError, InputShapeError
-from ..models import eval_mode, model_device
+from ..models import eval_mode, model_input
 from .data import finding_masks, marker_masks
 
 __all__ = ["attention_maps", "score_attention"]
@@ -39,7 +39,7 @@ def attention_maps(model: nn.Module, images: Tensor, finding: int) -> tuple[Tens
     if not 0 <= int(finding) < k:
         raise ConfigError(f"finding {finding} is out of range 0..{k - 1}.")
     with eval_mode(model):
-        out = task(images.to(model_device(model)))
+        out = task(model_input(model, images))
     h, w = out.grid
     a = out.attention[:, int(finding)].reshape(-1, 1, h, w).float().cpu()
     size = tuple(images.shape[-2:])

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, InputShapeError, unknown_name
-from ..models import eval_mode, model_device
+from ..models import eval_mode, model_input
 from .losses import task_causality_map
 
 __all__ = ["PRIOR_KINDS", "prior_graph", "check_prior", "learned_causality_map"]
@@ -74,12 +74,11 @@ def learned_causality_map(model: nn.Module, images: Tensor, batch_size: int = 12
     if not hasattr(model, "task"):
         raise ConfigError("learned_causality_map needs a CrocodileNet (a model with a task branch); the "
                           "baselines have no task queries.")
-    device = model_device(model)
     task: Any = model.task  # a CrocodileNet's task branch (checked above)
     total, n = None, 0
     with eval_mode(model):
         for chunk in images.split(batch_size):
-            cmap = task_causality_map(task(chunk.to(device)).causal).sum(0).cpu()
+            cmap = task_causality_map(task(model_input(model, chunk)).causal).sum(0).cpu()
             total = cmap if total is None else total + cmap
             n += chunk.shape[0]
     if total is None:

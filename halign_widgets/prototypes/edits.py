@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError, TrainingBusyError, UnknownNameError
-from ..models import eval_mode, model_device
+from ..models import eval_mode, model_input
 from ..validation import check_int
 from .debug_loss import PatchSimilarity
 from .loss import ExtraTerm, ProtoPNetLoss
@@ -168,7 +168,7 @@ class PrototypeEditor:
         if image is not None:
             with torch.no_grad(), eval_mode(self.model):
                 x = image if image.dim() == 4 else image[None]
-                probs = torch.softmax(self.model(x.to(model_device(self.model)).float()), 1)[0].cpu().tolist()
+                probs = torch.softmax(self.model(model_input(self.model, x)), 1)[0].cpu().tolist()
         acc = classification_scores(self.model, self.test)["accuracy"] if self.test is not None else None
         return probs, acc
 

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ..data.dataset import check_images
 from ..errors import TargetOutOfRangeError
-from ..models import eval_mode, model_device
+from ..models import eval_mode, model_input
 from ..validation import check_int
 from .model import ProtoPNet, log_similarity
 from .push import Box, dataset_tensors, high_activation_box, upsample_maps
@@ -121,7 +121,7 @@ def explain_prototypes(model: ProtoPNet, x: Tensor, target: int | None = None, *
                                     "(or None for the prediction).")
     start = time.perf_counter()
     with eval_mode(model):
-        out = model.forward_parts(x.to(model_device(model)).float())
+        out = model.forward_parts(model_input(model, x))
     raw = log_similarity(out.distances, model.epsilon).cpu()
     ups = upsample_maps(raw, (x.shape[-2], x.shape[-1]), upsample)
     active = model.prototype_active.cpu()
@@ -193,11 +193,10 @@ def nearest_patches(model: ProtoPNet, dataset: Any, k: int = 6, *, batch_size: i
     images, labels = dataset_tensors(dataset, "dataset")
     check_images(images, channels=model.in_channels, name="the dataset images")
     k = check_int("k", k, 1, images.shape[0], hint="patches per prototype, at most the number of images")
-    device = model_device(model)
     mins, cells = [], []
     with eval_mode(model):
         for begin in range(0, images.shape[0], batch_size):
-            d = model.distances(images[begin:begin + batch_size].to(device).float()).flatten(2)
+            d = model.distances(model_input(model, images[begin:begin + batch_size])).flatten(2)
             value, where = d.min(2)
             mins.append(value.cpu())
             cells.append(where.cpu())
@@ -212,10 +211,9 @@ def nearest_patches(model: ProtoPNet, dataset: Any, k: int = 6, *, batch_size: i
 
 
 def _boxes(model: ProtoPNet, images: Tensor, idx: Tensor, percentile: float, upsample: str) -> list[list[Box]]:
-    device = model_device(model)
     unique = sorted(set(idx.flatten().tolist()))
     with eval_mode(model):
-        sims = log_similarity(model.distances(images[unique].to(device).float()), model.epsilon).cpu()
+        sims = log_similarity(model.distances(model_input(model, images[unique])), model.epsilon).cpu()
     ups = upsample_maps(sims, (images.shape[-2], images.shape[-1]), upsample)
     pos = {i: t for t, i in enumerate(unique)}
     return [[high_activation_box(ups[pos[int(i)], j], percentile) for i in idx[j]] for j in range(idx.shape[0])]

@@ -256,7 +256,8 @@ class ProtoPNet(ConfigFacts, nn.Module):
 
     def grid_size(self, image_size: tuple[int, int]) -> tuple[int, int]:
         """Latent grid ``(n, m)`` for images of ``image_size`` (one forward pass of a blank image)."""
-        probe = torch.zeros(1, self.in_channels, *image_size, device=self.prototype_vectors.device)
+        probe = torch.zeros(1, self.in_channels, *image_size, device=self.prototype_vectors.device,
+                            dtype=self.prototype_vectors.dtype)
         with torch.no_grad(), eval_mode(self):
             shape = self.features(probe).shape[-2:]
         return int(shape[0]), int(shape[1])

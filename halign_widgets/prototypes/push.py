@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..data.dataset import check_images
 from ..errors import ConfigError, LabelMismatchError, unknown_name
-from ..models import eval_mode, model_device
+from ..models import eval_mode, model_device, model_input
 from .model import ProtoPNet, l2_distances, log_similarity
 
 __all__ = ["Box", "Patch", "PushRecord", "PushResult", "UPSAMPLE_MODES", "dataset_tensors", "high_activation_box",
@@ -219,7 +219,7 @@ def push_prototypes(model: ProtoPNet, dataset: Any, *, batch_size: int = 128, up
     with eval_mode(model):
         concept, radius = _forbidden_concept(model, images, exclude) if exclude_similar else (None, 0.0)
         for begin in range(0, images.shape[0], batch_size):
-            x = images[begin:begin + batch_size].to(device).float()
+            x = model_input(model, images[begin:begin + batch_size])
             y = labels[begin:begin + batch_size].to(device)
             z = model.latent(x)
             d = model.distances_from_latent(z)
@@ -248,8 +248,7 @@ def _forbidden_concept(model: ProtoPNet, images: Tensor, patches: Any) -> tuple[
     patches = list(patches)
     if len(patches) < 2:
         return None, 0.0
-    device = model_device(model)
-    vectors = torch.stack([model.latent(images[i:i + 1].to(device).float())[0, :, r, c] for i, r, c in patches])
+    vectors = torch.stack([model.latent(model_input(model, images[i:i + 1]))[0, :, r, c] for i, r, c in patches])
     d = torch.cdist(vectors, vectors) ** 2
     pairs = d[torch.triu(torch.ones_like(d, dtype=torch.bool), 1)]
     return vectors, float(pairs.median())
@@ -258,11 +257,10 @@ def _forbidden_concept(model: ProtoPNet, images: Tensor, patches: Any) -> tuple[
 def _apply(model: ProtoPNet, images: Tensor, where: Tensor, update: bool, percentile: float,
            upsample: str) -> list[PushRecord]:
     """Copy the chosen patches into the prototypes (each recomputed from its image alone) and record them."""
-    device = model_device(model)
     h, w = images.shape[-2:]
     latents: dict[int, Tensor] = {}
     for i in sorted(set(where[:, 0].tolist())):
-        latents[i] = model.latent(images[i:i + 1].to(device).float())[0]
+        latents[i] = model.latent(model_input(model, images[i:i + 1]))[0]
     before = []
     for j, (i, r, c) in enumerate(where.tolist()):
         patch = latents[i][:, r, c]
@@ -293,13 +291,12 @@ def init_prototypes_from_patches(model: ProtoPNet, dataset: Any, seed: int = 0) 
     images, labels = dataset_tensors(dataset, "initialisation set")
     check_push_set(model, images, labels, "initialisation set")
     g = torch.Generator().manual_seed(int(seed))
-    device = model_device(model)
     chosen: list[Patch] = []
     with eval_mode(model):
         for j, c in enumerate(model.prototype_class.tolist()):
             pool = (labels == c).nonzero()[:, 0]
             i = int(pool[torch.randint(len(pool), (1,), generator=g)])
-            z = model.latent(images[i:i + 1].to(device).float())[0]
+            z = model.latent(model_input(model, images[i:i + 1]))[0]
             r, col = (int(v) for v in torch.randint(z.shape[1], (2,), generator=g))
             col = min(col, z.shape[2] - 1)
             model.prototype_vectors.data[j] = z[:, r, col].view(-1, 1, 1)

@@ -18,7 +18,7 @@ import torch
 from ..biovision import AREAS, EDGES, PATHWAYS, CoCoReco, ablate, edge_name, get_area, pathway_edges
 from ..errors import ConfigError, InputShapeError
 from ..explain import explain
-from ..models import eval_mode
+from ..models import eval_mode, model_input
 from ._app import App, guarded
 from ._connectome_plots import draw_detail, draw_factors, draw_graph
 
@@ -211,13 +211,13 @@ class ConnectomeExplorer(App):
 
     def _probs(self, x: torch.Tensor) -> np.ndarray:
         with eval_mode(self.model), torch.no_grad():
-            return torch.softmax(self.model(x).float(), 1)[0].numpy()
+            return torch.softmax(self.model(x).float(), 1)[0].cpu().numpy()
 
     @guarded
     def run(self) -> ConnectomeExplorer | None:
         """Recompute the prediction, the area's maps, its CAM and the CAB factors, and redraw."""
         i, area = int(self.index.value), self.area.value
-        x = self.images[i:i + 1]
+        x = model_input(self.model, self.images[i:i + 1])   # the model's device and dtype
         if i not in self._intact:
             self._intact[i] = self._probs(x)
         cabs = self.ablation["cabs"] if self.model.cab_areas else None
@@ -225,19 +225,20 @@ class ConnectomeExplorer(App):
                     gains=self.ablation["gains"], cabs=cabs):
             with eval_mode(self.model), torch.no_grad():
                 out = self.model.forward_details(x)
-            probs = torch.softmax(out.logits.float(), 1)[0].numpy()
+            probs = torch.softmax(out.logits.float(), 1)[0].cpu().numpy()
             pred = int(probs.argmax())
             reaches = self.model.reaches_decision(area)
             cam = (explain(self.model, x, "gradcam", target=pred, layer=f"outputs.{area}").maps[0] if reaches
                    else torch.zeros(x.shape[-2:]))
             cut = set(self.model.cut_edges())
             gains = self.model.gain_table()
-        acts = out.features[area][0]
+        acts = out.features[area][0].float().cpu()
         top = acts.mean((1, 2)).argsort(descending=True)[:4].tolist()
         peak = float(cam.clamp_min(0).max())
         self.result = dict(index=i, area=area, probs=probs, intact_probs=self._intact[i], prediction=pred,
                            cam=None if peak <= 0 else (cam.clamp_min(0) / peak).numpy(), channels=top,
-                           activations=acts[top].numpy(), factors={a: w[0].numpy() for a, w in out.factors.items()},
+                           activations=acts[top].numpy(),
+                           factors={a: w[0].float().cpu().numpy() for a, w in out.factors.items()},
                            cut_edges=sorted(cut), gains=gains)
         self._draw_graph(cut, gains)
         self._draw_detail()
