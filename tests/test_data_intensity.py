@@ -11,7 +11,7 @@ from PIL import Image
 
 from halign_widgets.data import load_folder, load_npz
 from halign_widgets.data._loading import resize
-from halign_widgets.errors import ConfigError, InvalidPixelError
+from halign_widgets.errors import ConfigError, InputShapeError, InvalidPixelError
 
 U16 = np.array([[60000, 1000, 0, 65535], [30000, 1, 2, 40000]], np.uint16)   # 2×4 pixels
 U12 = np.array([[4095, 1000, 0, 1], [2048, 3000, 7, 4094]], np.uint16)       # 12-bit values stored in 16 bits
@@ -154,12 +154,31 @@ def npz(tmp_path: Path, images: np.ndarray, name: str = "d.npz") -> Path:
     (np.uint8, [0, 1, 128, 255], 255), (np.uint16, [0, 1000, 60000, 65535], 65535),
     (np.int16, [0, 1, 1000, 32767], 32767), (np.int32, [0, 7, 1 << 30, 2_000_000_000], 2 ** 31 - 1),
     (np.float16, [0, 0.25, 0.5, 1], 1), (np.float32, [0, 1e-6, 0.3, 1], 1), (np.float64, [0, 1e-9, 0.7, 1], 1),
-    (np.bool_, [0, 1, 1, 0], 1)])
+    (np.bool_, [0, 1, 1, 0], 1), (np.int8, [0, 1, 64, 127], 127),
+    (np.uint32, [0, 7, 1 << 31, 2 ** 32 - 1], 2 ** 32 - 1), (np.int64, [0, 7, 1 << 62, 2 ** 63 - 1], 2 ** 63 - 1),
+    (np.uint64, [0, 1 << 40, 1 << 63, 2 ** 64 - 1], 2 ** 64 - 1)])
 def test_npz_dtypes(tmp_path: Path, dtype: type, values: list[float], scale: float) -> None:
     arr = np.array(values, dtype).reshape(1, 2, 2)
     x = load_npz(npz(tmp_path, np.concatenate([arr, arr[:, ::-1]]))).images
     assert x.dtype == torch.float32 and x.shape == (2, 1, 2, 2)
     assert torch.allclose(x[0, 0].double(), torch.from_numpy(arr[0].astype(np.float64) / scale), atol=1e-7, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64])
+def test_npz_signed_integers_refuse_negative_values_but_minmax_takes_them(tmp_path: Path, dtype: type) -> None:
+    arr = np.array([[[-128, -1], [0, 127]]], dtype)                            # int8's whole range
+    with pytest.raises(InvalidPixelError, match=r"negative pixel values \(range \[-128, 127\]\).*'minmax'"):
+        load_npz(npz(tmp_path, arr))
+    assert close(load_npz(npz(tmp_path, arr), intensity="minmax").images[0, 0], (arr[0].astype(np.float64) + 128) / 255)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+@pytest.mark.parametrize("intensity", ["dtype", "minmax", 1.0])
+def test_npz_complex_pixels_are_refused_with_the_conversion(tmp_path: Path, dtype: type, intensity: object) -> None:
+    arr = (np.array([[[0, 0.5], [0.25, 1]]]) * (1 + 0j)).astype(dtype)      # imaginary part 0: still refused
+    with pytest.raises(InputShapeError, match=rf"complex pixels \(dtype {np.dtype(dtype).name}\).*numpy\.abs\(images\)"
+                                              r".*images\.real"):
+        load_npz(npz(tmp_path, arr), intensity=intensity)  # type: ignore[arg-type]
 
 
 def test_npz_uint16_and_float_ranges(tmp_path: Path) -> None:

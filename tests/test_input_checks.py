@@ -9,7 +9,8 @@ from torch import nn
 from halign_widgets.errors import InputShapeError
 from halign_widgets.explain import activation_maximization, explain, list_methods, suny
 from halign_widgets.explain.metrics import average_drop_increase, deletion_insertion, sanity_check
-from halign_widgets.models import SmallCNN, check_model_input, min_input_size
+from halign_widgets.models import SmallCNN, check_model_input, eval_mode, min_input_size
+from halign_widgets.models.inputs import probe_min_input_size
 from halign_widgets.training import Trainer
 
 
@@ -90,9 +91,59 @@ def test_other_models_get_torch_s_error_translated(side: int) -> None:
                  lambda: suny(model, x, causes="patches", grid=1),
                  lambda: deletion_insertion(model, x, torch.rand(2, side, side), steps=2),
                  lambda: activation_maximization(model, "class:0", steps=1, size=side)):
-        with pytest.raises(InputShapeError, match=rf"{side}×{side} pixels are too small for Pooled"):
+        with pytest.raises(InputShapeError, match=rf"{side}×{side} pixels are too small for Pooled; it needs at "
+                                                  r"least 6×6 pixels \(found by trying it.*resize them to at least 6"):
             call()
     assert explain(model, torch.rand(2, 1, 6, 6), "saliency").maps.shape == (2, 6, 6)
+
+
+class Strided(nn.Module):
+    """Declares no minimum: three stride-2 3×3 convolutions (no padding) then 3×3 pooling need 31×31 pixels."""
+
+    def __init__(self, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.BatchNorm2d(4), nn.Conv2d(4, 4, 3, stride=2),
+                                  nn.Dropout(0.5), nn.Conv2d(4, 4, 3, stride=2), nn.MaxPool2d(3)).to(dtype)
+        self.head = nn.Linear(4, 2).to(dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x).mean((2, 3)))
+
+
+def test_probe_finds_the_exact_minimum_and_leaves_the_model_as_it_was() -> None:
+    torch.manual_seed(0)
+    model = Strided(torch.float64).train()                        # train mode, float64: the probe must follow
+    model.body[3].eval()                                          # a deliberate mix of modes is kept
+    model(torch.rand(2, 3, 40, 40, dtype=torch.float64))          # BN statistics that must not move
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    assert probe_min_input_size(model, 3, 4) == 31
+    assert probe_min_input_size(model, 3, 30) == 31              # from just below the minimum as well
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert model.training and model.body[1].training and not model.body[3].training
+    assert torch.equal(torch.get_rng_state(), rng) and all(p.grad is None for p in model.parameters())
+    with eval_mode(model), torch.no_grad():                       # the number is exact
+        assert model(torch.zeros(1, 3, 31, 31, dtype=torch.float64)).shape == (1, 2)
+        with pytest.raises(RuntimeError, match="too small"):
+            model(torch.zeros(1, 3, 30, 30, dtype=torch.float64))
+    with pytest.raises(InputShapeError, match=r"10×12 pixels are too small for Strided; it needs at least 31×31"):
+        explain(model, torch.rand(1, 3, 10, 12, dtype=torch.float64), "saliency")
+
+
+def test_a_model_without_a_minimum_keeps_the_plain_message() -> None:
+    class Fixed(nn.Module):
+        """Built for 16×16 only: flatten then Linear, so no side but 16 works (no minimum to name)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.pool, self.head = nn.Conv2d(1, 2, 3, padding=1), nn.MaxPool2d(4), nn.Linear(2 * 4 * 4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.pool(self.conv(x)).flatten(1))
+
+    with pytest.raises(InputShapeError, match=r"3×3 pixels are too small for Fixed \(torch: .*resize them to the size "
+                                              "the model was built for"):
+        explain(Fixed().eval(), torch.rand(1, 1, 3, 3), "saliency")
 
 
 def test_unrelated_runtime_errors_are_not_disguised() -> None:

@@ -6,10 +6,14 @@ The ``intensity`` option of :func:`~halign_widgets.data.load_folder` and
 ``"dtype"`` (default)
     Scale by the range of the pixel type: 8-bit (uint8, PIL ``"L"``/``"RGB"``/``"P"`` …) by 255,
     16-bit (uint16, PIL ``"I;16"``; also 16-bit PGM/PPM and PNG read as PIL ``"I"``) by 65535,
-    int8 / int16 by 127 / 32767, bool and PIL ``"1"`` as 0 / 1. Float pixels must already lie in
-    [0, 1] (a rounding slack of ``1e-4`` is clamped). Refused, with a typed error: negative
-    integers; floats outside [0, 1]; integers of a 32- or 64-bit type that use less than 1/256 of
-    its range (scaling by 2**31 - 1 would leave the image black — state the maximum instead).
+    int8 / int16 by 127 / 32767, uint32 / int32 by 2**32 - 1 / 2**31 - 1, uint64 / int64 by
+    2**64 - 1 / 2**63 - 1 (computed in float64), bool and PIL ``"1"`` as 0 / 1. Float pixels (float16,
+    float32, float64, longdouble) must already lie in [0, 1] (a rounding slack of ``1e-4`` is
+    clamped). Refused, with a typed error: negative integers (int8 -128 … -1 too: the signed types
+    are scaled by their positive maximum); floats outside [0, 1]; integers of a 32- or 64-bit type
+    that use less than 1/256 of its range (scaling by 2**31 - 1 would leave the image black — state
+    the maximum instead); complex pixels, in every mode (they have no brightness of their own —
+    save their magnitude ``numpy.abs(a)`` or their real part ``a.real``); any non-numeric dtype.
 ``"minmax"``
     Per image: ``(x - min) / (max - min)`` over all its pixels and channels (a constant image
     becomes 0). Any sign and range is accepted — e.g. Hounsfield units or float feature maps.
@@ -89,11 +93,16 @@ def to_unit(arr: np.ndarray, intensity: Intensity, where: str, *, native_max: fl
     Raises
     ------
     InputShapeError
-        Not a numeric (bool, integer or float) array.
+        Not a real numeric (bool, integer or float) array: complex or other dtypes (the message says
+        how to convert).
     InvalidPixelError
         NaN / infinite pixels, or values that cannot be meant by ``intensity`` (see above).
     """
     kind = arr.dtype.kind
+    if kind == "c":
+        raise InputShapeError(f"{where} has complex pixels (dtype {arr.dtype}), which have no single brightness; "
+                              "save their magnitude (numpy.abs(images).astype(numpy.float32), e.g. for MRI "
+                              "reconstructions) or their real part (images.real) instead.")
     if kind not in "buif":
         raise InputShapeError(f"{where} has pixels of dtype {arr.dtype}; expected numbers (uint8, uint16, "
                               "float …) — convert with numpy's .astype(np.float32) before saving.")

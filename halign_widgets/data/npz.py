@@ -128,7 +128,8 @@ def load_npz(path: str | os.PathLike[str], split: str | None = None, size: int |
     ----------
     path:
         The ``.npz`` file. Images are ``N×H×W`` or ``N×H×W×C`` (C = 1, 3, or 4 with alpha dropped),
-        of any numeric dtype; labels ``N×1`` class indices (or ``N×K`` 0/1 for multi-label files).
+        of any real numeric dtype (bool, int8 … uint64, float16 … float64; complex is refused);
+        labels ``N×1`` class indices (or ``N×K`` 0/1 for multi-label files).
         Optional ``<split>_masks`` (``N×H×W`` or ``N×1×H×W``, non-zero = inside the true cause)
         become ``masks``. A file with plain ``images`` / ``labels`` (/ ``masks``) keys is accepted
         too and split 70 / 15 / 15.
@@ -152,9 +153,10 @@ def load_npz(path: str | os.PathLike[str], split: str | None = None, size: int |
         Missing label key, a label or mask count that differs from the image count (the message
         names the key and the first index without a partner), masks for only some splits.
     InputShapeError, InvalidPixelError
-        Wrong array shapes (masks of another spatial size than their images); NaN or infinite
-        pixels; values that ``intensity`` cannot map to [0, 1] (the message says which range was
-        found and what to pass instead).
+        Wrong array shapes (masks of another spatial size than their images); complex or other
+        non-numeric pixels (the message says how to convert them); NaN or infinite pixels; values
+        that ``intensity`` cannot map to [0, 1] (the message says which range was found and what to
+        pass instead).
     ConfigError
         Bad ``size`` or ``intensity``, or the arrays would not fit in the memory available.
     """
