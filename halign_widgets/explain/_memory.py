@@ -2,10 +2,14 @@
 
 Gradient methods that expand each input (Integrated Gradients: ``n_steps`` copies, occlusion:
 ``batch_size`` occluded copies) are explained in chunks so that one pass holds at most
-``max_pass`` images. A fixed cap is wrong both ways: on a laptop with a few GB free it is too
-small (many small passes; captum's per-call overhead dominates — a batch of 32 images with 20 IG
-steps ran 2.5× slower than captum called directly), on Binder (1–2 GB) a large one runs out of
-memory. The cap is therefore computed **[ours]**:
+``max_pass`` images. A fixed cap is wrong both ways: too small, and many small passes pay
+captum's per-call overhead again and again; too large, and on Binder (1–2 GB) one pass runs out of
+memory. The cap is therefore computed **[ours]**. What it costs is measured by
+``python benchmarks/bench_explain.py --ig-only --record`` (``benchmarks/results/explain_ig.json``:
+the lab's chunked passes against captum called directly on a batch of 32 images with 20 steps; on a
+quiet 2-core machine the chunks were the faster of the two, while under heavy CPU contention the
+ratio swung widely between rounds — the slowdown of the old fixed cap that the hardening issue
+reported only appeared under such load):
 
 - *bytes per image-pass*: one probe forward of a single image with hooks on the leaf modules
   sums the bytes of every activation, plus the input, times :data:`BACKWARD_FACTOR` for the
