@@ -17,6 +17,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from _figure_checks import assert_legible, colour_bars
 from halign_widgets.causality import summarize
 from halign_widgets.causality.experiments import COLUMNS
 from halign_widgets.data import ImageDataset
@@ -25,7 +26,7 @@ from halign_widgets.explain import Explanation
 from halign_widgets.models import SmallCNN
 from halign_widgets.training import confusion_matrix
 from halign_widgets.widgets import AttributionExplorer, ScaffoldMap, SunyExplorer
-from halign_widgets.widgets.legibility import format_problems, legibility_problems
+from halign_widgets.widgets.legibility import legibility_problems
 from halign_widgets.widgets.plots import (
     NotebookFigure,
     plot_attributions,
@@ -37,11 +38,6 @@ from halign_widgets.widgets.plots import (
     plot_suny,
 )
 from halign_widgets.widgets.scaffold_map import scaffold_figure
-
-
-def assert_legible(fig: Figure) -> None:
-    problems = legibility_problems(fig)
-    assert not problems, format_problems(problems)
 
 
 def agg_figure(w: float = 6.0, h: float = 3.0) -> Figure:
@@ -62,10 +58,6 @@ def panels(fig: Figure) -> list:
 def rows_of(axes: list) -> set[int]:
     """Grid rows the axes occupy."""
     return {ax.get_subplotspec().rowspan.start for ax in axes}
-
-
-def colour_bars(fig: Figure) -> list:
-    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
 
 
 # -- the checker -----------------------------------------------------------------------------------

@@ -14,13 +14,13 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from _figure_checks import assert_legible, colour_bars
 from halign_widgets.crocodile import LADDER, CrocodileNet, domain_splits
 from halign_widgets.data import make_world
 from halign_widgets.errors import ConfigError
 from halign_widgets.explain import explain
 from halign_widgets.models import SmallCNN
 from halign_widgets.prototypes import ProtoPNet, explain_prototypes, push_prototypes
-from halign_widgets.widgets.legibility import format_problems, legibility_problems
 from halign_widgets.widgets.plots import (
     NotebookFigure,
     plot_attention_examples,
@@ -30,15 +30,6 @@ from halign_widgets.widgets.plots import (
     plot_sources,
     plot_three_views,
 )
-
-
-def assert_legible(fig: Figure) -> None:
-    problems = legibility_problems(fig)
-    assert problems == [], format_problems(problems)
-
-
-def colour_bars(fig: Figure) -> list:
-    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
 
 
 def panels(fig: Figure) -> list:
