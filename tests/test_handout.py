@@ -94,3 +94,10 @@ def test_gitattributes_routes_the_chapters_through_the_filter() -> None:
     assert "notebooks/*.ipynb filter=nbclean" in text
     setup = (ROOT / "tools" / "setup.sh").read_text(encoding="utf-8")
     assert "filter.nbclean.clean" in setup and "clean-filter" in setup
+
+
+def test_checks_of_a_notebook_that_is_not_there_say_so(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "submitted" / "*.ipynb"        # a shell pattern that matched no file
+    assert nb_tool.main(["checks", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "no such notebook" in err and str(missing) in err

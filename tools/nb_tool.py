@@ -484,6 +484,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"student copies in {args.out}/student/, teacher copies in {args.out}/teacher/")
         return 0
     if args.cmd == "checks":
+        missing = [str(p) for p in args.notebooks if not Path(p).is_file()]
+        if missing:
+            print(f"error: no such notebook: {', '.join(missing)}; give the paths of .ipynb files (a shell "
+                  "pattern that matched nothing is passed on as it is).", file=sys.stderr)
+            return 2
         for path in args.notebooks:
             check_report(path, run=args.run, smoke=args.smoke)
         return 0
