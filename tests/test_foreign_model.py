@@ -125,6 +125,26 @@ def test_every_app_runs_a_foreign_model(model, world) -> None:
         dash.close()
 
 
+def test_the_apps_of_one_architecture_say_which_model_they_need(model) -> None:
+    from halign_widgets.data import make_world
+    from halign_widgets.prototypes import ProtoPNet
+    from halign_widgets.widgets import ConnectomeExplorer, PrototypeBrowser, ProtoPNetDashboard
+
+    world = make_world("masses", n=40, size=16, seed=0)
+    with pytest.raises(ConfigError, match=r"TheirCNN has none.*backbone.features = nn.Sequential"):
+        ProtoPNet(backbone=model)
+    with pytest.raises(ConfigError, match=r"shows a ProtoPNet, got a TheirCNN.*train_protopnet"):
+        PrototypeBrowser(model, world)
+    with pytest.raises(ConfigError, match=r"shows a CoCoReco model, got TheirCNN.*CoCoReco\("):
+        ConnectomeExplorer(model, world)
+    dash = ProtoPNetDashboard(TheirCNN(), world, key="foreign-protopnet")
+    try:                                   # the dashboard says so inline and stays usable
+        assert dash.run() is None and "trains a ProtoPNet, got a TheirCNN" in str(dash.last_error)
+        assert not dash.start_button.disabled
+    finally:
+        dash.close()
+
+
 def test_a_model_without_conv_layers_gets_a_clear_error(world) -> None:
     model = NoConv().eval()
     assert explain(model, world.images[:2], "saliency").maps.shape == (2, 16, 16)   # input methods work
