@@ -128,7 +128,7 @@ def test_every_app_runs_a_foreign_model(model, world) -> None:
 def test_the_apps_of_one_architecture_say_which_model_they_need(model) -> None:
     from halign_widgets.data import make_world
     from halign_widgets.prototypes import ProtoPNet
-    from halign_widgets.widgets import ConnectomeExplorer, PrototypeBrowser, ProtoPNetDashboard
+    from halign_widgets.widgets import ConnectomeExplorer, ProtoPNetDashboard, PrototypeBrowser
 
     world = make_world("masses", n=40, size=16, seed=0)
     with pytest.raises(ConfigError, match=r"TheirCNN has none.*backbone.features = nn.Sequential"):
