@@ -125,6 +125,23 @@ def test_every_app_runs_a_foreign_model(model, world) -> None:
         dash.close()
 
 
+def test_the_leaderboard_and_the_sanity_check_on_a_foreign_model(model, world) -> None:
+    from halign_widgets.explain import evaluate_methods
+    from halign_widgets.explain.metrics import sanity_check
+
+    masks = torch.zeros(12, 1, 16, 16, dtype=torch.bool)
+    masks[:, :, 4:10, 4:10] = True
+    table = evaluate_methods(model, (world.images, world.labels, masks), ["gradcam", "saliency"], n_images=6,
+                             steps=4, split=None)
+    assert list(table["method"]) == ["gradcam", "saliency"]
+    scores = [c for c in table.columns if c != "method" and not c.startswith("seconds_per_image")]
+    assert {"deletion", "insertion", "pointing", "relevance_mass"} <= set(scores), scores
+    assert table[scores].notna().all().all(), table[scores]           # every score, localization and sanity too
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    found = sanity_check(model, world.images[:3], "gradcam")
+    assert len(found) >= 2 and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
 def test_the_apps_of_one_architecture_say_which_model_they_need(model) -> None:
     from halign_widgets.data import make_world
     from halign_widgets.prototypes import ProtoPNet
