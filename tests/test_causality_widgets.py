@@ -8,6 +8,7 @@ import torch
 from halign_widgets.causality import CausalCNN, causality_map_of, iter_nodes
 from halign_widgets.errors import UnknownNameError
 from halign_widgets.widgets import CausalityMapExplorer, ScaffoldMap
+from halign_widgets.widgets.legibility import legibility_problems
 
 
 @pytest.fixture(scope="module")
@@ -127,5 +128,26 @@ def test_scaffold_card_follows_the_branch_the_user_opens() -> None:
         assert app.current == "causality-for-xai/concepts"
         app._accordions[""].selected_index = None           # closing the top branch: back to the root card
         assert app.current == "" and find_node("").title in app.detail.value
+    finally:
+        app.close()
+
+
+def test_channel_overlay_has_a_colour_bar_of_the_feature_map(model_and_images) -> None:
+    """Issue 13, Deliver 4: every map has a colour bar — the channel overlay too, on the channel's own range."""
+    model, images = model_and_images
+    app = CausalityMapExplorer(model, images, key="test-cexp-overlay")
+    try:
+        for channel in (0, 2):
+            app.select(channel=channel)
+            overlay_ax = app.view.figure.axes[0]
+            overlay = overlay_ax.images[-1]          # drawn over the grey image
+            assert overlay.colorbar is not None, "the channel overlay has no colour bar"
+            bar = overlay.colorbar
+            fmap = app.result["features"][channel]
+            assert bar.ax in app.view.figure.axes and overlay_ax.get_title().endswith(f"channel {channel}: activation")
+            assert bar.vmin == pytest.approx(float(fmap.min())) and bar.vmax == pytest.approx(float(fmap.max()))
+        # the causality map keeps its own bar: two bars in all
+        assert sum(im.colorbar is not None for ax in app.view.figure.axes for im in ax.images) == 2
+        assert not legibility_problems(app.view.figure)
     finally:
         app.close()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import html
+import re
+
 import pytest
 import torch
 
 from halign_widgets.crocodile import DOMAIN_TERMS, domain_splits
+from halign_widgets.crocodile.evaluation import split_scores
 from halign_widgets.data import ImageDataset, make_world
 from halign_widgets.errors import ConfigError, InputShapeError, TrainingBusyError
 from halign_widgets.widgets import CrocodileLab
@@ -62,6 +67,29 @@ def test_run_trains_and_fills_every_panel(lab: CrocodileLab) -> None:
     assert (lab.curves.renders, lab.graphs.renders, lab.attention_view.renders) > renders
     assert "trained" in lab.attention_view.figure.axes[0].get_title()
     assert lab.model is trainer.model
+    _check_summary(lab, epochs=2)
+
+
+NUMBER = r"[-+]?\d+(?:\.\d+)?"
+
+
+def _check_summary(lab: CrocodileLab, epochs: int) -> None:
+    """The summary's claims, read back from its text, against scores computed directly (issue 13, Deliver 3)."""
+    summary = html.unescape(re.sub(r"<[^>]+>", "", lab.summary.value))
+    found = re.search(rf"finished after (\d+) epoch\(s\).*\(epoch (\d+)\): ID test mAP ({NUMBER}), OOD test mAP "
+                      rf"({NUMBER}), drop ({NUMBER}).*upper bound, epoch (\d+)\): OOD mAP ({NUMBER})", summary)
+    assert found, summary
+    assert int(found.group(1)) == epochs == len(lab.history)
+    assert 1 <= int(found.group(2)) <= epochs and 1 <= int(found.group(6)) <= epochs
+    # the lab's model holds the weights selected on training-source validation
+    ind, ood = split_scores(lab.model, lab.splits, "test"), split_scores(lab.model, lab.splits, "ood_test")
+    assert float(found.group(3)) == pytest.approx(ind["map"], abs=5e-4)
+    assert float(found.group(4)) == pytest.approx(ood["map"], abs=5e-4)
+    assert float(found.group(5)) == pytest.approx(ind["map"] - ood["map"], abs=1e-3)
+    oracle = copy.deepcopy(lab.model)
+    oracle.load_state_dict(lab.tracker.selected_state("oracle"))
+    assert float(found.group(7)) == pytest.approx(split_scores(oracle, lab.splits, "ood_test")["map"], abs=5e-4)
+    assert html.unescape(re.sub(r"<[^>]+>", "", lab.status.value)) == f"finished: {epochs} epoch(s)"
 
 
 def test_background_run_disables_start_and_refuses_a_second_one(lab: CrocodileLab) -> None:

@@ -153,8 +153,11 @@ class CausalityMapExplorer(App):
         fmap = r["features"][r["channel"]].numpy()
         ax = axes[0, 0]
         ax.imshow(img.mean(0).numpy(), cmap="gray", extent=(0, 1, 1, 0))
-        ax.imshow(fmap, cmap="magma", alpha=0.55, extent=(0, 1, 1, 0), interpolation="nearest")
-        ax.set_title(f"image {self.index.value}, channel {r['channel']}", fontsize=9)
+        overlay = ax.imshow(fmap, cmap="magma", alpha=0.55, extent=(0, 1, 1, 0), interpolation="nearest")
+        # the bar says what the overlay's colours mean (a constant channel, e.g. a dead ReLU, is named as such)
+        fig.colorbar(overlay, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=8)
+        flat = f" (constant {fmap.min():.3g})" if fmap.min() == fmap.max() else ""
+        ax.set_title(f"image {self.index.value}, channel {r['channel']}: activation{flat}", fontsize=9)
         ax.axis("off")
         ax = axes[0, 1]
         im = ax.imshow(r["map"].numpy(), cmap="viridis")
@@ -180,7 +183,7 @@ class CausalityMapExplorer(App):
         ax.set_title(f"channels sorted by {r['stat_name']}", fontsize=9)
         ax.set_xlabel("rank (first = causes all the others)", fontsize=8)
         # tight_layout is slow
-        fig.subplots_adjust(left=0.04, right=0.98, top=0.92, bottom=0.08, wspace=0.3, hspace=0.45)
+        fig.subplots_adjust(left=0.04, right=0.98, top=0.92, bottom=0.08, wspace=0.35, hspace=0.45)
         self.view.redraw()
 
     def _draw_graph(self, ax: Any) -> None:
