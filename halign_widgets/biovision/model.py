@@ -27,10 +27,10 @@ import torch
 from torch import Tensor, nn
 
 from ..data.dataset import check_images
-from ..errors import ConfigError, InputShapeError, unknown_name
+from ..errors import InputShapeError, unknown_name
 from ..models import ConfigFacts, eval_mode, model_device
 from ..training.registry import register_model
-from ..validation import check_int
+from ..validation import check_int, check_real
 from .attention import ContextualAttention
 from .blocks import NORMS, AreaBlock, Projection
 from .connectome import AREAS, EDGES, edge_names, get_area, in_edges, topological_order
@@ -130,8 +130,7 @@ class CoCoReco(ConfigFacts, WiringMixin, nn.Module):
         check_int("min_grid", min_grid, 1)
         if norm not in NORMS:
             raise unknown_name("normalization", norm, NORMS)
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must lie in [0, 1), got {dropout}.")
+        check_real("dropout", dropout, 0.0, 1.0, strict_high=True)
         if isinstance(cab_areas, str):
             cab_areas = (cab_areas,)
         cabs = tuple(dict.fromkeys(get_area(a).name for a in cab_areas))

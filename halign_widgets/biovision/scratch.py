@@ -13,10 +13,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..errors import ConfigError, unknown_name
+from ..errors import unknown_name
 from ..models import ConfigFacts
 from ..training.registry import register_model
-from ..validation import check_int
+from ..validation import check_int, check_real
 from .blocks import NORMS, AreaBlock
 from .model import MIN_CHANNELS, check_grid_input, min_input_size
 
@@ -52,8 +52,7 @@ class ScratchCNN(ConfigFacts, nn.Module):
         check_int("min_grid", min_grid, 1)
         if norm not in NORMS:
             raise unknown_name("normalization", norm, NORMS)
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must lie in [0, 1), got {dropout}.")
+        check_real("dropout", dropout, 0.0, 1.0, strict_high=True)
         self.config: dict[str, Any] = dict(in_channels=in_channels, num_classes=num_classes, width=width,
                                            norm=norm, dropout=dropout, min_grid=min_grid)
         stages: dict[str, nn.Module] = {}
