@@ -23,14 +23,15 @@ __all__ = ["check_int", "check_real", "check_fraction", "check_choice"]
 T = TypeVar("T")
 
 
-def _span(low: float | None, high: float | None, strict: bool = False, between: bool = False) -> str:
+def _span(low: float | None, high: float | None, strict: bool = False, between: bool = False,
+          strict_high: bool = False) -> str:
     if between and low is not None and high is not None and not strict:
         return f" between {low:g} and {high:g}"
     parts = []
     if low is not None:
         parts.append(f"{'>' if strict else '≥'} {low:g}")
     if high is not None:
-        parts.append(f"≤ {high:g}")
+        parts.append(f"{'<' if strict_high else '≤'} {high:g}")
     return (" " + " and ".join(parts)) if parts else ""
 
 
@@ -56,8 +57,10 @@ def check_int(name: str, value: Any, low: int | None = None, high: int | None = 
 
 
 def check_real(name: str, value: Any, low: float | None = None, high: float | None = None, *,
-               strict: bool = False, hint: str = "") -> float:
-    """``value`` as a finite ``float`` ≥ ``low`` (``> low`` if ``strict``) and ≤ ``high``.
+               strict: bool = False, strict_high: bool = False, hint: str = "") -> float:
+    """``value`` as a finite ``float`` ≥ ``low`` (``> low`` if ``strict``), ≤ ``high`` (``< high`` if ``strict_high``).
+
+    ``hint`` is appended to the message, e.g. ``"a positive learning rate such as 1e-3"``.
 
     Raises
     ------
@@ -70,10 +73,11 @@ def check_real(name: str, value: Any, low: float | None = None, high: float | No
     if ok and low is not None:
         ok = v > low if strict else v >= low
     if ok and high is not None:
-        ok = v <= high
+        ok = v < high if strict_high else v <= high
     if not ok:
         extra = f" ({hint})" if hint else ""
-        raise ConfigError(f"{name} must be a finite number{_span(low, high, strict)}, got {value!r}{extra}.")
+        raise ConfigError(f"{name} must be a finite number{_span(low, high, strict, strict_high=strict_high)}, "
+                          f"got {value!r}{extra}.")
     return v
 
 

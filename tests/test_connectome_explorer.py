@@ -101,6 +101,10 @@ def test_errors_are_inline_and_the_app_stays_usable(model, world) -> None:
         assert isinstance(app.last_error, ConfigError)
         app.select(pathways=["sideways"])
         assert isinstance(app.last_error, UnknownNameError)
+        for bad in (-1.0, float("inf"), float("nan"), True):   # the library's gain check, so inf and bools too
+            app.select(edge="v1->v3", gain=bad)
+            assert isinstance(app.last_error, ConfigError) and "the gain of v1->v3 must be a finite number ≥ 0" in \
+                str(app.last_error)
         app.select(index=1, area="it")
         assert app.last_error is None and app.result["index"] == 1
     finally:

@@ -143,6 +143,11 @@ def test_switches_disable_what_does_nothing_and_refuse_impossible_configurations
     assert lab.weights["prior"].disabled and all(c.disabled for row in lab.cells for c in row)
     lab.select(weights={"task": 0.5})
     assert lab.preset.value == "custom" and lab.current_configuration().losses.weight("task") == 0.5
+    for bad in (-0.1, lab.weights["task"].max + 1, float("nan"), True):
+        lab.select(weights={"task": bad})
+        assert isinstance(lab.last_error, ConfigError) and "the weight of 'task' must be a finite number ≥ 0 and ≤" \
+            in str(lab.last_error)
+    assert lab.weights["task"].value == 0.5                     # a refused weight leaves the slider alone
     lab.select(off=["task", "task_uniform", "task_intervened", "task_consistency", "domain", "domain_uniform",
                     "domain_intervened", "domain_consistency"])
     lab.run()

@@ -10,6 +10,7 @@ refuse what they refused (and now also ``True``, which some copies let through).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -140,3 +141,102 @@ def test_checks_that_used_to_let_true_through_now_refuse_it() -> None:
     with pytest.raises(ConfigError, match=r"batch_size must be an integer ≥ 1, got True"):
         ScoreCAM(model, model.features[0], batch_size=True)
 
+
+def test_check_real_open_upper_bound() -> None:
+    assert check_real("dropout", 0.0, 0.0, 1.0, strict_high=True) == 0.0
+    assert check_real("dropout", 0.999, 0.0, 1.0, strict_high=True) == 0.999
+    with pytest.raises(ConfigError, match=r"^dropout must be a finite number ≥ 0 and < 1, got 1\.0\.$"):
+        check_real("dropout", 1.0, 0.0, 1.0, strict_high=True)
+    with pytest.raises(ConfigError, match=r"^eps must be a finite number > 0 and < 1, got 0 \(keeps it finite\)\.$"):
+        check_real("eps", 0, 0.0, 1.0, strict=True, strict_high=True, hint="keeps it finite")
+
+
+# -- the real-number checks that replaced inline copies --------------------------------------------
+
+_BAD_REALS = (True, math.nan, math.inf, "0.1")
+
+
+def _real_call_sites() -> dict[str, tuple[Callable[[object], object], str]]:
+    """``what → (call taking the bad value, the message it must match)`` for each converted call site."""
+    from halign_widgets.biovision import CoCoReco, CoCoRecoStep, ScratchCNN
+    from halign_widgets.biovision.wiring import check_gain
+    from halign_widgets.causality import causality_map
+    from halign_widgets.crocodile import LossConfig
+    from halign_widgets.crocodile.baselines import CORALObjective, GroupDROObjective
+    from halign_widgets.data._intensity import check_intensity
+    from halign_widgets.explain._baselines import check_baseline, make_baseline
+    from halign_widgets.prototypes import ProtoPNet, ProtoPNetLoss, Schedule
+    from halign_widgets.prototypes.push import high_activation_box
+    from halign_widgets.training.distributed import init_distributed
+
+    x, feats = torch.zeros(1, 1, 8, 8), torch.rand(1, 3, 2, 2)
+    sites = [
+        ("crocodile loss weight", lambda v: LossConfig(weights={"task": v}),
+         r"the weight of 'task' must be a finite number ≥ 0, got "),
+        ("CORAL penalty", lambda v: CORALObjective(v), r"the CORAL penalty weight must be a finite number ≥ 0"),
+        ("GroupDRO eta", lambda v: GroupDROObjective(2, v), r"eta must be a finite number > 0, got .* \(GroupDRO's"),
+        ("distributed timeout", lambda v: init_distributed(False, timeout=v),
+         r"the distributed timeout must be a finite number > 0, got .* \(a positive number of seconds\)"),
+        ("L_mb weight", lambda v: CoCoRecoStep({"v1": 1.0, "it": v}), r"an L_mb weight must be a finite number ≥ 0"),
+        ("CoCoReco dropout", lambda v: CoCoReco(dropout=v), r"dropout must be a finite number ≥ 0 and < 1"),
+        ("ScratchCNN dropout", lambda v: ScratchCNN(dropout=v), r"dropout must be a finite number ≥ 0 and < 1"),
+        ("connectome gain", lambda v: check_gain("v1->v3", v),
+         r"the gain of v1->v3 must be a finite number ≥ 0, got .* \(connectome gains scale a projection"),
+        ("Lehmer p", lambda v: causality_map(feats, "lehmer", p=v), r"^p must be a finite number, got "),
+        ("causality eps", lambda v: causality_map(feats, "max", eps=v), r"eps must be a finite number > 0"),
+        ("intensity", check_intensity, r"must be 'dtype', 'minmax' or the maximum pixel value as a number > 0"),
+        ("baseline value", check_baseline,
+         r"baseline must be (a finite number, got .* \(use e\.g\. 0\.0 or 'mean'\)|one of .*got True)"),
+        ("blur sigma", lambda v: make_baseline(x, "blur", sigma=v),
+         r"sigma \(blur std in pixels\) must be a finite number ≥ 0"),
+        ("ProtoPNet epsilon", lambda v: ProtoPNet(epsilon=v), r"epsilon must be a finite number > 0 and < 1"),
+        ("ProtoPNet λ", lambda v: ProtoPNetLoss(clst=v), r"λ_clst must be a finite number, got "),
+        ("learning rate", lambda v: Schedule(joint_lr=v),
+         r"joint_lr must be a finite number > 0, got .* \(a positive learning rate such as 1e-3\)"),
+        ("percentile", lambda v: high_activation_box(torch.rand(4, 4), v),
+         r"percentile must be a finite number ≥ 0 and < 100"),
+    ]
+    return {what: (call, message) for what, call, message in sites}
+
+
+_SITES = ("crocodile loss weight", "CORAL penalty", "GroupDRO eta", "distributed timeout", "L_mb weight",
+          "CoCoReco dropout", "ScratchCNN dropout", "connectome gain", "Lehmer p", "causality eps", "intensity",
+          "baseline value", "blur sigma", "ProtoPNet epsilon", "ProtoPNet λ", "learning rate", "percentile")
+_NAMES_TAKE_STRINGS = {"intensity", "baseline value"}        # a string there is a mode / baseline name
+
+
+def test_every_converted_real_site_is_checked() -> None:
+    assert set(_real_call_sites()) == set(_SITES)
+
+
+@pytest.mark.parametrize("what", _SITES)
+def test_converted_real_checks_refuse_bools_nan_inf_and_strings_with_their_message(what: str) -> None:
+    call, message = _real_call_sites()[what]
+    for bad in _BAD_REALS:
+        if isinstance(bad, str) and what in _NAMES_TAKE_STRINGS:
+            continue
+        with pytest.raises(ConfigError, match=message):
+            call(bad)
+
+
+def test_converted_real_checks_keep_their_ranges() -> None:
+    from halign_widgets.biovision.wiring import check_gain
+    from halign_widgets.crocodile import LossConfig
+    from halign_widgets.prototypes import ProtoPNet, Schedule
+    from halign_widgets.prototypes.push import high_activation_box
+
+    assert check_gain("v1->v3", 0) == 0.0 and check_gain("v1->v3", np.float32(2.5)) == 2.5
+    with pytest.raises(ConfigError, match=r"got -0\.5 .*use 0 \(or cut the edge\) to silence it"):
+        check_gain("v1->v3", -0.5)
+    assert LossConfig(weights={"task": 0}).weight("task") == 0.0
+    with pytest.raises(ConfigError, match=r"weight of 'task' must be a finite number ≥ 0, got -1"):
+        LossConfig(weights={"task": -1})
+    for eps in (0.0, 1.0):
+        with pytest.raises(ConfigError, match="epsilon"):
+            ProtoPNet(epsilon=eps)
+    for lr in (0, -1e-3):
+        with pytest.raises(ConfigError, match="warmup_lr must be a finite number > 0"):
+            Schedule(warmup_lr=lr)
+    assert high_activation_box(torch.arange(16.0).reshape(4, 4), 0.0) == (0, 4, 0, 4)
+    with pytest.raises(ConfigError, match=r"percentile must be a finite number ≥ 0 and < 100, got 100"):
+        high_activation_box(torch.rand(4, 4), 100)

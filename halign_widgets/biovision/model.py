@@ -27,10 +27,10 @@ import torch
 from torch import Tensor, nn
 
 from ..data.dataset import check_images
-from ..errors import ConfigError, InputShapeError, unknown_name
+from ..errors import InputShapeError, unknown_name
 from ..models import ConfigFacts, eval_mode, model_device
 from ..training.registry import register_model
-from ..validation import check_int
+from ..validation import check_int, check_real
 from .attention import ContextualAttention
 from .blocks import NORMS, AreaBlock, Projection
 from .connectome import AREAS, EDGES, edge_names, get_area, in_edges, topological_order
@@ -50,6 +50,26 @@ def area_channels(width: int) -> dict[str, int]:
 def min_input_size(min_grid: int = 4) -> int:
     """Smallest input side CoCoReco accepts: ``8 · min_grid`` (32 px for the default ``min_grid=4``)."""
     return 8 * int(min_grid)
+
+
+def check_network_options(in_channels: int, num_classes: int, width: int, norm: str, dropout: float,
+                          min_grid: int) -> None:
+    """The constructor arguments both networks here share (CoCoReco and the ScratchCNN), or a ConfigError.
+
+    Raises
+    ------
+    ConfigError
+        A count that is not an integer ≥ 1, or a dropout outside ``[0, 1)``.
+    UnknownNameError
+        An unknown ``norm``.
+    """
+    check_int("in_channels", in_channels, 1)
+    check_int("num_classes", num_classes, 1)
+    check_int("width (the channel divisor)", width, 1)
+    check_int("min_grid", min_grid, 1)
+    if norm not in NORMS:
+        raise unknown_name("normalization", norm, NORMS)
+    check_real("dropout", dropout, 0.0, 1.0, strict_high=True)
 
 
 def check_grid_input(x: Tensor, model: str, in_channels: int, min_grid: int,
@@ -124,14 +144,7 @@ class CoCoReco(ConfigFacts, WiringMixin, nn.Module):
                  cab_areas: Iterable[str] = DEFAULT_CAB_AREAS, norm: str = "batch", dropout: float = 0.0,
                  min_grid: int = 4) -> None:
         super().__init__()
-        check_int("in_channels", in_channels, 1)
-        check_int("num_classes", num_classes, 1)
-        check_int("width (the channel divisor)", width, 1)
-        check_int("min_grid", min_grid, 1)
-        if norm not in NORMS:
-            raise unknown_name("normalization", norm, NORMS)
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must lie in [0, 1), got {dropout}.")
+        check_network_options(in_channels, num_classes, width, norm, dropout, min_grid)
         if isinstance(cab_areas, str):
             cab_areas = (cab_areas,)
         cabs = tuple(dict.fromkeys(get_area(a).name for a in cab_areas))

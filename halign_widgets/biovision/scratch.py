@@ -13,12 +13,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ..errors import ConfigError, unknown_name
 from ..models import ConfigFacts
 from ..training.registry import register_model
-from ..validation import check_int
-from .blocks import NORMS, AreaBlock
-from .model import MIN_CHANNELS, check_grid_input, min_input_size
+from .blocks import AreaBlock
+from .model import MIN_CHANNELS, check_grid_input, check_network_options, min_input_size
 
 __all__ = ["ScratchCNN", "SCRATCH_WIDTHS"]
 
@@ -46,14 +44,7 @@ class ScratchCNN(ConfigFacts, nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: int = 16, norm: str = "batch",
                  dropout: float = 0.0, min_grid: int = 4) -> None:
         super().__init__()
-        check_int("in_channels", in_channels, 1)
-        check_int("num_classes", num_classes, 1)
-        check_int("width (the channel divisor)", width, 1)
-        check_int("min_grid", min_grid, 1)
-        if norm not in NORMS:
-            raise unknown_name("normalization", norm, NORMS)
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must lie in [0, 1), got {dropout}.")
+        check_network_options(in_channels, num_classes, width, norm, dropout, min_grid)
         self.config: dict[str, Any] = dict(in_channels=in_channels, num_classes=num_classes, width=width,
                                            norm=norm, dropout=dropout, min_grid=min_grid)
         stages: dict[str, nn.Module] = {}

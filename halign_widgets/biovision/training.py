@@ -14,7 +14,6 @@ into the history (``train_lmb_it`` …). Pass the same object twice::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import ConfigError, LabelMismatchError
+from ..errors import LabelMismatchError
 from ..training import Callback
-from ..validation import check_int
+from ..validation import check_int, check_real
 from .loss import alignment_loss
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,8 +61,7 @@ class CoCoRecoStep(Callback):
         weights = lmb_weights if isinstance(lmb_weights, Mapping) else None
         values = list(weights.values()) if weights is not None else [lmb_weights]
         for value in values:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"L_mb weights must be finite numbers ≥ 0, got {value!r}.")
+            check_real("an L_mb weight", value, 0.0, hint="w_area of the CAB's map-matching loss")
         self.lmb_weights = lmb_weights
         self.cab_warmup = cab_warmup
         self.trainer: Trainer | None = None

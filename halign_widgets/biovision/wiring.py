@@ -7,12 +7,12 @@ buffer and the cuts in its ``edge_on`` buffer, both in the order of
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 
-from ..errors import ConfigError, unknown_name
+from ..errors import unknown_name
+from ..validation import check_real
 from .connectome import EDGES, edge_name, get_area
 
 __all__ = ["WiringMixin", "check_gain"]
@@ -20,15 +20,8 @@ __all__ = ["WiringMixin", "check_gain"]
 
 def check_gain(edge: str, value: Any) -> float:
     """A finite, non-negative gain, or a :class:`ConfigError` that says how to silence an edge instead."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"the gain of {edge} must be a number, got {value!r}.") from None
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"the gain of {edge} must be a finite number ≥ 0 (connectome gains scale a "
-                          f"projection, they do not invert it), got {value}; use 0 (or cut the edge) to "
-                          "silence it.")
-    return value
+    return check_real(f"the gain of {edge}", value, 0.0, hint="connectome gains scale a projection, they do not "
+                      "invert it; use 0 (or cut the edge) to silence it")
 
 
 class WiringMixin:

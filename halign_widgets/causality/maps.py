@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError, InputShapeError, InvalidPixelError, unknown_name
+from ..validation import check_real
 
 __all__ = ["ESTIMATORS", "Estimator", "MODES", "Mode", "FAITHFUL_LIMIT", "normalize_features", "lehmer_mean",
            "causality_map"]
@@ -163,14 +164,8 @@ def causality_map(features: Tensor, estimator: Estimator = "max", p: float = 1.0
         raise unknown_name("causality estimator", estimator, ESTIMATORS)
     if mode not in MODES:
         raise unknown_name("causality-map mode", mode, MODES)
-    try:
-        p = float(p)
-    except (TypeError, ValueError):
-        raise ConfigError(f"p must be a real number, got {p!r}.") from None
-    if p != p or abs(p) == float("inf"):
-        raise ConfigError(f"p must be finite, got {p}.")
-    if not eps > 0:
-        raise ConfigError(f"eps must be positive (it keeps log F finite), got {eps}.")
+    p = check_real("p", p, hint="the power of the Lehmer / power mean")
+    check_real("eps", eps, 0.0, strict=True, hint="it keeps log F finite")
     _check_features(features)
     b, k, h, w = features.shape
     if mode == "faithful" and b * k * k * (h * w) ** 2 > FAITHFUL_LIMIT:

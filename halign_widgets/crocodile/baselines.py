@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import ConfigError
 from ..models import SmallCNN
 from ..training.registry import register_model
+from ..validation import check_int, check_real
 from ._facts import DomainFacts
 from .objective import split_targets
 
@@ -79,10 +79,9 @@ class GroupDROObjective:
     """
 
     def __init__(self, num_groups: int, eta: float = 0.01) -> None:
-        if num_groups < 1 or not eta > 0:
-            raise ConfigError(f"GroupDRO needs num_groups ≥ 1 and eta > 0, got {num_groups} and {eta}.")
+        num_groups = check_int("num_groups", num_groups, 1, hint="GroupDRO's groups: the training sources")
+        self.eta = check_real("eta", eta, 0.0, strict=True, hint="GroupDRO's step size, e.g. 0.01")
         self.q = torch.full((num_groups,), 1.0 / num_groups)
-        self.eta = float(eta)
 
     def __call__(self, model: BaselineNet, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, dict[str, Any]]:
         findings, source = split_targets(y, model.num_findings)
@@ -124,9 +123,7 @@ class CORALObjective:
     """``step_fn`` of CORAL: BCE plus ``penalty`` × :func:`coral_penalty` over the batch's sources."""
 
     def __init__(self, penalty: float = 1.0) -> None:
-        if not penalty >= 0:
-            raise ConfigError(f"the CORAL penalty weight must be ≥ 0, got {penalty}.")
-        self.penalty = float(penalty)
+        self.penalty = check_real("the CORAL penalty weight", penalty, 0.0)
 
     def __call__(self, model: BaselineNet, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, dict[str, Any]]:
         findings, source = split_targets(y, model.num_findings)

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ..data import ImageDataset
 from ..errors import ConfigError
+from ..validation import check_real
 
 __all__ = ["DomainSplits", "check_domain_dataset", "domain_targets", "domain_splits", "in_distribution_splits",
            "finding_masks", "marker_masks"]
@@ -131,8 +132,8 @@ def domain_splits(ds: ImageDataset, oracle_fraction: float = 0.5, seed: int = 0)
         Seed of the random cut of the held-out source.
     """
     check_domain_dataset(ds)
-    if not 0.0 < oracle_fraction < 1.0:
-        raise ConfigError(f"oracle_fraction must lie in (0, 1), got {oracle_fraction}.")
+    check_real("oracle_fraction", oracle_fraction, 0.0, 1.0, strict=True, strict_high=True,
+               hint="share of the held-out source's images for oracle selection")
     source = torch.as_tensor(ds.meta["source"]).long()
     sources = sorted(set(source[torch.cat([ds.splits[s] for s in ("train", "val", "test")])].tolist()))
     ood = ds.splits["ood"]

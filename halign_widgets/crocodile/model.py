@@ -22,10 +22,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError
 from ..models import SmallCNN
 from ..training.registry import register_model
-from ..validation import check_int
+from ..validation import check_int, check_real
 from ._facts import DomainFacts
 from .contrastive import RelationalScorer
 from .decoder import DisentangledDecoderLayer, GroupLinear
@@ -88,8 +87,8 @@ class Branch(nn.Module):
     def __init__(self, in_channels: int, num_queries: int, width: int = 8, depth: int = 3, dim: int = 32,
                  dropout: float = 0.1, intervention_dropout: float = 0.5) -> None:
         super().__init__()
-        if not 0.0 <= intervention_dropout < 1.0:
-            raise ConfigError(f"intervention_dropout must lie in [0, 1), got {intervention_dropout}.")
+        check_real("intervention_dropout", intervention_dropout, 0.0, 1.0, strict_high=True,
+                   hint="dropout on the permuted spurious features")
         cnn = SmallCNN(in_channels, 1, width, depth)
         self.trunk = cnn.features
         self.tokens = nn.Linear(cnn.feature_channels, dim)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError, unknown_name
+from ..validation import check_real
 from .contrastive import relational_contrastive_loss
 from .losses import CLASSIFICATION_LOSSES, classification_loss, consistency_loss, kl_to_uniform, prior_loss
 from .model import CrocodileNet
@@ -68,8 +69,7 @@ class LossConfig:
             if name not in TERMS:
                 raise unknown_name("loss term", name, TERMS)
         for name, w in self.weights.items():
-            if not isinstance(w, (int, float)) or isinstance(w, bool) or not w == w or abs(w) == float("inf") or w < 0:
-                raise ConfigError(f"the weight of {name!r} must be a finite number ≥ 0, got {w!r}.")
+            check_real(f"the weight of {name!r}", w, 0.0)
         if self.classification not in CLASSIFICATION_LOSSES:
             raise unknown_name("classification loss", self.classification, CLASSIFICATION_LOSSES)
 

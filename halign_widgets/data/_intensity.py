@@ -28,11 +28,10 @@ grayscale is replicated to RGB, RGB becomes grayscale by its luminance
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from ..errors import ConfigError, InputShapeError, InvalidPixelError, did_you_mean
+from ..validation import check_real
 
 __all__ = ["Intensity", "check_intensity", "to_unit", "to_channels", "LUMINANCE"]
 
@@ -53,11 +52,11 @@ def check_intensity(intensity: object) -> Intensity:
             return intensity
         raise ConfigError(f"intensity={intensity!r} is not an intensity mode; {did_you_mean(intensity, _MODES)}, "
                           "or give the maximum pixel value as a number (e.g. intensity=4095 for 12-bit data).")
-    if isinstance(intensity, numbers.Real) and not isinstance(intensity, bool) and np.isfinite(float(intensity)) \
-            and float(intensity) > 0:
-        return float(intensity)
-    raise ConfigError(f"intensity={intensity!r} must be 'dtype', 'minmax' or the maximum pixel value as a number "
-                      "> 0 (e.g. intensity=4095 for 12-bit data stored in 16 bits).")
+    try:
+        return check_real("intensity", intensity, 0.0, strict=True)
+    except ConfigError:
+        raise ConfigError(f"intensity={intensity!r} must be 'dtype', 'minmax' or the maximum pixel value as a number "
+                          "> 0 (e.g. intensity=4095 for 12-bit data stored in 16 bits).") from None
 
 
 def _suggest(high: float, integer: bool = True) -> str:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError, unknown_name
+from ..validation import check_real
 
 __all__ = ["BASELINES", "check_baseline", "gaussian_blur", "make_baseline"]
 
@@ -76,8 +77,8 @@ def check_baseline(kind: object) -> None:
         if kind.is_floating_point() and not bool(torch.isfinite(kind).all()):
             raise ConfigError("the baseline tensor contains NaN or infinite values; give a finite image "
                               "(torch.nan_to_num) or a named baseline such as 'blur'.")
-    elif not math.isfinite(float(kind)):
-        raise ConfigError(f"baseline must be a finite number, got {kind!r}; use e.g. 0.0 or 'mean'.")
+    else:
+        check_real("baseline", kind, hint="use e.g. 0.0 or 'mean'")
 
 
 def make_baseline(x: Tensor, kind: str | float | Tensor = "zeros", *, sigma: float | None = None) -> Tensor:
@@ -102,9 +103,8 @@ def make_baseline(x: Tensor, kind: str | float | Tensor = "zeros", *, sigma: flo
         ``sigma`` is not a finite number ≥ 0.
     """
     check_baseline(kind)
-    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float))
-                              or not math.isfinite(sigma) or sigma < 0):
-        raise ConfigError(f"sigma (blur std in pixels) must be a finite number ≥ 0, got {sigma!r}.")
+    if sigma is not None:
+        check_real("sigma (blur std in pixels)", sigma, 0.0)
     if isinstance(kind, Tensor):
         try:
             return torch.broadcast_to(kind.to(x), x.shape).clone()

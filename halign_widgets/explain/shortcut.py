@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from ..data.dataset import ImageDataset
 from ..errors import ConfigError, unknown_name
 from ..training.precise_bn import recalibrate_batchnorm
+from ..validation import check_real
 from .leaderboard import MethodsLike, method_options
 from .metrics._common import predict_probs
 from .metrics.localization import mask_share
@@ -232,9 +233,7 @@ def train_shortcut_pair(n: int = 800, shortcut: float = 0.9, epochs: int = 4, se
     from ..data import make_world
     from ..training import fit_classifier
 
-    if not 0.0 < float(shortcut) <= 1.0:
-        raise ConfigError("shortcut must lie in (0, 1] (share of malignant training images with the marker), "
-                          f"got {shortcut}.")
+    check_real("shortcut", shortcut, 0.0, 1.0, strict=True, hint="share of malignant training images with the marker")
     if control not in _CONTROLS:
         raise unknown_name("control", control, _CONTROLS)
     fit_kwargs.setdefault("progress", False)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
+from ..validation import check_real
 from .explanations import explain_prototypes
 from .model import ProtoPNet
 from .push import Box
@@ -94,10 +95,8 @@ def consistency_stability(model: ProtoPNet, dataset: Any, *, threshold: float = 
     """
     import pandas as pd
 
-    if not 0.0 < float(threshold) <= 1.0:
-        raise ConfigError(f"threshold must lie in (0, 1], got {threshold!r}.")
-    if not float(noise) >= 0.0:
-        raise ConfigError(f"noise must be ≥ 0, got {noise!r}.")
+    check_real("threshold", threshold, 0.0, 1.0, strict=True)
+    check_real("noise", noise, 0.0)
     parts = part_keypoints(dataset)
     n = len(dataset) if n_images is None else min(int(n_images), len(dataset))
     x = dataset.images[:n].float()

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..errors import ConfigError, TrainingBusyError, UnknownNameError
 from ..models import eval_mode, model_input
-from ..validation import check_int
+from ..validation import check_int, check_real
 from .debug_loss import PatchSimilarity
 from .loss import ExtraTerm, ProtoPNetLoss
 from .model import ProtoPNet
@@ -291,8 +291,7 @@ class PrototypeEditor:
         patches of its class).
         Returns a note (``"stopped …"`` when a callback stopped the run).
         """
-        if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not strength >= 0:
-            raise ConfigError(f"strength must be a number ≥ 0, got {strength!r}.")
+        strength = check_real("strength", strength, 0.0, hint="the weight of the forgetting / remembering losses")
         images, labels = dataset_tensors(self.train, "training data")
         self.forget_set += [p for p in forget if p not in self.forget_set]
         self.remember_set += [p for p in remember if p not in self.remember_set]

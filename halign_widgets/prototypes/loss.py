@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import ConfigError, unknown_name
+from ..validation import check_real
 from .model import ProtoOutput, ProtoPNet
 
 __all__ = ["LOSS_STAGES", "ExtraTerm", "ProtoPNetLoss", "cluster_separation", "wrong_class_l1"]
@@ -84,8 +85,7 @@ class ProtoPNetLoss:
     def __init__(self, clst: float = 0.8, sep: float = -0.08, l1: float = 1e-4, stage: str = "joint",
                  extra: dict[str, ExtraTerm] | None = None) -> None:
         for name, value in (("clst", clst), ("sep", sep), ("l1", l1)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                raise ConfigError(f"λ_{name} must be a number, got {value!r}.")
+            check_real(f"λ_{name}", value, hint="the weight of a loss term")
         self.clst, self.sep, self.l1 = float(clst), float(sep), float(l1)
         self.stage = stage
         self.extra: dict[str, ExtraTerm] = dict(extra or {})

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, InputShapeError, unknown_name
 from ..models import ConfigFacts, SmallCNN, eval_mode
-from ..validation import check_int
+from ..validation import check_int, check_real
 from ._trunk import ReceptiveField, cut_trunk, receptive_field, trunk_channels
 
 __all__ = ["ADD_ONS", "ProtoOutput", "ProtoPNet", "l2_distances", "log_similarity"]
@@ -136,8 +136,8 @@ class ProtoPNet(ConfigFacts, nn.Module):
                       hint="each class needs at least one prototype" if name == "prototypes_per_class" else "")
         if add_on not in ADD_ONS:
             raise unknown_name("add-on variant", str(add_on), ADD_ONS)
-        if not (isinstance(epsilon, (int, float)) and 0 < epsilon < 1):
-            raise ConfigError(f"epsilon must lie in (0, 1), got {epsilon!r}.")
+        check_real("epsilon", epsilon, 0.0, 1.0, strict=True, strict_high=True,
+                   hint="it keeps the log-similarity finite")
         if backbone is None:
             backbone = SmallCNN(in_channels, num_classes, width=width, depth=depth)
         else:

@@ -21,6 +21,7 @@ from torch import Tensor
 from ..data.dataset import check_images
 from ..errors import ConfigError, LabelMismatchError, unknown_name
 from ..models import eval_mode, model_device, model_input
+from ..validation import check_real
 from .model import ProtoPNet, l2_distances, log_similarity
 
 __all__ = ["Box", "Patch", "PushRecord", "PushResult", "UPSAMPLE_MODES", "dataset_tensors", "high_activation_box",
@@ -48,8 +49,7 @@ def upsample_maps(maps: Tensor, size: tuple[int, int], mode: str = "bicubic") ->
 
 def high_activation_box(heat: Tensor, percentile: float = 95.0) -> Box:
     """Bounding box ``(y0, y1, x0, x1)`` of the pixels of ``heat`` (``H×W``) at or above its ``percentile``."""
-    if not 0.0 <= float(percentile) < 100.0:
-        raise ConfigError(f"percentile must lie in [0, 100), got {percentile!r}.")
+    check_real("percentile", percentile, 0.0, 100.0, strict_high=True)
     threshold = torch.quantile(heat.detach().float().flatten(), float(percentile) / 100.0)
     rows, cols = torch.nonzero(heat >= threshold, as_tuple=True)
     return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1

@@ -33,7 +33,7 @@ from torch import nn
 
 from ..errors import ConfigError, unknown_name
 from ..training import Callback, History, Trainer, derive_seed
-from ..validation import check_int
+from ..validation import check_int, check_real
 from .loss import ProtoPNetLoss
 from .model import ProtoPNet
 from .push import Patch, PushResult, check_push_set, dataset_tensors, init_prototypes_from_patches, push_prototypes
@@ -101,9 +101,7 @@ class Schedule:
         check_int("last_layer_epochs", self.last_layer_epochs, 0)
         check_int("cycles", self.cycles, 1)
         for name in ("warmup_lr", "joint_lr", "last_layer_lr"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
-                raise ConfigError(f"{name} must be a positive learning rate such as 1e-3, got {value!r}.")
+            check_real(name, getattr(self, name), 0.0, strict=True, hint="a positive learning rate such as 1e-3")
 
     def stages(self) -> list[Stage]:
         """The stages in order (training stages with 0 epochs are left out)."""

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError
+from ..validation import check_real
 from .threads import choose_threads, usable_cpus
 
 __all__ = ["DistributedContext", "init_distributed", "launch_environment", "check_processes", "shard_order",
@@ -178,8 +179,7 @@ def init_distributed(distributed: bool | str = "auto", device: str | torch.devic
     global _started
     if distributed not in (True, False, "auto"):
         raise ConfigError(f"distributed must be 'auto', True or False, got {distributed!r}.")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
-        raise ConfigError(f"the distributed timeout must be a positive number of seconds, got {timeout!r}.")
+    check_real("the distributed timeout", timeout, 0.0, strict=True, hint="a positive number of seconds")
     if distributed is False:
         return None
     import torch.distributed as dist

@@ -1,4 +1,8 @@
-"""Matplotlib drawing of the CrocodileLab (private): curves, graphs side by side, attention maps."""
+"""Matplotlib drawing of the CrocodileLab (private): curves, graphs side by side, attention maps.
+
+:func:`draw_attention` draws the three attention panels of one image; the lab's :func:`plot_attention`
+and the chapter's :func:`~halign_widgets.widgets.plots.plot_attention_examples` both use it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-__all__ = ["plot_curves", "plot_graphs", "plot_attention", "short_names"]
+from ._plotting import LABEL_PT, decorate_panel, show_image
+
+__all__ = ["draw_attention", "plot_curves", "plot_graphs", "plot_attention", "short_names"]
 
 _SCORES = (("map", "mAP", "C0"), ("auroc", "AUROC", "C2"))
 
@@ -80,6 +87,28 @@ def plot_graphs(fig: Figure, prior: Tensor, learned: Tensor | None, truth: Tenso
     fig.subplots_adjust(left=0.06, right=0.97, top=0.88, bottom=0.2, wspace=0.45)
 
 
+def draw_attention(fig: Figure, axes: Sequence[Axes], image: Tensor, scores: dict[str, Any] | None,
+                   bar_format: str = "%.4g") -> None:
+    """On three ``axes`` of ``fig``: the image with the finding's region (lime) and the source marker
+    (orange) | the causal map ``A`` | the spurious map ``1 − A``, each map with its colour bar.
+
+    ``scores`` is :func:`~halign_widgets.crocodile.score_attention` output; without it only the
+    image is drawn. No ticks; the caller titles the panels.
+    """
+    show_image(axes[0], image.detach().float().cpu())
+    decorate_panel(axes[0])
+    if scores is None:
+        return
+    for mask, colour in ((scores["finding_mask"], "lime"), (scores["marker_mask"], "orange")):
+        if bool(mask.any()):
+            axes[0].contour(mask.float().numpy(), levels=[0.5], colors=colour, linewidths=1)
+    for ax, name in zip(axes[1:3], ("causal", "spurious"), strict=True):
+        drawn = ax.imshow(scores[name].numpy(), cmap="magma")
+        # plain tick labels: a near-flat map would otherwise get an offset text over the title
+        fig.colorbar(drawn, ax=ax, fraction=0.046, pad=0.03, format=bar_format).ax.tick_params(labelsize=LABEL_PT)
+        decorate_panel(ax)
+
+
 def plot_attention(fig: Figure, image: Tensor, scores: dict[str, Any] | None, title: str,
                    note: str = "no task queries") -> None:
     """Image with the finding's region and the marker | causal map | spurious map, scores in the titles.
@@ -88,20 +117,13 @@ def plot_attention(fig: Figure, image: Tensor, scores: dict[str, Any] | None, ti
     """
     fig.clear()
     axes = fig.subplots(1, 3)
-    img = image[0].cpu().numpy()
-    axes[0].imshow(img, cmap="gray", vmin=0, vmax=1)
+    draw_attention(fig, axes, image, scores)
     axes[0].set_title(title, fontsize=8)
     if scores is None:
         for ax in axes[1:]:
             ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, fontsize=9, color="0.4")
     else:
-        for mask, color in ((scores["finding_mask"], "lime"), (scores["marker_mask"], "orange")):
-            if bool(mask.any()):
-                axes[0].contour(mask.float().numpy(), levels=[0.5], colors=color, linewidths=1)
         for ax, name in ((axes[1], "causal"), (axes[2], "spurious")):
-            im = ax.imshow(scores[name].numpy(), cmap="magma")
-            # plain tick labels: a near-flat map would otherwise get an offset text over the title
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, format="%.4g").ax.tick_params(labelsize=8)
             on_f, on_m = scores[f"{name}_on_finding"], scores[f"{name}_on_marker"]
             finding = "—" if on_f != on_f else f"{on_f:.2f}"
             ax.set_title(f"{name} {'A' if name == 'causal' else '1 − A'}: finding {finding}, marker {on_m:.2f}",

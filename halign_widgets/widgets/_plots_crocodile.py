@@ -1,7 +1,8 @@
 """Chapter figures of the CROCODILE chapter (private; public through :mod:`halign_widgets.widgets.plots`).
 
 The CrocodileLab's own live drawing is :mod:`._crocodile_plots`; these helpers return a figure for a
-notebook cell.
+notebook cell. The attention panels of an image are drawn by one function for both
+(:func:`._crocodile_plots.draw_attention`).
 """
 
 from __future__ import annotations
@@ -15,15 +16,14 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ..errors import ConfigError
+from ._crocodile_plots import draw_attention
 from ._map_plots import plot_images
 from ._plotting import (
     LABEL_PT,
     TITLE_PT,
     column_width,
-    decorate_panel,
     panel_grid,
     prepare_figure,
-    show_image,
     wrap_text,
 )
 
@@ -140,20 +140,11 @@ def plot_attention_examples(model: nn.Module, parts: Sequence[tuple[str, Any]], 
             if not present:
                 continue
             s = score_attention(model, ds, i, present[0])
-            ax = axes[row * 3 * per_part + 3 * shown]
-            show_image(ax, ds.images[i].detach().float().cpu())
-            decorate_panel(ax)
-            for mask, colour in ((s["finding_mask"], "lime"), (s["marker_mask"], "orange")):
-                if bool(mask.any()):
-                    ax.contour(mask.float().numpy(), levels=[0.5], colors=colour, linewidths=1)
-            ax.set_title(wrap_text(f"{name} #{i}: {findings[present[0]]}", w / (3 * per_part)), fontsize=TITLE_PT)
-            for k, key in enumerate(("causal", "spurious")):
-                a = axes[row * 3 * per_part + 3 * shown + 1 + k]
-                drawn = a.imshow(s[key].numpy(), cmap="magma")
-                bar = fig.colorbar(drawn, ax=a, fraction=0.046, pad=0.03, format="%.2g")
-                bar.ax.tick_params(labelsize=LABEL_PT)
-                a.set_xticks([])
-                a.set_yticks([])
+            first = row * 3 * per_part + 3 * shown
+            draw_attention(fig, axes[first:first + 3], ds.images[i], s, bar_format="%.2g")
+            axes[first].set_title(wrap_text(f"{name} #{i}: {findings[present[0]]}", w / (3 * per_part)),
+                                  fontsize=TITLE_PT)
+            for a, key in zip(axes[first + 1:first + 3], ("causal", "spurious"), strict=True):
                 a.set_title(wrap_text(f"{key}: finding {s[key + '_on_finding']:.2f}", w / (3 * per_part)),
                             fontsize=TITLE_PT)
             shown += 1

@@ -1,4 +1,7 @@
-"""Chapter figures of the prototype chapter (private; public through :mod:`halign_widgets.widgets.plots`)."""
+"""Chapter figures of the prototype chapter (private; public through :mod:`halign_widgets.widgets.plots`).
+
+The map and box panels are drawn by the PrototypeBrowser's own functions (:mod:`._prototype_plots`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from typing import Any
 
 import torch
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 from torch import Tensor
 
 from ._plotting import (
@@ -19,6 +21,7 @@ from ._plotting import (
     show_image,
     wrap_text,
 )
+from ._prototype_plots import draw_box, draw_similarity
 
 __all__ = ["plot_three_views"]
 
@@ -61,14 +64,10 @@ def plot_three_views(image: Tensor, synthesized: Any, cam: Any, prototypes: Any,
             (axes[1], heat, "inferno", f"{cam.label}", "|relevance| ÷ max"),
             (axes[2], similarity, "magma", f"looks like p{j} here\n(s = {float(prototypes.scores[j]):.2f})",
              "similarity")):
-        show_image(ax, x)
-        drawn = ax.imshow(data.numpy(), cmap=cmap, alpha=0.55)
-        _colour_bar(fig, drawn, ax, label)
-        decorate_panel(ax, shown_mask)
+        _colour_bar(fig, draw_similarity(ax, x, data, shown_mask, cmap=cmap), ax, label)
         ax.set_title(wrap_text(title, w / 5), fontsize=TITLE_PT)
     show_image(axes[3], source)
     decorate_panel(axes[3])
-    y0, y1, x0, x1 = record.box
-    axes[3].add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec="red", lw=1.2))
+    draw_box(axes[3], record.box)
     axes[3].set_title(wrap_text(f"p{j}: training image {record.image_index}", w / 5), fontsize=TITLE_PT)
     return fig

@@ -1,26 +1,29 @@
-"""Matplotlib drawing of the PrototypeBrowser (private): an image's top prototypes, one prototype's patches."""
+"""Matplotlib drawing of the PrototypeBrowser (private): an image's top prototypes, one prototype's patches.
+
+:func:`draw_similarity` (a map over the image) and :func:`draw_box` (a prototype's box) also draw
+the prototype panels of the chapter's :func:`~halign_widgets.widgets.plots.plot_three_views`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 from matplotlib.patches import Rectangle
 from torch import Tensor
 
-__all__ = ["crop", "draw_box", "plot_explanation", "plot_placeholder", "plot_prototype"]
+from ._plotting import decorate_panel, show_image
+
+__all__ = ["crop", "draw_box", "draw_similarity", "plot_explanation", "plot_placeholder", "plot_prototype"]
 
 Box = tuple[int, int, int, int]
 
 
 def _gray(ax: Any, image: Tensor) -> None:
-    ax.imshow(image.permute(1, 2, 0).squeeze(-1).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
-
-
-def _clean(ax: Any) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
+    show_image(ax, image.detach().float().cpu())
 
 
 def draw_box(ax: Any, box: Box, color: str = "red", style: str = "-", scale: float = 1.0) -> None:
@@ -38,9 +41,20 @@ def crop(image: Tensor, box: Box, margin: int = 2) -> tuple[Tensor, Box]:
     return image[:, cy0:cy1, cx0:cx1], (y0 - cy0, y1 - cy0, x0 - cx0, x1 - cx0)
 
 
-def _contour(ax: Any, mask: Tensor | None) -> None:
-    if mask is not None and bool(mask.any()):
-        ax.contour(mask.float().cpu().numpy(), levels=[0.5], colors="lime", linewidths=0.8)
+def draw_similarity(ax: Axes, image: Tensor, heat: Tensor, mask: Tensor | None = None, *, cmap: str = "magma",
+                    raw: bool = False, box: Box | None = None, box_scale: float = 1.0) -> AxesImage:
+    """``heat`` over ``image`` (``C×H×W``, alpha 0.55) with the mask's contour (lime), no ticks.
+
+    ``raw``: the map alone on its own grid (no image, no mask). ``box`` (cyan) is in the map's
+    pixels times ``box_scale``. Returns the map's image, for its colour bar.
+    """
+    if not raw:
+        _gray(ax, image)
+    shown = ax.imshow(heat.detach().float().cpu().numpy(), cmap=cmap, alpha=1.0 if raw else 0.55)
+    if box is not None:
+        draw_box(ax, box, "cyan", scale=box_scale)
+    decorate_panel(ax, None if raw else mask)
+    return shown
 
 
 def plot_explanation(fig: Figure, image: Tensor, mask: Tensor | None, title: str, rows: Sequence[dict[str, Any]],
@@ -56,9 +70,8 @@ def plot_explanation(fig: Figure, image: Tensor, mask: Tensor | None, title: str
     grid = fig.add_gridspec(n, 3, width_ratios=[1.25, 1, 1.2])
     ax = fig.add_subplot(grid[:, 0])
     _gray(ax, image)
-    _contour(ax, mask)
+    decorate_panel(ax, mask)
     ax.set_title(title, fontsize=9)
-    _clean(ax)
     w = image.shape[-1]
     for r, row in enumerate(rows):
         src = fig.add_subplot(grid[r, 1])
@@ -66,18 +79,12 @@ def plot_explanation(fig: Figure, image: Tensor, mask: Tensor | None, title: str
         _gray(src, part)
         draw_box(src, box)
         src.set_title(row["note"], fontsize=8)
-        _clean(src)
+        decorate_panel(src)
         axm = fig.add_subplot(grid[r, 2])
         heat = row["map"]
-        scale = heat.shape[-1] / w
-        if not raw:
-            _gray(axm, image)
-        shown = axm.imshow(heat.cpu().numpy(), cmap="magma", alpha=1.0 if raw else 0.55)
-        draw_box(axm, row["box"], "cyan", scale=scale if raw else 1.0)
-        if not raw:
-            _contour(axm, mask)
+        shown = draw_similarity(axm, image, heat, mask, raw=raw, box=row["box"],
+                                box_scale=heat.shape[-1] / w if raw else 1.0)
         axm.set_title(row["label"], fontsize=8)
-        _clean(axm)
         cb = fig.colorbar(shown, ax=axm, fraction=0.046, pad=0.03)
         cb.ax.tick_params(labelsize=8)
     fig.tight_layout()
@@ -89,7 +96,7 @@ def plot_prototype(fig: Figure, source: Tensor, mask: Tensor | None, record: Any
     fig.clear()
     axes = fig.subplots(1, 1 + len(neighbours), squeeze=False)[0]
     _gray(axes[0], source)
-    _contour(axes[0], mask)
+    decorate_panel(axes[0], mask)
     draw_box(axes[0], record.box)
     draw_box(axes[0], record.receptive_field, "cyan", "--")
     axes[0].set_title(title, fontsize=8)
@@ -99,7 +106,7 @@ def plot_prototype(fig: Figure, source: Tensor, mask: Tensor | None, record: Any
         draw_box(ax, box)
         ax.set_title(nb["label"], fontsize=8)
     for ax in axes:
-        _clean(ax)
+        decorate_panel(ax)
     fig.tight_layout()
 
 

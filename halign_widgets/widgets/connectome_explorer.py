@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..biovision import AREAS, EDGES, PATHWAYS, CoCoReco, ablate, edge_name, get_area, pathway_edges
+from ..biovision.wiring import check_gain
 from ..errors import ConfigError, InputShapeError
 from ..explain import explain
 from ..models import eval_mode, model_input
@@ -182,9 +183,7 @@ class ConnectomeExplorer(App):
         self._draw_graph()
 
     def _set_gain(self, value: float, redraw: bool = True) -> None:
-        value = float(value)
-        if not 0.0 <= value or value != value:
-            raise ConfigError(f"a gain must be a number ≥ 0, got {value}.")
+        value = check_gain(self.edge.value, value)
         if value > self.gain.max:
             self.gain.max = value
         self.gain_overrides[self.edge.value] = value

@@ -37,7 +37,7 @@ from ..crocodile import (
 )
 from ..errors import ConfigError, TrainingBusyError, unknown_name
 from ..training import Callback, History, derive_seed, seeded
-from ..validation import check_int
+from ..validation import check_int, check_real
 from ._app import App, guarded
 from ._crocodile_plots import plot_attention, plot_curves, plot_graphs, short_names
 
@@ -292,9 +292,8 @@ class CrocodileLab(App):
             for t in off:
                 self.switches[t].value = False
             for t, w in weights.items():
-                if not 0.0 <= float(w) <= self.weights[t].max:
-                    raise ConfigError(f"the weight of {t!r} must lie in [0, {self.weights[t].max}], got {w}.")
-                self.weights[t].value = float(w)
+                self.weights[t].value = check_real(f"the weight of {t!r}", w, 0.0, self.weights[t].max,
+                                                   hint="the range of its slider")
             for widget, value in ((self.epochs_box, epochs), (self.lr_box, lr), (self.seed_box, seed),
                                   (self.part, part), (self.finding, finding)):
                 if value is not None:

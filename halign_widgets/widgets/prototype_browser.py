@@ -29,7 +29,7 @@ from ..prototypes import (
     push_prototypes,
 )
 from ..training import Callback
-from ..validation import check_int
+from ..validation import check_choice, check_int
 from ._app import App, guarded
 from ._prototype_plots import plot_explanation, plot_placeholder, plot_prototype
 
@@ -215,8 +215,8 @@ class PrototypeBrowser(App):
         if prototype is not None and not -1 <= int(prototype) < self.model.num_prototypes:
             raise UnknownNameError(f"unknown prototype index {prototype}; this ProtoPNet has prototypes "
                                    f"0..{self.model.num_prototypes - 1} (or -1 for none).")
-        if mode is not None and mode not in MODES:
-            raise UnknownNameError(f"unknown map mode {mode!r}; valid choices: {', '.join(map(repr, MODES))}.")
+        if mode is not None:
+            check_choice("map mode", mode, MODES)
         with self.holding():
             if index is not None:
                 self.index.value = int(index)
