@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "halign_widgets"
 TOP = "halign_widgets"
 GUI = ("ipywidgets", "IPython", "matplotlib")
-RANK = {"errors": 0, "validation": 0, "data": 0, "models": 1, "training": 2,
+RANK = {"errors": 0, "validation": 0, "_lazy": 0, "data": 0, "models": 1, "training": 2,
         "explain": 3, "causality": 3, "prototypes": 3, "crocodile": 3, "biovision": 3, "course": 3,
         "widgets": 4}
 METHOD_RANK = 3

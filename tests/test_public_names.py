@@ -13,6 +13,7 @@ import ast
 import importlib
 import inspect
 import pkgutil
+import re
 import subprocess
 import sys
 import types
@@ -114,3 +115,10 @@ def test_every_lazy_app_is_listed_in_widgets_all() -> None:
     import halign_widgets.widgets as widgets
 
     assert sorted(widgets.__all__) == sorted(widgets._LAZY), "list each app of _LAZY in __all__ (and back)"
+
+
+@pytest.mark.parametrize("package", ["halign_widgets.explain", "halign_widgets.explain.metrics", "halign_widgets.widgets"])
+def test_a_name_a_package_does_not_export_is_an_attribute_error(package: str) -> None:
+    module = importlib.import_module(package)
+    with pytest.raises(AttributeError, match=rf"module '{re.escape(package)}' has no attribute 'not_a_name'"):
+        module.not_a_name  # noqa: B018 - the lookup is the test

@@ -12,9 +12,7 @@ see that module for why ``import halign_widgets.explain.suny as m`` also gives t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._lazy import lazy_getattr
 from . import suny as _suny_names  # noqa: F401 - loaded now, so the import system binds it here, once …
 from ._baselines import BASELINES, gaussian_blur, make_baseline
 from ._suny import SunyResult, suny  # … and the public name is then the function, for good
@@ -68,11 +66,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module = importlib.import_module(_LAZY[name], __name__)
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -16,8 +16,7 @@ works with any explainer; only :func:`sanity_check` and :func:`evaluate_methods`
 
 from __future__ import annotations
 
-from typing import Any
-
+from ..._lazy import lazy_getattr
 from .confidence import ConfidenceChange, average_drop_increase, explanation_image
 from .deletion_insertion import DeletionInsertion, deletion_insertion
 from .localization import energy_pointing, mask_share, pointing_game, relevance_mass
@@ -46,15 +45,9 @@ __all__ = [
 _LAZY = {"evaluate_methods": "leaderboard", "leaderboard_plot_data": "leaderboard"}
 
 
-def __getattr__(name: str) -> Any:
-    # evaluate_methods lives in explain/leaderboard.py, which imports the explainer; loading it
-    # lazily keeps `import halign_widgets.explain.metrics` free of import cycles.
-    if name in _LAZY:
-        import importlib
-
-        module = importlib.import_module(f"halign_widgets.explain.{_LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# evaluate_methods lives in explain/leaderboard.py, which imports the explainer; loading it
+# lazily keeps `import halign_widgets.explain.metrics` free of import cycles.
+__getattr__ = lazy_getattr(__name__, {name: f"halign_widgets.explain.{module}" for name, module in _LAZY.items()})
 
 
 def __dir__() -> list[str]:
