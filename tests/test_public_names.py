@@ -117,7 +117,8 @@ def test_every_lazy_app_is_listed_in_widgets_all() -> None:
     assert sorted(widgets.__all__) == sorted(widgets._LAZY), "list each app of _LAZY in __all__ (and back)"
 
 
-@pytest.mark.parametrize("package", ["halign_widgets.explain", "halign_widgets.explain.metrics", "halign_widgets.widgets"])
+@pytest.mark.parametrize("package", ["halign_widgets.explain", "halign_widgets.explain.metrics",
+                                     "halign_widgets.widgets"])
 def test_a_name_a_package_does_not_export_is_an_attribute_error(package: str) -> None:
     module = importlib.import_module(package)
     with pytest.raises(AttributeError, match=rf"module '{re.escape(package)}' has no attribute 'not_a_name'"):
