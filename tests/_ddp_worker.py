@@ -136,7 +136,7 @@ def suite(rank: int, out: Path) -> dict[str, Any]:
     from halign_widgets.training import finish_distributed
 
     if rank == 0:
-        time.sleep(1.5)
+        time.sleep(3.0)
     arrived = time.time()
     ended = finish_distributed()
     found["finish"] = {"arrived": arrived, "left": time.time(), "ended": ended, "again": finish_distributed()}
