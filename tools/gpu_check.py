@@ -226,9 +226,7 @@ def _training_rows(device: Any, quick: bool) -> list[Row]:
             trainer = Trainer(copy.deepcopy(model), world.train, world.val, device=dev, amp=amp, **kw)
             history, seconds = timed(trainer.fit, dev)
             runs[label] = ([e["train_loss"] for e in history], seconds)
-        diff = max(abs(a - b) for a, b in zip(runs["cpu"][0], runs["gpu"][0], strict=True))
-        rows.append(Row(f"train {name} (2 epochs)", runs["cpu"][1], runs["gpu"][1],
-                        f"max |Δ train loss| {diff:.1e}", diff <= 0.02))
+        rows.append(_loss_row(f"train {name} (2 epochs)", runs["cpu"], runs["gpu"]))
         if "amp" in runs:
             gap = max(abs(a - b) for a, b in zip(runs["amp"][0], runs["gpu"][0], strict=True))
             finite = all(v == v and abs(v) != float("inf") for v in runs["amp"][0])

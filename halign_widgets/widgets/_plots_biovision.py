@@ -67,7 +67,9 @@ def plot_lesions(drops: Any, model: str = "cocoreco_cab", *, title: str | None =
     n_paths = max(int((table["world"] == world).sum()) for world in worlds)
     fig = prepare_figure(fig, w, 1.1 + 0.32 * n_paths)
     axes = fig.subplots(1, len(worlds), squeeze=False)[0]
-    label = {"cocoreco_cab": "CoCoReco + CAB", "cocoreco": "CoCoReco, no CAB"}.get(model, model)
+    from ..biovision import VARIANT_LABELS
+
+    label = VARIANT_LABELS.get(model, model)
     for ax, world in zip(axes, worlds, strict=True):
         sub = table[table["world"] == world]
         ys = np.arange(len(sub))

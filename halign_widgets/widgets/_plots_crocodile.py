@@ -49,8 +49,8 @@ def plot_sources(world: Any, per_source: int = 4, *, fig: Figure | None = None, 
             codes = "".join(_FINDING_CODES[k] if k < len(_FINDING_CODES) else str(k)
                             for k in range(world.labels.shape[1]) if world.labels[i, k])
             return f"src {s}: {codes or 'none'}"
-        title = "four images per source (M mass, C calcifications, D distortion, H halo)" if per_source == 4 else \
-            f"{per_source} images per source (M mass, C calcifications, D distortion, H halo)"
+        count = "four" if per_source == 4 else str(per_source)
+        title = f"{count} images per source (M mass, C calcifications, D distortion, H halo)"
     else:
         picks = [(None, i) for i in range(min(4 * per_source, len(world)))]
 
