@@ -210,15 +210,17 @@ class Boom(Callback):
 
 def test_background_run_refuses_a_second_start_and_captures_errors():
     world = tiny_world()
-    gate = threading.Event()
+    gate, holding = threading.Event(), threading.Event()
 
     class Hold(Callback):
         def on_batch_end(self, trainer, step, logs):
+            holding.set()
             gate.wait(10)
 
     trainer = Trainer(tiny_model(), world.train, world.val, epochs=50, callbacks=[Hold()], **KW)
     thread = trainer.start_background()
     assert thread.daemon and trainer.is_running
+    assert holding.wait(20)             # the first batch is done and held: the stop below comes during it
     with pytest.raises(TrainingBusyError, match="already in progress"):
         trainer.start_background()
     with pytest.raises(TrainingBusyError):

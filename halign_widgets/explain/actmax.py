@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, TargetOutOfRangeError, unknown_name
 from ..models import check_model_input, eval_mode, get_layer, in_channels, model_device, model_dtype, size_errors
+from ..training.threads import sized_for
 from ..validation import check_int, check_real
 from ._baselines import gaussian_blur
 from ._fourier import FourierImage
@@ -177,7 +178,8 @@ def activation_maximization(
     opt = torch.optim.Adam([leaf], lr=lr)
     result = ActMaxResult(image=make_image().detach().float().cpu(), unit=u)
     t0 = time.perf_counter()
-    with eval_mode(model), torch.enable_grad(), size_errors(model, torch.empty(1, c, h, w, device="meta")):
+    with (eval_mode(model), torch.enable_grad(), size_errors(model, torch.empty(1, c, h, w, device="meta")),
+          sized_for(model, make_image().detach().to(seen_dtype))):   # one image: usually one thread
         for step in range(steps):
             if stop is not None and stop.is_set():
                 result.stopped = True

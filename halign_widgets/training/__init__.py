@@ -17,8 +17,9 @@
 - :func:`resolve_device`, :func:`derive_seed` — devices and seeds;
 - :func:`start_compute_thread` — how apps run tensor work off the notebook's main thread;
 - :func:`choose_threads`, :func:`apply_threads` — torch threads from the CPUs this process may
-  really use and how many of them other work keeps busy (applied once when this package is
-  imported, again at the start of every training run and in every app worker).
+  really use and how many of them other work keeps busy (chosen once, when this package is
+  imported, and kept); :func:`sized_for` — fewer of them for work too small to share (every
+  training run, activation maximization and SUNY size their steps this way).
 - :func:`run_grid`, :func:`grid_cells` — the shared experiment runner (seeds × configurations,
   progress, resume from a results file, parallel worker processes), :func:`standard_error`.
 """
@@ -36,7 +37,7 @@ from .metrics import accuracy, confusion_matrix, multilabel_accuracy, probabilit
 from .precise_bn import recalibrate_batchnorm, recompute_bn_stats
 from .registry import build_model, load_trained, model_families, register_model
 from .seeding import derive_seed, seeded
-from .threads import apply_threads, choose_threads, usable_cpus
+from .threads import apply_threads, choose_threads, sized_for, usable_cpus
 from .trainer import StepFn, Trainer
 
 apply_threads()
@@ -77,6 +78,7 @@ __all__ = [
     "seeded",
     "standard_error",
     "shard_order",
+    "sized_for",
     "start_compute_thread",
     "usable_cpus",
 ]

@@ -40,7 +40,7 @@ from .history import History, monitor_mode
 from .metrics import default_criterion, resolve_metric
 from .precise_bn import recompute_bn_stats
 from .seeding import derive_seed, epoch_generator, seeded
-from .threads import apply_threads
+from .threads import apply_threads, sized_threads, step_flops
 
 __all__ = ["Trainer", "StepFn"]
 
@@ -165,6 +165,8 @@ class Trainer(RunControl):
         self._precision = Precision(amp, self.device, self.model)
         self._train_step: nn.Module | None = None
         self.rank_spread = 0.0
+        #: torch threads of the last run: the process's count, sized to one batch's work (see ``threads``)
+        self.threads: int | None = None
         self.train_data = _data.as_dataset(train_data)
         self.val_data = None if val_data is None else _data.as_dataset(val_data)
         self.multilabel = _data.check_dataset(self.train_data, self.model, self.device, "training data")
@@ -312,21 +314,22 @@ class Trainer(RunControl):
         final = "finished"
         try:
             self._train_step = team.wrap(_StepModule(self))   # DistributedDataParallel under torchrun
-            team.local(lambda: cbs.on_fit_start(self))
-            for epoch in range(self.first_planned_epoch, self.last_planned_epoch + 1):
-                if team.stop_agreed(self):
-                    break
-                self.epoch = epoch
-                team.local(partial(cbs.on_epoch_start, self, epoch))
-                start = time.perf_counter()
-                with seeded(derive_seed(self.seed, epoch, "model", *team.seed_parts()), self.device):
-                    entry = self._train_epoch(epoch, cbs)
-                if entry is None:
-                    break
-                self._end_epoch(epoch, entry, start, cbs)
-                if self._early_stop_due():
-                    self.stopped_early = True
-                    break
+            with sized_threads(self._step_flops()) as self.threads:   # a small step runs on fewer threads
+                team.local(lambda: cbs.on_fit_start(self))
+                for epoch in range(self.first_planned_epoch, self.last_planned_epoch + 1):
+                    if team.stop_agreed(self):
+                        break
+                    self.epoch = epoch
+                    team.local(partial(cbs.on_epoch_start, self, epoch))
+                    start = time.perf_counter()
+                    with seeded(derive_seed(self.seed, epoch, "model", *team.seed_parts()), self.device):
+                        entry = self._train_epoch(epoch, cbs)
+                    if entry is None:
+                        break
+                    self._end_epoch(epoch, entry, start, cbs)
+                    if self._early_stop_due():
+                        self.stopped_early = True
+                        break
             final = "stopped" if self.stop_requested else "finished"
             if team.context is not None:
                 self.rank_spread = team.parameter_spread(self.model)
@@ -340,6 +343,13 @@ class Trainer(RunControl):
             cbs.on_fit_end(self)
         if reraise and self.error is not None:
             raise self.error
+
+    def _step_flops(self) -> float | None:
+        """One training step's estimated work, from this rank's first batch (``None`` off the CPU)."""
+        if self.device.type != "cpu" or _data.size_of(self.train_data) == 0:
+            return None
+        first = next(_data.iterate_batches(self.train_data, self._team.rank_batch(self.batch_size)))
+        return step_flops(self.model, self._load(first)[0])
 
     def _end_epoch(self, epoch: int, entry: dict[str, Any], start: float, cbs: Callback) -> None:
         """Precise BN, validation, history, checkpoint and callbacks after a completed epoch."""

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from ...data.dataset import check_images
 from ...errors import ConfigError, unknown_name
 from ...models import check_logits, check_model_input, eval_mode, in_channels, model_input, size_errors
+from ...training.threads import sized_for
 from ...validation import check_int
 from .._baselines import check_baseline
 from .._resolve import resolve_target
@@ -165,7 +166,7 @@ def suny(model: nn.Module, x: Tensor, target: int | Tensor | None = None, layer:
     check_images(x, channels=in_channels(model))
     check_model_input(model, x)  # at least one image, large enough for the model
     x = model_input(model, x)  # the model's device and dtype; maps and values come back float32
-    with eval_mode(model):
+    with eval_mode(model), sized_for(model, x[:1], rows=batch_size, backward=False):   # forwards of batch_size
         with torch.no_grad(), size_errors(model, x):
             probs = torch.softmax(check_logits(model(x), model, x.shape[0]).float(), 1).cpu()
         targets = resolve_target(target, probs).cpu()
