@@ -32,10 +32,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _load import competing_load  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS_NOTE = "each chapter's own, from its parameters cell (seed 0; three seeds where a chapter compares over seeds)"
@@ -89,30 +91,6 @@ def check_lines(executed: Path) -> list[str]:
             text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
             lines += [ln for ln in text.splitlines() if ln.startswith(("✅ pass:", "⏳ not yet:"))]
     return lines
-
-
-_BUSY = """
-import torch
-torch.set_num_threads(1)
-x, w = torch.rand(64, 8, 32, 32), torch.rand(8, 8, 3, 3)
-while True:
-    torch.nn.functional.conv2d(x, w, padding=1).relu_().sum()
-"""
-
-
-@contextlib.contextmanager
-def competing_load(processes: int) -> Iterator[None]:
-    """Run ``processes`` busy torch loops (one thread each) for the duration of the block."""
-    procs = [subprocess.Popen([sys.executable, "-c", _BUSY], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(processes)]
-    try:
-        time.sleep(1.0)                      # let them start competing
-        yield
-    finally:
-        for proc in procs:
-            proc.kill()
-        for proc in procs:
-            proc.wait()
 
 
 def run_name(notebook: Path, mode: str, condition: str) -> str:

@@ -156,3 +156,20 @@ def test_the_scale_numbers_render_from_their_records_with_the_setup_they_ran(tmp
     assert "| 2 | 25.0 s | 1.60× | 44.0 s | yes |" in table and "| 1 | 40.0 s | 1.00× | 39.0 s | — |" in table
     assert "a 4-cell grid" in table and "2 configurations (full, erm) × 2 seeds × held-out source(s) 3" in table
     assert "1 epoch(s) per cell" in table and "600 images at 32 px" in table
+
+
+def test_the_thread_table_shows_each_ratio_and_the_labs_pick(tmp_path: Path) -> None:
+    record = {"name": "threads", "date": "2026-01-01 00:00 UTC", "command": "bench_threads.py", "seeds": [0],
+              "machine": _machine(), "note": "",
+              "config": {"load_processes": 2, "rounds": 3, "quick": True, "step_flops_per_thread": 125e6,
+                         "threads": [1, 2], "small_operation": "causality_map(x)", "step": "SmallCNN"},
+              "results": [{"table": "step", "width": 8, "batch": 32, "side": 28, "mflop": 129.0, "picks": 1,
+                           "idle_ms_1": 6.0, "idle_ms_2": 4.5, "load_ms_1": 6.0, "load_ms_2": 9.0},
+                          {"table": "small", "condition": "idle", "ms_1": 1.0, "ms_2": 2.0},
+                          {"table": "small", "condition": "load", "ms_1": 1.0, "ms_2": 0.5}]}
+    (tmp_path / "threads.json").write_text(json.dumps(record), encoding="utf-8")
+    body = rn.render_block("threads", tmp_path)
+    step = "| training step, width 8, batch 32, 28 px | 129 | 1 | 6.00 / 4.50 ms | 0.75 | 6.00 / 9.00 ms | 1.50 |"
+    assert step in body
+    assert "| one causality map (fast path) | — | — | 1.000 / 2.000 ms | 2.00 | 1.000 / 0.500 ms | 0.50 |" in body
+    assert "125 MFLOP per thread" in body and "3 rounds (--quick)" in body and "2 busy processes" in body

@@ -245,6 +245,32 @@ def render_grid(record: dict[str, Any], results: Path = RESULTS) -> str:
                      "timing columns")
     return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["grid"][1], configuration) + "\n"
 
+
+def render_threads(record: dict[str, Any], results: Path = RESULTS) -> str:
+    """bench_threads.py: 1 vs 2 torch threads for a small operation and for training steps of growing size."""
+    cfg = record["config"]
+    rows = record["results"]
+    small = {r["condition"]: r for r in rows if r["table"] == "small"}
+    lines = ["| work | MFLOP | the lab picks | idle: 1 / 2 threads | 2 ÷ 1 | under load: 1 / 2 threads | 2 ÷ 1 |",
+             "|---|---|---|---|---|---|---|"]
+    if small:
+        i, ld = small["idle"], small["load"]
+        lines.append(f"| one causality map (fast path) | — | — | {i['ms_1']:.3f} / {i['ms_2']:.3f} ms | "
+                     f"{i['ms_2'] / i['ms_1']:.2f} | {ld['ms_1']:.3f} / {ld['ms_2']:.3f} ms | "
+                     f"{ld['ms_2'] / ld['ms_1']:.2f} |")
+    for r in (r for r in rows if r["table"] == "step"):
+        lines.append(f"| training step, width {r['width']}, batch {r['batch']}, {r['side']} px | {r['mflop']:,.0f} | "
+                     f"{r['picks']} | {r['idle_ms_1']:.2f} / {r['idle_ms_2']:.2f} ms | "
+                     f"{r['idle_ms_2'] / r['idle_ms_1']:.2f} | {r['load_ms_1']:.2f} / {r['load_ms_2']:.2f} ms | "
+                     f"{r['load_ms_2'] / r['load_ms_1']:.2f} |")
+    configuration = (f"medians per call, the two counts alternating over {cfg['rounds']} rounds"
+                     f"{' (--quick)' if cfg.get('quick') else ''}; 'under load' = {cfg['load_processes']} busy "
+                     f"processes; the small operation is `{cfg['small_operation']}`; steps: {cfg['step']}; "
+                     f"'the lab picks' = `threads_for_work` for a 2-thread process "
+                     f"({cfg['step_flops_per_thread'] / 1e6:.0f} MFLOP per thread); read the ratios, not the times")
+    return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["threads"][1], configuration) + "\n"
+
+
 #: block name → (renderer, the benchmark command that writes its record, the record it reads)
 RENDERERS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str, str]] = {
     "findings": (render_findings, "python benchmarks/bench_findings.py --record", "findings"),
@@ -259,6 +285,7 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str, str]] = {
                  "notebooks"),
     "distributed": (render_distributed, "python benchmarks/bench_distributed.py --repeats 3 --record", "distributed"),
     "grid": (render_grid, "python benchmarks/bench_crocodile.py --quick --runner-only --record", "grid"),
+    "threads": (render_threads, "python benchmarks/bench_threads.py --quick --record", "threads"),
 }
 
 
