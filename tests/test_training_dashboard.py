@@ -31,13 +31,15 @@ class Gate(Callback):
     """Holds every batch until released, so tests can act while training is surely running."""
 
     def __init__(self) -> None:
-        self.open = threading.Event()
+        self.open, self.held = threading.Event(), threading.Event()
 
     def on_batch_end(self, trainer, step, logs):
+        self.held.set()
         self.open.wait(10)
 
     def open_soon(self, seconds: float = 0.2) -> threading.Timer:
-        """Open the gate in ``seconds`` (a Stop click waits for the held batch to end)."""
+        """Once the first batch is held, open the gate in ``seconds`` (a Stop click waits for that batch)."""
+        assert self.held.wait(20), "the run never reached its first batch"
         timer = threading.Timer(seconds, self.open.set)
         timer.start()
         return timer
