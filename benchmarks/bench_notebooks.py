@@ -174,7 +174,6 @@ def main(argv: list[str] | None = None) -> int:
     for name, mode, condition, sec, bsec, mb, bmb, status, slow in rows:
         print(f"{name:34s} {mode:8s} {condition:9s} {sec:8.1f} {bsec:7.0f} {mb:8.0f} {bmb:7.0f}  {status:6s}  {slow}")
     if args.record:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
         from _record import write_record
 
         keys = ("notebook", "mode", "condition", "seconds", "budget_seconds", "peak_mb", "budget_mb", "status",

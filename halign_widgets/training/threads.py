@@ -178,7 +178,7 @@ def pinned_threads(threads: int) -> Iterator[int]:
         torch.set_num_threads(saved)
 
 
-def _layer_flops(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> float:
+def _layer_flops(module: nn.Module, output: Any) -> float:
     """Multiply-adds × 2 of one convolution or linear layer's forward pass, from its output's shape."""
     if not isinstance(output, Tensor):
         return 0.0
@@ -206,8 +206,8 @@ def step_flops(model: nn.Module, x: Tensor, *, backward: bool = True) -> float |
     """
     total = [0.0]
 
-    def count(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
-        total[0] += _layer_flops(module, inputs, output)
+    def count(module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
+        total[0] += _layer_flops(module, output)
 
     handles = [m.register_forward_hook(count) for m in model.modules()
                if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))]

@@ -8,6 +8,7 @@ it talks to a *team* (:mod:`~halign_widgets.training._team`) that is a no-op in 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -40,7 +41,7 @@ from .history import History, monitor_mode
 from .metrics import default_criterion, resolve_metric
 from .precise_bn import recompute_bn_stats
 from .seeding import derive_seed, epoch_generator, seeded
-from .threads import apply_threads, sized_threads, step_flops
+from .threads import apply_threads, sized_for, sized_threads
 
 __all__ = ["Trainer", "StepFn"]
 
@@ -165,7 +166,7 @@ class Trainer(RunControl):
         self._precision = Precision(amp, self.device, self.model)
         self._train_step: nn.Module | None = None
         self.rank_spread = 0.0
-        #: torch threads of the last run: the process's count, sized to one batch's work (see ``threads``)
+        #: torch threads of the last run: the process's count, lowered for a small step (``threads.sized_for``)
         self.threads: int | None = None
         self.train_data = _data.as_dataset(train_data)
         self.val_data = None if val_data is None else _data.as_dataset(val_data)
@@ -314,7 +315,7 @@ class Trainer(RunControl):
         final = "finished"
         try:
             self._train_step = team.wrap(_StepModule(self))   # DistributedDataParallel under torchrun
-            with sized_threads(self._step_flops()) as self.threads:   # a small step runs on fewer threads
+            with self._sized() as self.threads:   # a small step runs on fewer threads
                 team.local(lambda: cbs.on_fit_start(self))
                 for epoch in range(self.first_planned_epoch, self.last_planned_epoch + 1):
                     if team.stop_agreed(self):
@@ -344,12 +345,12 @@ class Trainer(RunControl):
         if reraise and self.error is not None:
             raise self.error
 
-    def _step_flops(self) -> float | None:
-        """One training step's estimated work, from this rank's first batch (``None`` off the CPU)."""
-        if self.device.type != "cpu" or _data.size_of(self.train_data) == 0:
-            return None
+    def _sized(self) -> contextlib.AbstractContextManager[int]:
+        """Torch threads for this run's steps, sized from this rank's first batch (unsized without data)."""
+        if _data.size_of(self.train_data) == 0:
+            return sized_threads(None)
         first = next(_data.iterate_batches(self.train_data, self._team.rank_batch(self.batch_size)))
-        return step_flops(self.model, self._load(first)[0])
+        return sized_for(self.model, self._load(first)[0])
 
     def _end_epoch(self, epoch: int, entry: dict[str, Any], start: float, cbs: Callback) -> None:
         """Precise BN, validation, history, checkpoint and callbacks after a completed epoch."""
