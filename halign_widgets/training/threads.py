@@ -200,8 +200,10 @@ def step_flops(model: nn.Module, x: Tensor, *, backward: bool = True) -> float |
     afterwards. ``None`` when that forward pass fails (then nothing is sized).
 
     Why by hand: ``torch.utils.flop_counter.FlopCounterMode`` counts every operator exactly, but its
-    first use imports ``torch._dynamo`` (measured here: 0.8 s and 75 MB per process), more than
-    many of the steps it would size; the lab's models spend their work in convolution and linear
+    first use imports ``torch._dynamo`` (measured here at 0.8 s and 75 MB per process on an idle
+    machine, 3.4 s on a slow one). torch's optimizers import it too on their first construction, so
+    a training run pays that once anyway; SUNY and the explanation apps, which build no optimizer,
+    would pay it only for this count. The lab's models spend their work in convolution and linear
     layers, and ``tests/test_threads.py`` checks this count against ``FlopCounterMode``'s.
     """
     total = [0.0]
