@@ -91,8 +91,10 @@ def test_chapter_timings_render_every_condition_and_the_course_plan(tmp_path: Pa
     assert "under load (2 busy processes)" in table and "load average 0.2" in table
     assert "| `00_start_here` | 61 s | 58 s | 812 MB | ok |" in rn.render_block("binder", tmp_path)
     plan = rn.render_block("sessions", tmp_path)
-    assert "| 1 | `00_start_here`, `01_explainability_visualization` | 40 s / 61 s; — / — |" in plan
-    assert "| 3 | `03_explainability_prototypes` | 40 s / — |" in plan
+    # the plan's times come from the one record that measured all three conditions, not from binder.json
+    assert "run time (2 cores idle / 2 busy processes / 1 core)" in plan and "binder.json" not in plan
+    assert "| 1 | `00_start_here`, `01_explainability_visualization` | 40 s / 190 s **OVER** / 70 s; — / — / — |" in plan
+    assert "| 3 | `03_explainability_prototypes` | 40 s / 190 s **OVER** / 70 s |" in plan
 
 
 def test_the_exercise_checks_of_the_reference_run_are_quoted(tmp_path: Path) -> None:
@@ -123,6 +125,9 @@ def test_without_a_one_core_run_the_binder_rehearsal_fills_the_column(tmp_path: 
     table = rn.render_block("notebooks", tmp_path)
     assert "default, one core (the Binder rehearsal below)" in table
     assert "| `00_start_here` | 40 s | 201 s | — | 700 MB |" in table
+    plan = rn.render_block("sessions", tmp_path)
+    assert "run time (2 cores idle / Binder, 1 core)" in plan and "and `binder.json`" in plan
+    assert "| 1 | `00_start_here`, `01_explainability_visualization` | 40 s / 201 s; — / — |" in plan
 
 
 def test_the_scale_numbers_render_from_their_records_with_the_setup_they_ran(tmp_path: Path) -> None:

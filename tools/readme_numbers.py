@@ -193,20 +193,29 @@ SESSIONS: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def render_sessions(record: dict[str, Any], results: Path = RESULTS) -> str:
-    """docs/teaching.md's course plan, with each session's measured run time (2 cores idle / Binder's 1 core)."""
+    """docs/teaching.md's course plan, with each session's measured run time in every measured condition.
+
+    The conditions come from one record (``notebooks.json``), so they were measured on the same machine
+    at the same time and can be compared; only when that record has no one-core run does the Binder
+    rehearsal's (``binder.json``, another time) fill that column, and the header says so.
+    """
     rows = _notebook_rows(record)
-    binder = load_record("binder", results)
-    on_binder = {r["chapter"]: r for r in (binder or {}).get("results", [])}
-    lines = ["| session | chapter(s) | run time (2 cores idle / Binder, 1 core) | in class |", "|---|---|---|---|"]
+    measured = [c for c in ("idle", "load", "onecore") if c in record["config"]["conditions"]]
+    names = {"idle": "2 cores idle", "load": f"{record['config']['load_processes']} busy processes",
+             "onecore": "1 core"}
+    binder = load_record("binder", results) if "onecore" not in measured else None
+    if binder is not None:
+        for r in binder["results"]:
+            rows.setdefault((r["chapter"], "default", "onecore"), r)
+        measured.append("onecore")
+        names["onecore"] = "Binder, 1 core"
+    header = " / ".join(names[c] for c in measured)
+    lines = [f"| session | chapter(s) | run time ({header}) | in class |", "|---|---|---|---|"]
     for number, (chapters, in_class) in enumerate(SESSIONS, start=1):
-        times = []
-        for stem in chapters:
-            here = _seconds(rows, (stem, "default", "idle"))
-            there = f"{on_binder[stem]['seconds']:.0f} s" if stem in on_binder else "—"
-            times.append(f"{here} / {there}")
+        times = [" / ".join(_seconds(rows, (stem, "default", c)) for c in measured) for stem in chapters]
         lines.append(f"| {number} | " + ", ".join(_chapter(c) for c in chapters) + " | " + "; ".join(times)
                      + f" | {in_class} |")
-    source = "`benchmarks/results/notebooks.json`" + (" and `binder.json`" if binder else " (no Binder record yet)")
+    source = "`benchmarks/results/notebooks.json`" + (" and `binder.json`" if binder else "")
     return "\n".join(lines) + f"\n\n*Run times from {source} (see the tables above).*\n"
 
 
