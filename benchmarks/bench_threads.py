@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_threads.py            # both tables, idle and under load (about 2 minutes)
+    python benchmarks/bench_threads.py            # both tables, idle and under load (~20 min on the 2-core VM)
     python benchmarks/bench_threads.py --quick    # fewer repeats
     python benchmarks/bench_threads.py --record   # also write benchmarks/results/threads.json
 
