@@ -116,18 +116,29 @@ def _notebook_rows(record: dict[str, Any]) -> dict[tuple[str, str, str], dict[st
     return {(r["notebook"], r["mode"], r["condition"]): r for r in record["results"]}
 
 
+def _timed_conditions(record: dict[str, Any], rows: dict[tuple[str, str, str], dict[str, Any]],
+                      results: Path) -> tuple[list[str], bool]:
+    """The conditions of ``record`` in table order, and whether the Binder rehearsal fills 'onecore'.
+
+    Only when ``record`` has no one-core run of its own are ``binder.json``'s runs (another sitting)
+    added to ``rows`` as that condition.
+    """
+    conditions = [c for c in ("idle", "load", "onecore") if c in record["config"]["conditions"]]
+    binder = load_record("binder", results) if "onecore" not in conditions else None
+    if binder is None:
+        return conditions, False
+    for r in binder["results"]:
+        rows.setdefault((r["chapter"], r["mode"], "onecore"), r)
+    return conditions + ["onecore"], True
+
+
 def render_notebooks(record: dict[str, Any], results: Path = RESULTS) -> str:
     """Every chapter's wall time idle, under load and on one core (default and smoke), and its peak memory."""
     cfg = record["config"]
     rows = _notebook_rows(record)
-    conditions = [c for c in ("idle", "load", "onecore") if c in cfg["conditions"]]
-    names = {"idle": "idle", "load": f"under load ({cfg['load_processes']} busy processes)", "onecore": "one core"}
-    binder = load_record("binder", results)
-    if "onecore" not in conditions and binder is not None:     # the Binder rehearsal is the one-core run
-        conditions.append("onecore")
-        names["onecore"] = "one core (the Binder rehearsal below)"
-        for r in binder["results"]:
-            rows.setdefault((r["chapter"], r["mode"], "onecore"), r)
+    conditions, from_binder = _timed_conditions(record, rows, results)
+    names = {"idle": "idle", "load": f"under load ({cfg['load_processes']} busy processes)",
+             "onecore": "one core (the Binder rehearsal below)" if from_binder else "one core"}
     head = "| chapter | " + " | ".join(f"default, {names[c]}" for c in conditions)
     head += " | smoke, idle | peak memory (default, idle) |"
     lines = [head, "|---" * (len(conditions) + 3) + "|"]
@@ -137,12 +148,13 @@ def render_notebooks(record: dict[str, Any], results: Path = RESULTS) -> str:
         cells += [_seconds(rows, (stem, "smoke", "idle")), f"{peak['peak_mb']:,.0f} MB" if peak else "—"]
         lines.append(f"| {_chapter(stem)} | " + " | ".join(cells) + " |")
     budget = next((r for r in record["results"] if r["mode"] == "default"), {})
-    measured = [c for c in conditions if c in cfg["conditions"]]
-    one_core = ("'one core' = pinned with sched_setaffinity" if "onecore" in measured
-                else "'one core' = the Binder rehearsal's runs (taskset -c 0, its own environment)")
+    measured = conditions[:-1] if from_binder else conditions
+    one_core = ("" if "onecore" not in conditions
+                else "; 'one core' = the Binder rehearsal's runs (taskset -c 0, its own environment)" if from_binder
+                else "; 'one core' = pinned with sched_setaffinity")
     configuration = (f"each chapter run once per condition with papermill in a fresh process (conditions: "
                      f"{', '.join(measured)}; 'under load' = {cfg['load_processes']} processes running small "
-                     f"torch operations the whole time; {one_core}); budgets "
+                     f"torch operations the whole time{one_core}); budgets "
                      f"{budget.get('budget_seconds', 180):.0f} s and {budget.get('budget_mb', 1536):,.0f} MB per "
                      "default run, 30 s per smoke run; OVER marks a run over budget")
     return "\n".join(lines) + "\n\n" + _provenance(record, RENDERERS["notebooks"][1], configuration) + "\n"
@@ -200,22 +212,16 @@ def render_sessions(record: dict[str, Any], results: Path = RESULTS) -> str:
     rehearsal's (``binder.json``, another time) fill that column, and the header says so.
     """
     rows = _notebook_rows(record)
-    measured = [c for c in ("idle", "load", "onecore") if c in record["config"]["conditions"]]
+    measured, from_binder = _timed_conditions(record, rows, results)
     names = {"idle": "2 cores idle", "load": f"{record['config']['load_processes']} busy processes",
-             "onecore": "1 core"}
-    binder = load_record("binder", results) if "onecore" not in measured else None
-    if binder is not None:
-        for r in binder["results"]:
-            rows.setdefault((r["chapter"], "default", "onecore"), r)
-        measured.append("onecore")
-        names["onecore"] = "Binder, 1 core"
+             "onecore": "Binder, 1 core" if from_binder else "1 core"}
     header = " / ".join(names[c] for c in measured)
     lines = [f"| session | chapter(s) | run time ({header}) | in class |", "|---|---|---|---|"]
     for number, (chapters, in_class) in enumerate(SESSIONS, start=1):
         times = [" / ".join(_seconds(rows, (stem, "default", c)) for c in measured) for stem in chapters]
         lines.append(f"| {number} | " + ", ".join(_chapter(c) for c in chapters) + " | " + "; ".join(times)
                      + f" | {in_class} |")
-    source = "`benchmarks/results/notebooks.json`" + (" and `binder.json`" if binder else "")
+    source = "`benchmarks/results/notebooks.json`" + (" and `binder.json`" if from_binder else "")
     return "\n".join(lines) + f"\n\n*Run times from {source} (see the tables above).*\n"
 
 
@@ -294,7 +300,7 @@ RENDERERS: dict[str, tuple[Callable[[dict[str, Any], Path], str], str, str]] = {
                  "notebooks"),
     "distributed": (render_distributed, "python benchmarks/bench_distributed.py --repeats 3 --record", "distributed"),
     "grid": (render_grid, "python benchmarks/bench_crocodile.py --quick --runner-only --record", "grid"),
-    "threads": (render_threads, "python benchmarks/bench_threads.py --quick --record", "threads"),
+    "threads": (render_threads, "python benchmarks/bench_threads.py --record", "threads"),
 }
 
 
